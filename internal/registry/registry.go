@@ -1,0 +1,94 @@
+// Package registry is the model registry: numbered versions per model name,
+// each in one stage (None, Production, Archived, Rejected), with the metrics
+// and the comparison that decided its fate.
+//
+// The Registry interface is what the pipeline steps and the /predict service
+// use; this package also holds the embedded implementation (bbolt, one file
+// under the local state directory). The DynamoDB adapter lives in
+// internal/dynamo and passes the same contract suite (registrytest).
+package registry
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Stage is the lifecycle stage of a model version.
+type Stage string
+
+// Stages. A model has at most one Production version at any time.
+const (
+	StageNone       Stage = "None"
+	StageProduction Stage = "Production"
+	StageArchived   Stage = "Archived"
+	StageRejected   Stage = "Rejected"
+)
+
+// Outcomes recorded in a Decision.
+const (
+	OutcomePromoted   = "promoted"
+	OutcomeSkipped    = "skipped"
+	OutcomeRejected   = "rejected" // refused by a human approver
+	OutcomeRolledBack = "rolled_back"
+)
+
+// Decision is the comparison that decided a version's fate.
+type Decision struct {
+	Outcome           string    `json:"outcome"`
+	CandidateAUC      float64   `json:"candidate_auc"`
+	ProductionAUC     float64   `json:"production_auc"`     // 0 when there was no Production model
+	ProductionVersion int       `json:"production_version"` // 0 when there was no Production model
+	Delta             float64   `json:"delta"`
+	Bar               float64   `json:"bar"` // production AUC + delta, or the floor on a first run
+	Reason            string    `json:"reason,omitempty"`
+	DecidedAt         time.Time `json:"decided_at"`
+}
+
+// Version is one registered model version.
+type Version struct {
+	Model           string             `json:"model"`
+	Version         int                `json:"version"`
+	Stage           Stage              `json:"stage"`
+	ArtifactKey     string             `json:"artifact_key"`
+	Metrics         map[string]float64 `json:"metrics"`
+	AsOf            string             `json:"as_of"` // training snapshot date, YYYY-MM-DD
+	DataFingerprint string             `json:"data_fingerprint"`
+	CreatedAt       time.Time          `json:"created_at"`
+	UpdatedAt       time.Time          `json:"updated_at"`
+	Decision        *Decision          `json:"decision,omitempty"`
+}
+
+// Sentinel errors. Implementations wrap them with context; callers test
+// with errors.Is.
+var (
+	ErrNotFound     = errors.New("model version not found")
+	ErrNoProduction = errors.New("no production model")
+	// ErrConflict means the registry changed since the caller read it (the
+	// Production version is not the one the run evaluated, or the version
+	// is not in the stage the operation needs). Nothing was changed.
+	ErrConflict = errors.New("registry conflict")
+)
+
+// Registry stores model versions. All methods are safe for concurrent use,
+// including from several processes sharing one store.
+type Registry interface {
+	// Register stores a new version in stage None with the next number for
+	// v.Model (1, 2, 3…), fills CreatedAt/UpdatedAt, and returns it.
+	Register(ctx context.Context, v Version) (Version, error)
+	// Get returns one version, or ErrNotFound.
+	Get(ctx context.Context, model string, version int) (Version, error)
+	// List returns all versions of a model, oldest first.
+	List(ctx context.Context, model string) ([]Version, error)
+	// Production returns the current Production version, or ErrNoProduction.
+	Production(ctx context.Context, model string) (Version, error)
+	// Promote makes version Production and the current Production (if any)
+	// Archived, atomically, only if the current Production version number is
+	// expectedProduction (0: there must be none) and version is in stage None
+	// or Archived; otherwise it returns ErrConflict and changes nothing.
+	// d is recorded on the promoted version.
+	Promote(ctx context.Context, model string, version, expectedProduction int, d Decision) error
+	// Decide records d on a version in stage None without promoting it and
+	// moves it to stage (StageNone for a skip, StageRejected for a refusal).
+	Decide(ctx context.Context, model string, version int, stage Stage, d Decision) error
+}
