@@ -1,0 +1,85 @@
+// Package serve is the /predict service: it answers churn predictions for
+// users of the online feature store (or for inline features) with the
+// registry's current Production model, from the same http.Handler in Lambda
+// (behind API Gateway, see internal/apigw) and on a laptop (churnops serve).
+//
+// # Routes
+//
+//	POST /predict   one user, a batch of users, or inline features
+//	GET  /health    liveness: 200 while the process runs
+//	GET  /ready     200 when a model is loaded and the feature store answers, else 503
+//	GET  /model     the loaded model: name, version, as_of, metrics, loaded_at
+//	GET  /metrics   Prometheus text format (ServerHandler only, not in Lambda)
+//
+// # Request contract
+//
+// The body is one JSON object with exactly one of:
+//
+//	{"user_id": "7590-VHVEG"}                        features from the online store
+//	{"user_ids": ["7590-VHVEG", "5575-GNVDE"]}       a batch (1..Config.MaxBatch ids)
+//	{"features": {...}, "user_id": "optional"}       inline features (user_id only echoed)
+//
+// Decoding is strict: field names are matched exactly (case-sensitive),
+// unknown fields, trailing data after the object, and values of the wrong
+// JSON type are 400 invalid_request. A user id is 1 to 128 bytes of valid
+// UTF-8 without control characters. The Content-Type may be omitted; when
+// present it must be application/json, text/json or application/*+json
+// (parameters such as charset are ignored), else 415. Bodies over
+// Config.MaxBodyBytes (64 KiB by default) are 413 body_too_large.
+//
+// Inline features must name every feature of the model's feature spec, no
+// more: a missing value is sent as JSON null, never by leaving the key out,
+// so that a typo cannot silently become a missing value. Unknown or absent
+// names and values the model's spec rejects are 400 invalid_request with the
+// offending name in the message and in error.feature.
+//
+// # Responses
+//
+// A single prediction:
+//
+//	{"user_id":"7590-VHVEG","churn_probability":0.73,"prediction":1,
+//	 "model_name":"churn","model_version":3,"as_of":"2024-01-31",
+//	 "features_used":{"months_active":1,...}}
+//
+// prediction is 1 when churn_probability >= the model's threshold. as_of is
+// the snapshot date of the features (null for inline features); user_id is
+// null for inline features sent without one. features_used lists the
+// model's features in model order with the raw values the prediction used.
+//
+// A batch answers {"predictions":[...]} in request order (duplicates
+// included). An unknown user in a batch does not fail the batch: its item is
+// {"user_id":"…","error":{"code":"user_not_found","message":"…"}}. Any other
+// failure (feature store down, corrupt record) fails the whole batch with
+// 500, since retrying the batch is then the right move.
+//
+// Errors are {"error":{"code":"…","message":"…"}} with the stable codes
+// below; Error.Status is the one place codes map to HTTP statuses. The
+// message of a 500 is always generic: the cause is logged with the request
+// id (X-Request-Id, echoed or generated), never sent.
+//
+//	400 invalid_request        malformed JSON, wrong types, unknown fields, bad features
+//	404 user_not_found         no online features for the user
+//	404 not_found              unknown path
+//	405 method_not_allowed     wrong method (Allow header set)
+//	413 body_too_large         body over the limit
+//	415 unsupported_media_type non-JSON Content-Type
+//	500 internal               anything else
+//	503 no_production_model    no model loaded (none in Production yet, or it failed to load)
+//	503 not_ready              /ready: feature store unreachable
+//
+// # Hot reload
+//
+// The loaded model sits in an atomic.Pointer. Requests check, at most once
+// per Config.ReloadInterval (30s by default), whether the registry's
+// Production version changed; one check runs at a time and the other
+// requests keep serving the current model meanwhile (only when no model is
+// loaded at all do they wait for the check). This lazy, time-gated check
+// works both on a long-running server and in Lambda, where no goroutine runs
+// between invocations. A changed version (a promotion or a rollback) is
+// loaded through Config.Blobs and Config.Loader and swapped in atomically;
+// requests in flight finish with the model they started with. A failed load
+// keeps the previous model, is logged and counted, and is retried after the
+// interval. A registry that reports no Production version while a model is
+// loaded keeps that model (and logs it): taking a working service down is
+// never the safer choice.
+package serve

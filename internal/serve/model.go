@@ -1,0 +1,43 @@
+package serve
+
+import "fmt"
+
+// Model is a loaded, immutable model version. The service calls it from many
+// goroutines at once, so every method must be safe for concurrent use.
+type Model interface {
+	// Encode writes the model's encoding of raw features into dst, which has
+	// length NumFeatures(). raw maps a feature name to float64, bool, string
+	// or nil (as the feature store and JSON decoding produce them); nil or an
+	// absent key is a missing value, and keys the model does not use are
+	// ignored (the service enforces the stricter inline-request contract
+	// itself). A value the feature's spec does not accept (wrong type, an
+	// unknown category) is reported as a *FeatureError, possibly wrapped.
+	Encode(raw map[string]any, dst []float64) error
+	// PredictProba returns the churn probability for an encoded row. It must
+	// not allocate: it runs on every request.
+	PredictProba(x []float64) float64
+	// NumFeatures is the length of an encoded row.
+	NumFeatures() int
+	// FeatureNames lists the raw features the model reads, in model order.
+	// The service does not modify the returned slice.
+	FeatureNames() []string
+	// Threshold is the probability at or above which the prediction is 1.
+	Threshold() float64
+}
+
+// Loader decodes a model artifact's bytes (as stored under a registry
+// Version's ArtifactKey) into a Model. It is called on (re)load only.
+type Loader func(data []byte) (Model, error)
+
+// FeatureError reports a raw feature value a model cannot encode. Model.Encode
+// returns it so that the service can answer 400 naming the feature for inline
+// features; for features read from the online store it is a data fault (500).
+type FeatureError struct {
+	Feature string // feature name
+	Reason  string // what is wrong, safe to show clients: "want a number, got string"
+}
+
+// Error implements error.
+func (e *FeatureError) Error() string {
+	return fmt.Sprintf("feature %q: %s", e.Feature, e.Reason)
+}

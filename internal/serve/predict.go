@@ -1,0 +1,299 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/churnops/churnops/internal/featurestore"
+)
+
+func (s *Service) predict(w http.ResponseWriter, r *http.Request, id string) {
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		s.writeError(w, r, id, err)
+		return
+	}
+	bp := getBuf()
+	b, err := s.readBody(w, r, (*bp)[:0])
+	if err != nil {
+		putBuf(bp, b)
+		s.writeError(w, r, id, err)
+		return
+	}
+	req, err := DecodeRequest(b, s.cfg.MaxBatch)
+	if err != nil {
+		putBuf(bp, b)
+		s.writeError(w, r, id, err)
+		return
+	}
+	m := s.current(r.Context())
+	if m == nil {
+		putBuf(bp, b)
+		s.writeError(w, r, id, errNoModel)
+		return
+	}
+	// The request body is decoded (copied out); reuse its buffer for the response.
+	out := b[:0]
+	switch req.Kind {
+	case KindSingle:
+		out, err = s.predictUser(r.Context(), m, req.UserID, out)
+	case KindBatch:
+		out, err = s.predictBatch(r.Context(), m, req.UserIDs, out)
+	default:
+		out, err = s.predictInline(m, req, out)
+	}
+	if err != nil {
+		putBuf(bp, out)
+		s.writeError(w, r, id, err)
+		return
+	}
+	writeRaw(w, http.StatusOK, out)
+	putBuf(bp, out)
+}
+
+var errNoModel = &Error{Code: CodeNoProductionModel,
+	Message: "no Production model is loaded yet; retry later"}
+
+func userNotFound(id string) *Error {
+	return &Error{Code: CodeUserNotFound, Message: "no online features for user_id " + quote(id)}
+}
+
+func (s *Service) predictUser(ctx context.Context, m *loaded, id string, out []byte) ([]byte, error) {
+	rec, err := s.cfg.Features.Get(ctx, id)
+	if errors.Is(err, featurestore.ErrNotFound) {
+		return out, userNotFound(id)
+	}
+	if err != nil {
+		return out, internal(fmt.Errorf("feature store get %q: %w", id, err))
+	}
+	p, err := m.score(rec.Features)
+	if err != nil {
+		return out, internal(fmt.Errorf("stored features of %q: %w", id, err))
+	}
+	return appendPrediction(out, m, id, true, rec.AsOf, true, p, rec.Features), nil
+}
+
+func (s *Service) predictInline(m *loaded, req Request, out []byte) ([]byte, error) {
+	if err := m.checkInline(req.Features); err != nil {
+		return out, err
+	}
+	p, err := m.score(req.Features)
+	if err != nil {
+		var fe *FeatureError
+		if errors.As(err, &fe) {
+			return out, &Error{Code: CodeInvalidRequest, Feature: fe.Feature, Message: fe.Error()}
+		}
+		return out, internal(fmt.Errorf("inline features: %w", err))
+	}
+	return appendPrediction(out, m, req.UserID, req.UserID != "", "", false, p, req.Features), nil
+}
+
+func (s *Service) predictBatch(ctx context.Context, m *loaded, ids []string, out []byte) ([]byte, error) {
+	recs := make([]featurestore.Record, len(ids))
+	errs := make([]error, len(ids))
+	s.fetchAll(ctx, ids, recs, errs)
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, featurestore.ErrNotFound) {
+			return out, internal(fmt.Errorf("feature store get %q: %w", ids[i], err))
+		}
+	}
+	out = append(out, `{"predictions":[`...)
+	for i, id := range ids {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		if errs[i] != nil {
+			nf := userNotFound(id)
+			out = append(out, `{"user_id":`...)
+			out = appendString(out, id)
+			out = append(out, `,"error":`...)
+			out = appendErrorObject(out, nf.Code, nf.Message, "")
+			out = append(out, '}')
+			continue
+		}
+		p, err := m.score(recs[i].Features)
+		if err != nil {
+			return out, internal(fmt.Errorf("stored features of %q: %w", id, err))
+		}
+		out = appendPrediction(out, m, id, true, recs[i].AsOf, true, p, recs[i].Features)
+	}
+	return append(out, "]}"...), nil
+}
+
+// fetchAll reads the ids' records with at most BatchConcurrency reads in
+// flight: a remote store (DynamoDB) answers a batch of 100 in a few round
+// trips instead of 100.
+func (s *Service) fetchAll(ctx context.Context, ids []string, recs []featurestore.Record, errs []error) {
+	workers := min(s.cfg.BatchConcurrency, len(ids))
+	if workers <= 1 {
+		for i, id := range ids {
+			recs[i], errs[i] = s.cfg.Features.Get(ctx, id)
+		}
+		return
+	}
+	var next sync.Mutex
+	n := 0
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				next.Lock()
+				i := n
+				n++
+				next.Unlock()
+				if i >= len(ids) {
+					return
+				}
+				recs[i], errs[i] = s.cfg.Features.Get(ctx, ids[i])
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// rowPool holds encoded rows, so that a prediction allocates no row.
+var rowPool = sync.Pool{New: func() any { return new([]float64) }}
+
+// score encodes raw and returns the model's probability.
+func (m *loaded) score(raw map[string]any) (float64, error) {
+	rp := rowPool.Get().(*[]float64)
+	n := m.model.NumFeatures()
+	if cap(*rp) < n {
+		*rp = make([]float64, n)
+	}
+	row := (*rp)[:n]
+	clear(row)
+	err := m.model.Encode(raw, row)
+	var p float64
+	if err == nil {
+		p = m.model.PredictProba(row)
+	}
+	rowPool.Put(rp)
+	if err != nil {
+		return 0, err
+	}
+	if math.IsNaN(p) || p < 0 || p > 1 {
+		return 0, fmt.Errorf("model %s v%d returned probability %v", m.version.Model, m.version.Version, p)
+	}
+	return p, nil
+}
+
+// checkInline enforces the inline contract: exactly the model's features,
+// with null for a missing value.
+func (m *loaded) checkInline(raw map[string]any) error {
+	var missing, unknown []string
+	for _, n := range m.names {
+		if _, ok := raw[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(raw)+len(missing) != len(m.names) {
+		for k := range raw {
+			if _, ok := m.index[k]; !ok {
+				unknown = append(unknown, k)
+			}
+		}
+		slices.Sort(unknown)
+	}
+	if len(missing) == 0 && len(unknown) == 0 {
+		return nil
+	}
+	var parts []string
+	feature := ""
+	if len(unknown) > 0 {
+		feature = unknown[0]
+		parts = append(parts, "unknown feature(s) "+quoteList(unknown))
+	}
+	if len(missing) > 0 {
+		if feature == "" {
+			feature = missing[0]
+		}
+		parts = append(parts, "missing feature(s) "+quoteList(missing)+" (send null for a missing value)")
+	}
+	return &Error{Code: CodeInvalidRequest, Feature: feature,
+		Message: strings.Join(parts, "; ") + fmt.Sprintf("; model %s v%d expects exactly %d features",
+			m.version.Model, m.version.Version, len(m.names))}
+}
+
+func quoteList(names []string) string {
+	const show = 5
+	q := make([]string, 0, show+1)
+	for i, n := range names {
+		if i == show {
+			q = append(q, fmt.Sprintf("and %d more", len(names)-show))
+			break
+		}
+		q = append(q, quote(n))
+	}
+	return strings.Join(q, ", ")
+}
+
+func (s *Service) ready(w http.ResponseWriter, r *http.Request, id string) {
+	m := s.current(r.Context())
+	if m == nil {
+		s.writeError(w, r, id, errNoModel)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadyTimeout)
+	defer cancel()
+	if _, err := s.cfg.Features.Get(ctx, readyProbeUserID); err != nil && !errors.Is(err, featurestore.ErrNotFound) {
+		s.writeError(w, r, id, &Error{Code: CodeNotReady, Message: "the feature store is not reachable",
+			Err: fmt.Errorf("feature store probe: %w", err)})
+		return
+	}
+	b := fmt.Appendf(nil, `{"status":"ready","model_name":%s,"model_version":%d}`,
+		appendString(nil, m.version.Model), m.version.Version)
+	writeRaw(w, http.StatusOK, b)
+}
+
+// ModelInfo is the body of GET /model.
+type ModelInfo struct {
+	ModelName    string              `json:"model_name"`
+	ModelVersion int                 `json:"model_version"`
+	Stage        string              `json:"stage"`
+	AsOf         string              `json:"as_of"` // training snapshot date
+	ArtifactKey  string              `json:"artifact_key"`
+	Metrics      map[string]*float64 `json:"metrics"` // null for a non-finite value
+	Threshold    float64             `json:"threshold"`
+	Features     []string            `json:"features"`
+	LoadedAt     time.Time           `json:"loaded_at"`
+}
+
+func (s *Service) modelInfo(w http.ResponseWriter, r *http.Request, id string) {
+	m := s.current(r.Context())
+	if m == nil {
+		s.writeError(w, r, id, errNoModel)
+		return
+	}
+	info := ModelInfo{
+		ModelName:    m.version.Model,
+		ModelVersion: m.version.Version,
+		Stage:        string(m.version.Stage),
+		AsOf:         m.version.AsOf,
+		ArtifactKey:  m.version.ArtifactKey,
+		Metrics:      make(map[string]*float64, len(m.version.Metrics)),
+		Threshold:    m.model.Threshold(),
+		Features:     m.names,
+		LoadedAt:     m.loadedAt.UTC(),
+	}
+	for k, v := range m.version.Metrics {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			info.Metrics[k] = &v
+		} else {
+			info.Metrics[k] = nil
+		}
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		s.writeError(w, r, id, internal(fmt.Errorf("encode /model: %w", err)))
+		return
+	}
+	writeRaw(w, http.StatusOK, b)
+}

@@ -1,0 +1,205 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// RequestKind says which of the three /predict forms a request is.
+type RequestKind int
+
+// Request kinds.
+const (
+	KindSingle RequestKind = iota + 1 // {"user_id": …}
+	KindBatch                         // {"user_ids": […]}
+	KindInline                        // {"features": {…}, "user_id"?: …}
+)
+
+// MaxUserIDLen is the longest user id accepted, in bytes.
+const MaxUserIDLen = 128
+
+// Request is a decoded, shape-checked /predict request. Feature names and
+// values are checked against the model later, by the service.
+type Request struct {
+	Kind     RequestKind
+	UserID   string         // KindSingle; optional (may be "") for KindInline
+	UserIDs  []string       // KindBatch: 1..maxBatch ids, in request order
+	Features map[string]any // KindInline: name -> float64 | bool | string | nil
+}
+
+// DecodeRequest decodes a /predict body strictly (see the package doc):
+// exactly one JSON object, exact field names, no unknown fields, no trailing
+// data, one of user_id / user_ids / features (user_id may accompany
+// features), at most maxBatch ids. Every error it returns is an *Error with
+// code CodeInvalidRequest.
+func DecodeRequest(body []byte, maxBatch int) (Request, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return Request{}, invalid("request body is empty; send a JSON object")
+	}
+	if body[0] != '{' {
+		if !json.Valid(body) {
+			return Request{}, invalid("request body is not valid JSON")
+		}
+		return Request{}, invalid("request body must be a JSON object")
+	}
+	// json.Unmarshal rejects trailing data; a map keeps the exact key
+	// spelling (struct decoding would match "USER_ID" to user_id).
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return Request{}, invalid("request body is not valid JSON: " + syntaxMessage(err))
+	}
+	var req Request
+	var rawID, rawIDs, rawFeatures json.RawMessage
+	for k, v := range fields {
+		switch k {
+		case "user_id":
+			rawID = v
+		case "user_ids":
+			rawIDs = v
+		case "features":
+			rawFeatures = v
+		default:
+			return Request{}, invalid(fmt.Sprintf("unknown field %s; use one of user_id, user_ids or features", quote(k)))
+		}
+	}
+	switch {
+	case rawIDs != nil && (rawID != nil || rawFeatures != nil):
+		return Request{}, invalid("user_ids cannot be combined with user_id or features")
+	case rawIDs != nil:
+		ids, err := decodeUserIDs(rawIDs, maxBatch)
+		if err != nil {
+			return Request{}, err
+		}
+		req.Kind, req.UserIDs = KindBatch, ids
+	case rawFeatures != nil:
+		f, err := decodeFeatures(rawFeatures)
+		if err != nil {
+			return Request{}, err
+		}
+		req.Kind, req.Features = KindInline, f
+		if rawID != nil {
+			id, err := decodeUserID(rawID, "user_id")
+			if err != nil {
+				return Request{}, err
+			}
+			req.UserID = id
+		}
+	case rawID != nil:
+		id, err := decodeUserID(rawID, "user_id")
+		if err != nil {
+			return Request{}, err
+		}
+		req.Kind, req.UserID = KindSingle, id
+	default:
+		return Request{}, invalid("request must have one of user_id, user_ids or features")
+	}
+	return req, nil
+}
+
+func decodeUserID(raw json.RawMessage, field string) (string, error) {
+	var id string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &id) != nil {
+		return "", invalid(field + " must be a string")
+	}
+	if err := checkUserID(id); err != "" {
+		return "", invalid(field + " " + err)
+	}
+	return id, nil
+}
+
+// checkUserID returns what is wrong with id, or "".
+func checkUserID(id string) string {
+	if id == "" || len(id) > MaxUserIDLen || !utf8.ValidString(id) {
+		return fmt.Sprintf("must be 1 to %d bytes of UTF-8", MaxUserIDLen)
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return "must not contain control characters"
+		}
+	}
+	return ""
+}
+
+func decodeUserIDs(raw json.RawMessage, maxBatch int) ([]string, error) {
+	if len(raw) == 0 || raw[0] != '[' {
+		return nil, invalid("user_ids must be an array of strings")
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, invalid("user_ids must be an array of strings")
+	}
+	if len(items) == 0 {
+		return nil, invalid("user_ids must not be empty")
+	}
+	if len(items) > maxBatch {
+		return nil, invalid(fmt.Sprintf("user_ids has %d ids; at most %d per request", len(items), maxBatch))
+	}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		id, err := decodeUserID(it, fmt.Sprintf("user_ids[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	return ids, nil
+}
+
+func decodeFeatures(raw json.RawMessage) (map[string]any, error) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, invalid("features must be a JSON object of feature name to value")
+	}
+	var f map[string]any
+	if err := json.Unmarshal(raw, &f); err != nil {
+		// Valid JSON (checked above) that still fails: a number out of
+		// float64 range. Name the feature when we can find it.
+		return nil, invalid("features: " + syntaxMessage(err))
+	}
+	// Report the first bad feature in name order, for stable messages.
+	names := make([]string, 0, len(f))
+	for k := range f {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		switch f[k].(type) {
+		case nil, float64, bool, string:
+		default:
+			return nil, &Error{Code: CodeInvalidRequest, Feature: k,
+				Message: fmt.Sprintf("feature %s: want a number, boolean, string or null", quote(k))}
+		}
+	}
+	return f, nil
+}
+
+// syntaxMessage renders a JSON decoding error without Go type names.
+func syntaxMessage(err error) string {
+	var se *json.SyntaxError
+	var ute *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
+	case errors.As(err, &ute):
+		if ute.Field != "" {
+			return fmt.Sprintf("%s: cannot use JSON %s", quote(ute.Field), ute.Value)
+		}
+		return "cannot use JSON " + ute.Value
+	}
+	return "malformed value"
+}
+
+// quote quotes client-supplied text for an error message, truncated so a
+// huge key cannot make a huge response.
+func quote(s string) string {
+	const limit = 64
+	if len(s) > limit {
+		s = strings.ToValidUTF8(s[:limit], "") + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
