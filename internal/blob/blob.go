@@ -3,8 +3,12 @@
 // ("datasets/as_of=2024-01-31/snapshot.parquet"). Keys are never
 // overwritten: a second Put to an existing key fails with ErrExists.
 //
-// The embedded implementation keeps one file per key under a directory; the
-// S3 adapter lives in internal/s3store. Both pass blobtest's contract suite.
+// Keys follow one portable syntax checked by CheckKey, so that a key valid
+// on a laptop is valid on S3 and the other way round.
+//
+// The embedded implementation keeps one file per key under a directory
+// (internal/localstore); the S3 adapter lives in internal/s3store. Both
+// pass blobtest's contract suite.
 package blob
 
 import (
@@ -21,11 +25,15 @@ var (
 
 // Store is a write-once key/value store for bytes.
 type Store interface {
-	// Put stores data under key, failing with ErrExists if key is taken.
-	// A failed Put leaves nothing behind under key.
+	// Put stores data under key, failing with ErrExists if key is taken
+	// and with ErrBadKey if CheckKey rejects it. A failed Put leaves
+	// nothing behind under key. Of several concurrent Puts to one key,
+	// exactly one succeeds.
 	Put(ctx context.Context, key string, data []byte) error
-	// Get returns the bytes under key, or ErrNotFound.
+	// Get returns the bytes under key, or ErrNotFound (ErrBadKey for a key
+	// CheckKey rejects).
 	Get(ctx context.Context, key string) ([]byte, error)
-	// List returns the keys starting with prefix, sorted.
+	// List returns the keys starting with prefix (any string, not only
+	// whole "directories"), sorted bytewise; none is an empty list.
 	List(ctx context.Context, prefix string) ([]string, error)
 }

@@ -3,9 +3,12 @@
 // and the comparison that decided its fate.
 //
 // The Registry interface is what the pipeline steps and the /predict service
-// use; this package also holds the embedded implementation (bbolt, one file
-// under the local state directory). The DynamoDB adapter lives in
-// internal/dynamo and passes the same contract suite (registrytest).
+// use. The embedded implementation (bbolt, one file under the local state
+// directory) lives in internal/localstore and the DynamoDB adapter in
+// internal/dynamo; both pass the same contract suite, registrytest.
+//
+// Approvals (approval.go) is the companion store for the local human
+// approval step: it keeps paused pipeline runs until a person approves them.
 package registry
 
 import (
@@ -68,17 +71,24 @@ var (
 	// Production version is not the one the run evaluated, or the version
 	// is not in the stage the operation needs). Nothing was changed.
 	ErrConflict = errors.New("registry conflict")
+	// ErrInvalid means the request itself is malformed (an empty model name,
+	// a Decide to a stage other than None or Rejected, an empty approval
+	// token), so retrying it can never succeed. Nothing was changed.
+	ErrInvalid = errors.New("invalid registry request")
 )
 
 // Registry stores model versions. All methods are safe for concurrent use,
 // including from several processes sharing one store.
 type Registry interface {
 	// Register stores a new version in stage None with the next number for
-	// v.Model (1, 2, 3…), fills CreatedAt/UpdatedAt, and returns it.
+	// v.Model (1, 2, 3…), fills CreatedAt/UpdatedAt, and returns it. The
+	// Version, Stage and timestamps of v are ignored; an empty v.Model is
+	// ErrInvalid.
 	Register(ctx context.Context, v Version) (Version, error)
 	// Get returns one version, or ErrNotFound.
 	Get(ctx context.Context, model string, version int) (Version, error)
-	// List returns all versions of a model, oldest first.
+	// List returns all versions of a model, oldest first; an unknown model
+	// has no versions (an empty list, no error).
 	List(ctx context.Context, model string) ([]Version, error)
 	// Production returns the current Production version, or ErrNoProduction.
 	Production(ctx context.Context, model string) (Version, error)
@@ -86,9 +96,12 @@ type Registry interface {
 	// Archived, atomically, only if the current Production version number is
 	// expectedProduction (0: there must be none) and version is in stage None
 	// or Archived; otherwise it returns ErrConflict and changes nothing.
-	// d is recorded on the promoted version.
+	// d is recorded on the promoted version. An unknown version is
+	// ErrNotFound.
 	Promote(ctx context.Context, model string, version, expectedProduction int, d Decision) error
 	// Decide records d on a version in stage None without promoting it and
 	// moves it to stage (StageNone for a skip, StageRejected for a refusal).
+	// Any other stage is ErrInvalid, a version not in stage None is
+	// ErrConflict, an unknown version ErrNotFound.
 	Decide(ctx context.Context, model string, version int, stage Stage, d Decision) error
 }
