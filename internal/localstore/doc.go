@@ -1,0 +1,39 @@
+// Package localstore is the embedded default: every store the pipeline
+// needs, kept in one local state directory (e.g. .churnops/), so the same
+// pipeline code that runs on AWS runs on a laptop with no cloud and no
+// server.
+//
+// Layout of the state directory:
+//
+//	blobs/        blob.Store: one file per key (blobs/models/churn/v1/model.json)
+//	blobs/.tmp/   files being written; a Put links a complete file into place
+//	registry.db   registry.Registry and registry.Approvals (bbolt)
+//	features.db   featurestore.Store (bbolt), apart so that /predict reads
+//	              and ingest writes do not wait on registry operations
+//
+// # Several processes
+//
+// bbolt allows one process at a time per database file (an exclusive
+// flock). By default a store opens its file, takes the lock, runs one
+// transaction and closes the file again, so several churnops processes on
+// one state directory (a `serve` and a `run`, say) take turns per
+// operation: they serialize on the lock and never see or write a
+// half-finished transaction. An operation waits for the lock up to
+// Options.LockTimeout (and no longer than its context's deadline), then
+// fails with ErrLocked. Concurrent operations within one process share one
+// open handle, and bbolt runs them as one writer and many readers.
+//
+// Options.HoldLock instead keeps the files open and locked from Open to
+// Close: faster per operation (no open, mmap and close each time), for
+// one-process runs such as the demo and benchmarks; other processes then
+// wait, and fail with ErrLocked, until Close.
+//
+// Open a state directory once per process: the lock is per open file, so a
+// second Open in the same process is treated like another process (it
+// waits), and some platforms (Solaris, AIX: fcntl locks) do not lock
+// between two opens of one process at all.
+//
+// Blob files need no lock: a Put writes a temporary file, fsyncs it and
+// hard-links it to its key, which fails if the key exists, so a key is never
+// overwritten and never seen half-written, whatever the processes do.
+package localstore
