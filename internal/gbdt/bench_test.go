@@ -1,0 +1,55 @@
+package gbdt_test
+
+import (
+	"testing"
+
+	"github.com/churnops/churnops/internal/gbdt"
+)
+
+func BenchmarkTrainSynthetic(b *testing.B) {
+	d := logisticData(b, 5300, 1)
+	p := gbdt.DefaultParams()
+	p.EarlyStoppingRounds = 0
+	p.Rounds = 300
+	for b.Loop() {
+		if _, err := gbdt.Train(d, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchModel(b *testing.B) (*gbdt.Model, gbdt.Dataset) {
+	b.Helper()
+	d := logisticData(b, 5300, 1)
+	p := gbdt.DefaultParams()
+	p.EarlyStoppingRounds = 0
+	p.Rounds = 300
+	return train(b, d, p), d
+}
+
+func BenchmarkPredictRow(b *testing.B) {
+	m, d := benchModel(b)
+	x := row(d, 7)
+	var sink float64
+	for b.Loop() {
+		sink += m.PredictProba(x)
+	}
+	_ = sink
+}
+
+func BenchmarkPredictBatch(b *testing.B) {
+	m, d := benchModel(b)
+	rows := make([][]float64, 1000)
+	for i := range rows {
+		rows[i] = row(d, i)
+	}
+	dst := make([]float64, 0, len(rows))
+	b.ResetTimer()
+	for b.Loop() {
+		var err error
+		if dst, err = m.PredictBatch(rows, dst); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+}

@@ -1,0 +1,101 @@
+package gbdt
+
+import (
+	"math"
+	"slices"
+	"sort"
+)
+
+// binned is the training view of a dataset: one byte per cell.
+type binned struct {
+	cols   [][]uint8   // cols[j][i]: bin of row i for feature j; 0 = missing
+	nbins  []int       // bins per feature, missing bin included
+	upper  [][]float64 // numeric features: upper bound of value bin b+1 is upper[j][b]; last is +Inf
+	offset []int       // start of feature j in a histogram
+	total  int         // histogram length
+}
+
+// binEdges returns the upper bounds of the value bins of a numeric column:
+// at most maxBin bins at quantiles of the non-missing values, each bound the
+// midpoint between two neighbouring distinct training values, the last +Inf.
+func binEdges(col []float64, maxBin int) []float64 {
+	vals := make([]float64, 0, len(col))
+	for _, v := range col {
+		if !math.IsNaN(v) {
+			vals = append(vals, v)
+		}
+	}
+	if len(vals) == 0 {
+		return []float64{math.Inf(1)}
+	}
+	slices.Sort(vals)
+	distinct := slices.Compact(slices.Clone(vals))
+	var cuts []float64 // values after which a bin closes
+	if len(distinct) <= maxBin {
+		cuts = distinct[:len(distinct)-1]
+	} else {
+		// Quantile cut points, deduplicated; a cut never sits on the maximum.
+		last := math.NaN()
+		for k := 1; k < maxBin; k++ {
+			q := vals[k*len(vals)/maxBin-1] // last value of the k-th quantile group
+			if q != last && q < distinct[len(distinct)-1] {
+				cuts = append(cuts, q)
+				last = q
+			}
+		}
+	}
+	upper := make([]float64, 0, len(cuts)+1)
+	for _, c := range cuts {
+		// Next distinct value above the cut.
+		i := sort.SearchFloat64s(distinct, c)
+		next := distinct[i+1]
+		mid := c + (next-c)/2
+		if mid >= next || math.IsInf(mid, 0) {
+			mid = c
+		}
+		upper = append(upper, mid)
+	}
+	return append(upper, math.Inf(1))
+}
+
+// numBin returns the bin of value v given upper bounds (0 = missing).
+func numBin(upper []float64, v float64) uint8 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return uint8(sort.SearchFloat64s(upper, v) + 1)
+}
+
+// newBinned bins every column of d (already validated).
+func newBinned(d *Dataset, maxBin int) *binned {
+	nf := len(d.Features)
+	b := &binned{
+		cols:   make([][]uint8, nf),
+		nbins:  make([]int, nf),
+		upper:  make([][]float64, nf),
+		offset: make([]int, nf),
+	}
+	for j, f := range d.Features {
+		col := d.Cols[j]
+		out := make([]uint8, len(col))
+		if f.Categorical {
+			b.nbins[j] = len(f.Categories) + 1
+			for i, v := range col {
+				if !math.IsNaN(v) {
+					out[i] = uint8(v) + 1
+				}
+			}
+		} else {
+			up := binEdges(col, maxBin)
+			b.upper[j] = up
+			b.nbins[j] = len(up) + 1
+			for i, v := range col {
+				out[i] = numBin(up, v)
+			}
+		}
+		b.cols[j] = out
+		b.offset[j] = b.total
+		b.total += b.nbins[j]
+	}
+	return b
+}

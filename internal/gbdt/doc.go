@@ -1,0 +1,51 @@
+// Package gbdt is a pure-Go histogram gradient-boosted decision tree learner
+// for binary classification (log loss), in the style of LightGBM and
+// XGBoost's "hist" method, with a versioned, self-describing artifact format
+// and allocation-free inference. It knows nothing about churn: callers
+// describe their columns with a []Feature spec and hand over a Dataset.
+//
+// # Training
+//
+//   - Binning: each numeric feature is cut into at most Params.MaxBin value
+//     bins at quantiles of the training values (one bin per distinct value
+//     when there are few); cut points are midpoints between neighbouring
+//     training values and are stored as raw thresholds, so inference needs no
+//     bin edges. Bin 0 of every feature holds missing values (NaN).
+//   - Missing values: every split learns a default direction. Both sides are
+//     tried for the missing bin and the better one is kept; when a node saw no
+//     missing value, missing goes to the child with the larger hessian. A
+//     "missing vs present" split is possible, so missingness itself can carry
+//     the signal.
+//   - Categorical features are split natively on category sets. With at most
+//     Params.MaxCatOneHot categories (default 4) every one-vs-rest partition is
+//     tried, which for three categories is every partition. With more, the
+//     categories seen in the node are sorted by sum(gradient) /
+//     (sum(hessian) + Params.CatSmooth) and the best prefix of that order goes
+//     left (LightGBM's many-vs-many method). Categories unseen in a node go
+//     right; missing and unknown categories follow the learned default.
+//   - Growth is leaf-wise (best-first, as LightGBM): the leaf with the largest
+//     gain is split next, bounded by Params.MaxLeaves and Params.MaxDepth.
+//     Gain and leaf values are XGBoost's second-order formulas with L2
+//     regularisation Params.Lambda; splits must leave Params.MinChildWeight
+//     hessian and Params.MinSamplesLeaf rows on each side and gain more than
+//     Params.MinSplitGain.
+//   - Speed: the smaller child's histogram is built from its rows and the
+//     larger child's is the parent's minus the smaller's (histogram
+//     subtraction). Training is single-threaded, so results do not depend on
+//     scheduling.
+//   - Class weighting: Params.ScalePosWeight multiplies the weight of positive
+//     rows; Params.Balanced sets it to negatives/positives (XGBoost's
+//     customary "balanced" value). Optional per-row weights multiply in.
+//   - Row (Params.Subsample) and column (Params.ColSample) subsampling per
+//     tree, and early stopping on a stratified held-out part of the training
+//     rows (Params.EarlyStoppingFraction, Params.EarlyStoppingRounds), are all
+//     driven by Params.Seed: the same dataset, parameters and seed give a
+//     byte-identical model.
+//
+// # Inference and artifacts
+//
+// A Model stores all trees in one flat node array; PredictProba walks it
+// without allocating. Encode turns a raw record (as decoded from JSON) into
+// the row PredictProba takes. Marshal/Save and Unmarshal/Load read and write
+// the artifact, a compact JSON document described in artifact.go.
+package gbdt

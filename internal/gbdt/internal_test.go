@@ -1,0 +1,101 @@
+package gbdt
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestRawThresholdsMatchBins checks the core invariant of the artifact:
+// walking the trees on raw values with the stored thresholds gives exactly
+// what training computed in bin space, for every training row, including
+// missing values, values at bin edges and categorical codes.
+func TestRawThresholdsMatchBins(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	n := 3000
+	spec := []Feature{{Name: "cont"}, {Name: "few"}, {Name: "cat", Categorical: true, Categories: []string{"x", "y", "z", "w", "v", "u"}}}
+	d := Dataset{Features: spec, Cols: [][]float64{make([]float64, n), make([]float64, n), make([]float64, n)}, Label: make([]float64, n)}
+	for i := range n {
+		d.Cols[0][i] = math.Round(r.NormFloat64()*1000) / 100 // many ties, > 255 distinct values
+		d.Cols[1][i] = float64(r.IntN(4))
+		d.Cols[2][i] = float64(r.IntN(6))
+		if r.Float64() < 0.1 {
+			d.Cols[0][i] = math.NaN()
+		}
+		if r.Float64() < 0.05 {
+			d.Cols[2][i] = math.NaN()
+		}
+		z := d.Cols[1][i] - 1.5 + math.Sin(d.Cols[2][i])
+		if !math.IsNaN(d.Cols[0][i]) {
+			z += d.Cols[0][i] / 5
+		}
+		if r.Float64() < 1/(1+math.Exp(-z)) {
+			d.Label[i] = 1
+		}
+	}
+	p := DefaultParams()
+	p.Rounds, p.EarlyStoppingRounds, p.MaxCatOneHot = 40, 0, 2
+	b := newBinned(&d, p.MaxBin)
+	if b.nbins[0] != p.MaxBin+1 {
+		t.Fatalf("continuous feature has %d bins, want %d", b.nbins[0], p.MaxBin+1)
+	}
+	w := make([]float64, n)
+	for i := range w {
+		w[i] = 1
+	}
+	all := make([]int32, n)
+	for i := range all {
+		all[i] = int32(i)
+	}
+	bo := &booster{p: &p, b: b, label: d.Label, w: w, rng: &splitmix{s: 1}, cat: []bool{false, false, true}}
+	trees, _, _ := bo.run(all, nil, 0, p.Rounds)
+	m := newModel(spec, b, 0, trees, p, Meta{})
+	x := make([]float64, 3)
+	for i := range n {
+		var want float64
+		for k := range trees {
+			want += trees[k].predict(b, int32(i))
+		}
+		for j := range x {
+			x[j] = d.Cols[j][i]
+		}
+		if got := m.PredictRaw(x); got != want {
+			t.Fatalf("row %d %v: raw-value walk %v, bin walk %v", i, x, got, want)
+		}
+	}
+	// Bin edges put every training value in the bin its upper bound implies.
+	for i, v := range d.Cols[0] {
+		bin := numBin(b.upper[0], v)
+		if math.IsNaN(v) != (bin == 0) || bin > 0 && (v > b.upper[0][bin-1] || bin > 1 && v <= b.upper[0][bin-2]) {
+			t.Fatalf("row %d: value %v in bin %d", i, v, bin)
+		}
+	}
+}
+
+func TestBinEdges(t *testing.T) {
+	tests := []struct {
+		name string
+		col  []float64
+		max  int
+		want []float64
+	}{
+		{"few distinct values", []float64{3, 1, 2, 2, math.NaN()}, 255, []float64{1.5, 2.5, math.Inf(1)}},
+		{"all missing", []float64{math.NaN()}, 255, []float64{math.Inf(1)}},
+		{"constant", []float64{4, 4}, 255, []float64{math.Inf(1)}},
+		{"quantiles", []float64{1, 2, 3, 4, 5, 6, 7, 8}, 4, []float64{2.5, 4.5, 6.5, math.Inf(1)}},
+		{"heavy value", []float64{1, 1, 1, 1, 1, 1, 2, 3}, 2, []float64{1.5, math.Inf(1)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := binEdges(tt.col, tt.max)
+			if len(got) != len(tt.want) {
+				t.Fatalf("binEdges = %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Fatalf("binEdges = %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+}

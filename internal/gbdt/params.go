@@ -1,0 +1,135 @@
+package gbdt
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Params are the training hyper-parameters. They are stored in the artifact
+// so that a model records how it was made. Start from DefaultParams: the zero
+// value is not valid.
+type Params struct {
+	// Rounds is the maximum number of boosting rounds (trees).
+	Rounds int `json:"rounds"`
+	// LearningRate (shrinkage) scales every tree's output.
+	LearningRate float64 `json:"learning_rate"`
+	// MaxLeaves bounds the leaves of a tree grown leaf-wise; 0 = no bound
+	// (then MaxDepth must bound the tree).
+	MaxLeaves int `json:"max_leaves"`
+	// MaxDepth bounds the depth of a tree (root = depth 0); 0 = no bound.
+	MaxDepth int `json:"max_depth"`
+	// MinChildWeight is the least sum of hessians a child may have.
+	MinChildWeight float64 `json:"min_child_weight"`
+	// MinSamplesLeaf is the least number of training rows a child may have.
+	MinSamplesLeaf int `json:"min_samples_leaf"`
+	// Lambda is the L2 penalty on leaf values.
+	Lambda float64 `json:"lambda"`
+	// MinSplitGain is the least loss reduction a split must bring.
+	MinSplitGain float64 `json:"min_split_gain"`
+	// Subsample is the fraction of rows drawn (without replacement,
+	// Bernoulli) for each tree; 1 = all rows.
+	Subsample float64 `json:"subsample"`
+	// ColSample is the fraction of features drawn for each tree; 1 = all.
+	ColSample float64 `json:"colsample"`
+	// MaxBin is the largest number of value bins per numeric feature (2..255).
+	MaxBin int `json:"max_bin"`
+	// ScalePosWeight multiplies the weight of positive rows (1 = none).
+	ScalePosWeight float64 `json:"scale_pos_weight"`
+	// Balanced overrides ScalePosWeight with negatives/positives of the
+	// training rows, so both classes weigh the same in total.
+	Balanced bool `json:"balanced"`
+	// MaxCatOneHot: categorical features with at most this many categories
+	// are split one-vs-rest; larger ones by sorted gradient statistics.
+	MaxCatOneHot int `json:"max_cat_one_hot"`
+	// CatSmooth is added to the hessian sum when ordering categories by
+	// gradient ratio, damping rare categories.
+	CatSmooth float64 `json:"cat_smooth"`
+	// EarlyStoppingRounds stops training when the held-out log loss has not
+	// improved for this many rounds; 0 disables early stopping (and the
+	// hold-out), training exactly Rounds trees on all rows.
+	EarlyStoppingRounds int `json:"early_stopping_rounds"`
+	// EarlyStoppingFraction is the share of the training rows (stratified by
+	// label, drawn with Seed) held out to decide when to stop.
+	EarlyStoppingFraction float64 `json:"early_stopping_fraction"`
+	// Refit, with early stopping, retrains on all rows (hold-out included)
+	// for the number of rounds early stopping found best, scaled up by
+	// 1/(1-EarlyStoppingFraction) for the larger sample, so the final model
+	// sees every training row. It costs a second, shorter training run.
+	Refit bool `json:"refit"`
+	// Seed drives row/column subsampling and the early-stopping hold-out.
+	Seed uint64 `json:"seed"`
+}
+
+// DefaultParams returns parameters that suit tabular sets of a few thousand
+// to a few hundred thousand rows: shallow, regularised, leaf-wise trees with
+// a small learning rate and early stopping.
+func DefaultParams() Params {
+	return Params{
+		Rounds:                1000,
+		LearningRate:          0.05,
+		MaxLeaves:             15,
+		MaxDepth:              4,
+		MinChildWeight:        1,
+		MinSamplesLeaf:        20,
+		Lambda:                1,
+		MinSplitGain:          0,
+		Subsample:             0.8,
+		ColSample:             0.8,
+		MaxBin:                255,
+		ScalePosWeight:        1,
+		Balanced:              false,
+		MaxCatOneHot:          4,
+		CatSmooth:             10,
+		EarlyStoppingRounds:   50,
+		EarlyStoppingFraction: 0.2,
+		Refit:                 false,
+		Seed:                  1,
+	}
+}
+
+// ErrInvalidParams is wrapped by every parameter validation error.
+var ErrInvalidParams = errors.New("gbdt: invalid parameters")
+
+// Validate reports the first out-of-range parameter.
+func (p Params) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidParams, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case p.Rounds < 1:
+		return bad("rounds = %d, want >= 1", p.Rounds)
+	case !(p.LearningRate > 0 && p.LearningRate <= 1):
+		return bad("learning_rate = %v, want in (0, 1]", p.LearningRate)
+	case p.MaxLeaves < 0 || p.MaxLeaves == 1:
+		return bad("max_leaves = %d, want 0 (unbounded) or >= 2", p.MaxLeaves)
+	case p.MaxDepth < 0:
+		return bad("max_depth = %d, want >= 0", p.MaxDepth)
+	case p.MaxLeaves == 0 && p.MaxDepth == 0:
+		return bad("max_leaves and max_depth are both unbounded")
+	case !(p.MinChildWeight >= 0):
+		return bad("min_child_weight = %v, want >= 0", p.MinChildWeight)
+	case p.MinSamplesLeaf < 1:
+		return bad("min_samples_leaf = %d, want >= 1", p.MinSamplesLeaf)
+	case !(p.Lambda >= 0):
+		return bad("lambda = %v, want >= 0", p.Lambda)
+	case !(p.MinSplitGain >= 0):
+		return bad("min_split_gain = %v, want >= 0", p.MinSplitGain)
+	case !(p.Subsample > 0 && p.Subsample <= 1):
+		return bad("subsample = %v, want in (0, 1]", p.Subsample)
+	case !(p.ColSample > 0 && p.ColSample <= 1):
+		return bad("colsample = %v, want in (0, 1]", p.ColSample)
+	case p.MaxBin < 2 || p.MaxBin > 255:
+		return bad("max_bin = %d, want in [2, 255]", p.MaxBin)
+	case !(p.ScalePosWeight > 0):
+		return bad("scale_pos_weight = %v, want > 0", p.ScalePosWeight)
+	case p.MaxCatOneHot < 0:
+		return bad("max_cat_one_hot = %d, want >= 0", p.MaxCatOneHot)
+	case !(p.CatSmooth >= 0):
+		return bad("cat_smooth = %v, want >= 0", p.CatSmooth)
+	case p.EarlyStoppingRounds < 0:
+		return bad("early_stopping_rounds = %d, want >= 0", p.EarlyStoppingRounds)
+	case p.EarlyStoppingRounds > 0 && !(p.EarlyStoppingFraction > 0 && p.EarlyStoppingFraction < 1):
+		return bad("early_stopping_fraction = %v, want in (0, 1)", p.EarlyStoppingFraction)
+	}
+	return nil
+}
