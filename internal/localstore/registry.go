@@ -107,6 +107,9 @@ func (r *Registry) Register(ctx context.Context, v registry.Version) (registry.V
 		}
 		t := now()
 		v.Version, v.Stage, v.CreatedAt, v.UpdatedAt = int(n), registry.StageNone, t, t
+		if v.ArtifactKey == "" {
+			v.ArtifactKey = registry.ArtifactKey(v.Model, v.Version)
+		}
 		return writeVersion(m, v)
 	})
 	if err != nil {

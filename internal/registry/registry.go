@@ -14,6 +14,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -45,6 +46,7 @@ type Decision struct {
 	Delta             float64   `json:"delta"`
 	Bar               float64   `json:"bar"` // production AUC + delta, or the floor on a first run
 	Reason            string    `json:"reason,omitempty"`
+	ApprovalToken     string    `json:"approval_token,omitempty"` // set while a promotion waits for a person
 	DecidedAt         time.Time `json:"decided_at"`
 }
 
@@ -83,7 +85,8 @@ type Registry interface {
 	// Register stores a new version in stage None with the next number for
 	// v.Model (1, 2, 3…), fills CreatedAt/UpdatedAt, and returns it. The
 	// Version, Stage and timestamps of v are ignored; an empty v.Model is
-	// ErrInvalid.
+	// ErrInvalid. An empty v.ArtifactKey is set to ArtifactKey(model, N),
+	// so the artifact's key is known in the same step that assigns N.
 	Register(ctx context.Context, v Version) (Version, error)
 	// Get returns one version, or ErrNotFound.
 	Get(ctx context.Context, model string, version int) (Version, error)
@@ -104,4 +107,10 @@ type Registry interface {
 	// Any other stage is ErrInvalid, a version not in stage None is
 	// ErrConflict, an unknown version ErrNotFound.
 	Decide(ctx context.Context, model string, version int, stage Stage, d Decision) error
+}
+
+// ArtifactKey is where a version's model artifact is stored:
+// models/<model>/v<N>/model.json. Other files of the version sit beside it.
+func ArtifactKey(model string, version int) string {
+	return fmt.Sprintf("models/%s/v%d/model.json", model, version)
 }

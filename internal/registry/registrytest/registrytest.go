@@ -39,6 +39,7 @@ func Run(t *testing.T, newRegistry func(t *testing.T) registry.Registry) {
 	}{
 		{"Register numbers versions per model", testNumbering},
 		{"Register rejects an empty model name", testRegisterInvalid},
+		{"Register defaults the artifact key to models/<name>/v<N>/model.json", testDefaultArtifactKey},
 		{"Get and List", testGetList},
 		{"Production", testProduction},
 		{"Promote archives the previous Production", testPromoteArchives},
@@ -85,6 +86,7 @@ func decision(outcome string, auc float64) registry.Decision {
 		Delta:             0.01,
 		Bar:               0.62,
 		Reason:            "contract test " + outcome,
+		ApprovalToken:     "token-" + outcome,
 		DecidedAt:         time.Date(2024, 2, 1, 10, 30, 0, 123456000, time.UTC),
 	}
 }
@@ -220,6 +222,21 @@ func testNumbering(t *testing.T, r registry.Registry) {
 		want.Version, want.Stage, want.CreatedAt, want.UpdatedAt = s.want, registry.StageNone, got.CreatedAt, got.UpdatedAt
 		assertVersion(t, "Register result", got, want)
 		assertVersion(t, "Get after Register", get(t, r, s.model, got.Version), got)
+	}
+}
+
+func testDefaultArtifactKey(t *testing.T, r registry.Registry) {
+	model := unique(t, "keys")
+	for want := 1; want <= 2; want++ {
+		in := candidate(model, want)
+		in.ArtifactKey = ""
+		got, err := r.Register(t.Context(), in)
+		if err != nil {
+			t.Fatalf("Register: %v", err)
+		}
+		if k := registry.ArtifactKey(model, want); got.ArtifactKey != k || get(t, r, model, want).ArtifactKey != k {
+			t.Errorf("v%d ArtifactKey %q, want %q", want, got.ArtifactKey, k)
+		}
 	}
 }
 
