@@ -7,6 +7,14 @@
 // order of users.csv. Optional booleans (plan_stream_tv, plan_stream_movies
 // are empty for customers without internet service) are OptBool, so that a
 // missing value is never mistaken for false.
+//
+// Load (or LoadFS) reads the lab's layout as-is and reports every data
+// problem at once as a *ValidationErrors naming file, line and column.
+// Split and IsValidation give the deterministic train/validation split by
+// user_id hash. WriteParquet/ReadParquet store a month in columnar form for
+// S3 datasets; WriteCSVDir writes the lab's layout back byte for byte.
+// Fingerprint identifies a month's data for model artifacts, and
+// RawFeatures gives a customer's features for the online feature store.
 package snapshot
 
 import (
