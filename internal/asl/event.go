@@ -1,0 +1,147 @@
+package asl
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Status is an execution's final (or paused) status, spelled as the
+// Step Functions API spells it so CLIs print the same words.
+type Status string
+
+// Execution statuses.
+const (
+	// StatusSucceeded: a Succeed state or a state with End was reached.
+	StatusSucceeded Status = "SUCCEEDED"
+	// StatusFailed: an error nothing caught, or a Fail state.
+	StatusFailed Status = "FAILED"
+	// StatusTimedOut: the machine-level TimeoutSeconds elapsed.
+	StatusTimedOut Status = "TIMED_OUT"
+	// StatusAborted: the caller's context was cancelled.
+	StatusAborted Status = "ABORTED"
+	// StatusPaused: a .waitForTaskToken task is waiting; persist the
+	// Checkpoint and call Resume or ResumeFailure with it later. (AWS
+	// reports RUNNING here; the local executor returns control instead.)
+	StatusPaused Status = "PAUSED"
+)
+
+// Execution is the outcome of Run, Resume or ResumeFailure.
+type Execution struct {
+	// ID is the execution ARN ($$.Execution.Id).
+	ID string `json:"executionArn"`
+	// Name is the execution name ($$.Execution.Name).
+	Name string `json:"name"`
+	// Status says how the execution ended, or that it is paused.
+	Status Status `json:"status"`
+	// Output is the final output when Status is SUCCEEDED.
+	Output json.RawMessage `json:"output,omitempty"`
+	// Error and Cause describe a FAILED, TIMED_OUT or ABORTED execution.
+	Error string `json:"error,omitempty"`
+	Cause string `json:"cause,omitempty"`
+	// StartTime is when the execution started (across pauses).
+	StartTime time.Time `json:"startDate"`
+	// StopTime is when it ended or paused.
+	StopTime time.Time `json:"stopDate"`
+	// History lists every event since the execution started, including
+	// those before a pause.
+	History []Event `json:"history"`
+	// Checkpoint is set when Status is PAUSED.
+	Checkpoint *Checkpoint `json:"checkpoint,omitempty"`
+}
+
+// EventType names a history event.
+type EventType string
+
+// History event types. Observers usually print StateEntered,
+// StateExited, StateRetried and StateCaught.
+const (
+	EventExecutionStarted   EventType = "ExecutionStarted"
+	EventStateEntered       EventType = "StateEntered"
+	EventTaskScheduled      EventType = "TaskScheduled"      // Input: what the handler receives
+	EventTaskSucceeded      EventType = "TaskSucceeded"      // Output: the raw task result
+	EventTaskFailed         EventType = "TaskFailed"         // Error, Cause (including States.Timeout)
+	EventTaskSubmitted      EventType = "TaskSubmitted"      // a callback task is waiting for Token
+	EventStateRetried       EventType = "StateRetried"       // Error, Attempt, Delay
+	EventStateCaught        EventType = "StateCaught"        // Error, Cause, Next, Output
+	EventStateExited        EventType = "StateExited"        // Output, Duration
+	EventWaitStarted        EventType = "WaitStarted"        // Delay
+	EventExecutionPaused    EventType = "ExecutionPaused"    // Token
+	EventExecutionResumed   EventType = "ExecutionResumed"   // Token
+	EventExecutionSucceeded EventType = "ExecutionSucceeded" // Output
+	EventExecutionFailed    EventType = "ExecutionFailed"    // Error, Cause
+	EventExecutionTimedOut  EventType = "ExecutionTimedOut"  // Error, Cause
+	EventExecutionAborted   EventType = "ExecutionAborted"   // Cause
+)
+
+// Event is one history entry. Fields that do not apply to a Type are
+// empty (and omitted from JSON).
+type Event struct {
+	ID        int             `json:"id"`
+	Type      EventType       `json:"type"`
+	Timestamp time.Time       `json:"timestamp"`
+	State     string          `json:"state,omitempty"`
+	StateType string          `json:"stateType,omitempty"`
+	Resource  string          `json:"resource,omitempty"`
+	Input     json.RawMessage `json:"input,omitempty"`
+	Output    json.RawMessage `json:"output,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	Cause     string          `json:"cause,omitempty"`
+	Next      string          `json:"next,omitempty"`
+	Token     string          `json:"token,omitempty"`
+	// Attempt is the retry number (1 for the first retry) of a retrier.
+	Attempt int `json:"attempt,omitempty"`
+	// Delay is the wait before a retry, or of a Wait state.
+	Delay time.Duration `json:"delayNs,omitempty"`
+	// Duration is the time spent in the state (StateExited).
+	Duration time.Duration `json:"durationNs,omitempty"`
+}
+
+// Observer is called synchronously with each event as it is recorded,
+// so a CLI can print progress while an execution runs.
+type Observer func(Event)
+
+// checkpointVersion is bumped when Checkpoint's meaning changes.
+const checkpointVersion = 1
+
+// Checkpoint is everything needed to continue an execution paused on a
+// .waitForTaskToken task, as JSON the caller persists (a file, a
+// registry record) until someone approves or rejects.
+type Checkpoint struct {
+	Version int `json:"version"`
+	// MachineDigest binds the checkpoint to the definition (after
+	// substitution) it was taken with.
+	MachineDigest string `json:"machineDigest"`
+	// Execution identifies the execution and keeps its input and start
+	// time for the context object.
+	Execution ExecutionInfo `json:"execution"`
+	// State is the paused Task state.
+	State string `json:"state"`
+	// StateEnteredTime is when the state was entered ($$.State.EnteredTime).
+	StateEnteredTime time.Time `json:"stateEnteredTime"`
+	// Input is the state's raw input, which ResultPath merges into.
+	Input json.RawMessage `json:"input"`
+	// Parameters is the effective input the resource received.
+	Parameters json.RawMessage `json:"parameters"`
+	// Token is the task token ($$.Task.Token) to answer.
+	Token string `json:"token"`
+	// Deadline is when TimeoutSeconds expires; zero without a timeout.
+	Deadline time.Time `json:"deadline,omitzero"`
+	// RetryCounts are the attempts used per retrier, since a
+	// ResumeFailure may still be retried.
+	RetryCounts []int `json:"retryCounts"`
+	// Transitions counts state transitions so far (MaxTransitions).
+	Transitions int `json:"transitions"`
+	// History is the execution history up to the pause.
+	History []Event `json:"history"`
+}
+
+// ExecutionInfo is the part of the context object fixed for a whole
+// execution.
+type ExecutionInfo struct {
+	ID               string          `json:"id"`
+	Name             string          `json:"name"`
+	StateMachineID   string          `json:"stateMachineId"`
+	StateMachineName string          `json:"stateMachineName"`
+	Input            json.RawMessage `json:"input"`
+	StartTime        time.Time       `json:"startTime"`
+}
