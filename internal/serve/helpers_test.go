@@ -227,3 +227,10 @@ func mustJSON(t testing.TB, v any) []byte {
 	}
 	return b
 }
+
+// newQuietService is a Service over env that logs nothing.
+func newQuietService(env *servetest.Env) (*serve.Service, error) {
+	cfg := env.Config(model)
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	return serve.New(cfg)
+}

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -249,11 +248,13 @@ func (s *Service) writeError(w http.ResponseWriter, r *http.Request, id string, 
 	putBuf(bp, b)
 }
 
+// jsonContentType is shared by every response: net/http only reads it.
+var jsonContentType = []string{"application/json"}
+
 func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Cache-Control", "no-store")
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
@@ -271,27 +272,38 @@ func putBuf(p *[]byte, b []byte) {
 	bufPool.Put(p)
 }
 
-// readBody reads the request body up to the size limit into b.
+// readBody reads the request body into b, up to the size limit.
 func (s *Service) readBody(w http.ResponseWriter, r *http.Request, b []byte) ([]byte, error) {
 	limit := s.cfg.MaxBodyBytes
-	tooLarge := &Error{Code: CodeBodyTooLarge,
-		Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
+	tooLarge := func() error {
+		w.Header().Set("Connection", "close") // do not read the rest
+		return &Error{Code: CodeBodyTooLarge, Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
+	}
 	if r.ContentLength > limit {
-		return b, tooLarge
+		return b, tooLarge()
 	}
-	buf := bytes.NewBuffer(b)
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return buf.Bytes(), tooLarge
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return buf.Bytes(), invalid("request body ended early")
-		}
-		return buf.Bytes(), &Error{Code: CodeInvalidRequest, Message: "could not read request body", Err: err}
+	if r.ContentLength > 0 && int64(cap(b)) < r.ContentLength+1 {
+		b = make([]byte, 0, r.ContentLength+1) // +1: see EOF without growing
 	}
-	return buf.Bytes(), nil
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			return b, tooLarge()
+		}
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return b, invalid("request body ended early")
+			}
+			return b, &Error{Code: CodeInvalidRequest, Message: "could not read request body", Err: err}
+		}
+	}
 }
 
 // checkContentType accepts no Content-Type, application/json, text/json and
