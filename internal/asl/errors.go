@@ -161,6 +161,7 @@ type DefinitionError struct {
 	Msg string
 }
 
+// Error renders `asl: state "X": field F: msg`.
 func (e *DefinitionError) Error() string {
 	var b strings.Builder
 	b.WriteString("asl: ")
@@ -186,6 +187,7 @@ type MissingHandlerError struct {
 	Keys []string
 }
 
+// Error names the state, the resource and the keys tried.
 func (e *MissingHandlerError) Error() string {
 	return fmt.Sprintf("asl: state %q: no handler for resource %q (tried keys %q)", e.State, e.Resource, e.Keys)
 }

@@ -76,18 +76,29 @@ const (
 // Event is one history entry. Fields that do not apply to a Type are
 // empty (and omitted from JSON).
 type Event struct {
-	ID        int             `json:"id"`
-	Type      EventType       `json:"type"`
-	Timestamp time.Time       `json:"timestamp"`
-	State     string          `json:"state,omitempty"`
-	StateType string          `json:"stateType,omitempty"`
-	Resource  string          `json:"resource,omitempty"`
-	Input     json.RawMessage `json:"input,omitempty"`
-	Output    json.RawMessage `json:"output,omitempty"`
-	Error     string          `json:"error,omitempty"`
-	Cause     string          `json:"cause,omitempty"`
-	Next      string          `json:"next,omitempty"`
-	Token     string          `json:"token,omitempty"`
+	// ID numbers events from 1, in order, across pauses.
+	ID int `json:"id"`
+	// Type says what happened.
+	Type EventType `json:"type"`
+	// Timestamp is the Runner's Clock time of the event.
+	Timestamp time.Time `json:"timestamp"`
+	// State and StateType name the state the event belongs to.
+	State     string `json:"state,omitempty"`
+	StateType string `json:"stateType,omitempty"`
+	// Resource is the Task's Resource (after substitution).
+	Resource string `json:"resource,omitempty"`
+	// Input is a state's raw input (StateEntered) or what a resource
+	// received (TaskScheduled).
+	Input json.RawMessage `json:"input,omitempty"`
+	// Output is a state's output, a task's raw result or the execution's.
+	Output json.RawMessage `json:"output,omitempty"`
+	// Error and Cause describe a failure, retry or catch.
+	Error string `json:"error,omitempty"`
+	Cause string `json:"cause,omitempty"`
+	// Next is the state a StateExited or StateCaught transitions to.
+	Next string `json:"next,omitempty"`
+	// Token is the task token of a callback task.
+	Token string `json:"token,omitempty"`
 	// Attempt is the retry number (1 for the first retry) of a retrier.
 	Attempt int `json:"attempt,omitempty"`
 	// Delay is the wait before a retry, or of a Wait state.
