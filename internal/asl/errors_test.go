@@ -87,6 +87,14 @@ func (s *script) handle(ctx context.Context, _ json.RawMessage) (json.RawMessage
 	return nil, err
 }
 
+// count returns the number of calls so far; a timed-out call may still
+// be running in its abandoned goroutine, hence the lock.
+func (s *script) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
 // errBlock makes the script block until its context ends.
 var errBlock = errors.New("block")
 
@@ -133,8 +141,8 @@ func TestRetriersAcrossErrors(t *testing.T) {
 			if got := clock.Sleeps(); fmt.Sprint(got) != fmt.Sprint(tc.wantSleeps) {
 				t.Errorf("sleeps %v, want %v", got, tc.wantSleeps)
 			}
-			if s.calls != tc.wantCalls {
-				t.Errorf("handler called %d times, want %d", s.calls, tc.wantCalls)
+			if got := s.count(); got != tc.wantCalls {
+				t.Errorf("handler called %d times, want %d", got, tc.wantCalls)
 			}
 			if got := len(findEvents(ex.History, asl.EventStateRetried)); got != len(tc.wantSleeps) {
 				t.Errorf("%d StateRetried events, want %d", got, len(tc.wantSleeps))
@@ -248,6 +256,8 @@ func TestRetryPolicies(t *testing.T) {
 			h := sc.handle
 			if tc.output != "" {
 				h = func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+					sc.mu.Lock()
+					defer sc.mu.Unlock()
 					sc.calls++
 					return json.RawMessage(tc.output), nil
 				}
@@ -288,8 +298,8 @@ func TestRetryPolicies(t *testing.T) {
 			} else if fmt.Sprint(sleeps) != fmt.Sprint(tc.wantSleeps) {
 				t.Errorf("sleeps %v, want %v", sleeps, tc.wantSleeps)
 			}
-			if sc.calls != tc.wantCalls {
-				t.Errorf("handler called %d times, want %d", sc.calls, tc.wantCalls)
+			if got := sc.count(); got != tc.wantCalls {
+				t.Errorf("handler called %d times, want %d", got, tc.wantCalls)
 			}
 			if tc.wantHistory != nil {
 				if got := eventTypes(ex.History); fmt.Sprint(got) != fmt.Sprint(tc.wantHistory) {
