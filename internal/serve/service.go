@@ -197,7 +197,8 @@ func (s *Service) methodNotAllowed(w http.ResponseWriter, r *http.Request, id, a
 }
 
 // requestID echoes a sane X-Request-Id (API Gateway's, via internal/apigw,
-// or a proxy's) or makes a new one: a per-process prefix and a counter.
+// or a proxy's: up to 128 of [A-Za-z0-9-_.:=+/]) or makes a new one: a
+// per-process prefix and a counter.
 func (s *Service) requestID(r *http.Request) string {
 	if id := r.Header.Get("X-Request-Id"); validRequestID(id) {
 		return id
@@ -215,7 +216,7 @@ func validRequestID(id string) bool {
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.:=+/", c) >= 0) {
 			return false
 		}
 	}
