@@ -19,8 +19,22 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-build:
+FUNCTIONS := drift train evaluate compare predict
+LAMBDA_ARCH ?= arm64
+LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
+
+build: ## the CLI and the five Lambda bootstrap binaries (linux/$(LAMBDA_ARCH))
 	$(GO) build -o $(BIN)/churnops ./cmd/churnops
+	@for f in $(FUNCTIONS); do \
+		echo "build functions/$$f -> $(BIN)/lambda/$$f/bootstrap"; \
+		GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(BIN)/lambda/$$f/bootstrap ./functions/$$f || exit 1; \
+	done
+
+# Targets for `sam build` (BuildMethod: makefile): SAM runs build-<LogicalId>
+# with ARTIFACTS_DIR set to where the function's bootstrap must land.
+build-DriftFunction build-TrainFunction build-EvaluateFunction build-CompareFunction build-PredictFunction:
+	fn=$$(echo "$(@:build-%Function=%)" | tr '[:upper:]' '[:lower:]'); \
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$$fn
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...

@@ -1,0 +1,54 @@
+package pipeline
+
+import "fmt"
+
+// InvalidInputError means the event itself is wrong (missing or malformed
+// field). Retrying cannot help.
+type InvalidInputError struct{ Msg string }
+
+func (e *InvalidInputError) Error() string { return "invalid input: " + e.Msg }
+
+// SnapshotNotFoundError means no month snapshot was ingested for an as_of.
+type SnapshotNotFoundError struct{ AsOf string }
+
+func (e *SnapshotNotFoundError) Error() string {
+	return fmt.Sprintf("no snapshot ingested for as_of %s (run `churnops ingest --as-of %s` first)", e.AsOf, e.AsOf)
+}
+
+// RegistryConflictError means the registry changed under the run: another
+// execution promoted a model since this one evaluated Production. Nothing
+// was changed; rerun the loop to compare against the new Production model.
+type RegistryConflictError struct{ Msg string }
+
+func (e *RegistryConflictError) Error() string { return "registry conflict: " + e.Msg }
+
+// ModelNotFoundError means a model version or its artifact is missing.
+type ModelNotFoundError struct{ Msg string }
+
+func (e *ModelNotFoundError) Error() string { return "model not found: " + e.Msg }
+
+// InternalError is any other failure (storage, corrupt artifact, training).
+// It carries the wrapped chain for logs and errors.Is; its type name is what
+// Step Functions sees, instead of aws-lambda-go's opaque "wrapError".
+type InternalError struct {
+	Step string
+	Err  error
+}
+
+func (e *InternalError) Error() string { return e.Step + ": " + e.Err.Error() }
+
+// Unwrap exposes the cause to errors.Is / errors.As.
+func (e *InternalError) Unwrap() error { return e.Err }
+
+// boundary returns err as it must cross the Lambda boundary: one of this
+// package's typed errors as is (never wrapped, so its type name survives),
+// anything else as an InternalError of the step.
+func boundary(step string, err error) error {
+	switch err.(type) {
+	case nil:
+		return nil
+	case *InvalidInputError, *SnapshotNotFoundError, *RegistryConflictError, *ModelNotFoundError, *InternalError:
+		return err
+	}
+	return &InternalError{Step: step, Err: err}
+}

@@ -1,0 +1,142 @@
+package pipeline
+
+import "github.com/churnops/churnops/internal/registry"
+
+// ExecutionInput starts one execution of the retraining state machine
+// (StartExecution's input, `churnops run`, the monthly schedule).
+type ExecutionInput struct {
+	ModelName       string  `json:"model_name"`
+	ReferenceAsOf   string  `json:"reference_as_of"`
+	CurrentAsOf     string  `json:"current_as_of"`
+	Threshold       float64 `json:"threshold"`        // retrain when drift_share >= threshold
+	Delta           float64 `json:"delta"`            // promote when candidate AUC > production AUC + delta
+	MinAUC          float64 `json:"min_auc"`          // the bar on a first run, when no Production model exists
+	RequireApproval bool    `json:"require_approval"` // wait for a person before promoting
+	Seed            int64   `json:"seed"`
+}
+
+// Defaults for ExecutionInput fields, from the lab.
+const (
+	DefaultModelName = "churn"
+	DefaultThreshold = 0.02
+	DefaultDelta     = 0.01
+	DefaultMinAUC    = 0.70
+	DefaultSeed      = 42
+)
+
+// IngestOutput describes a stored month snapshot.
+type IngestOutput struct {
+	AsOf            string `json:"as_of"`
+	Rows            int    `json:"rows"`
+	Churners        int    `json:"churners"`
+	DatasetKey      string `json:"dataset_key"`
+	Fingerprint     string `json:"fingerprint"`
+	AlreadyIngested bool   `json:"already_ingested"` // the same data was stored before; nothing new written
+	OnlineFeatures  int    `json:"online_features"`  // records materialized into the online store
+}
+
+// DriftInput is the Drift function's event.
+type DriftInput struct {
+	ReferenceAsOf string  `json:"reference_as_of"`
+	CurrentAsOf   string  `json:"current_as_of"`
+	Threshold     float64 `json:"threshold"`
+}
+
+// DriftOutput is the Drift function's result: the values DriftGate compares
+// and where the reports are.
+type DriftOutput struct {
+	ReferenceAsOf  string   `json:"reference_as_of"`
+	CurrentAsOf    string   `json:"current_as_of"`
+	DriftShare     float64  `json:"drift_share"`
+	DriftedColumns int      `json:"drifted_columns"`
+	Columns        int      `json:"columns"`
+	Drifted        []string `json:"drifted"` // names of the drifted columns
+	Threshold      float64  `json:"threshold"`
+	ReportJSONKey  string   `json:"report_json_key"`
+	ReportHTMLKey  string   `json:"report_html_key"`
+}
+
+// TrainInput is the Train function's event.
+type TrainInput struct {
+	ModelName string `json:"model_name"`
+	AsOf      string `json:"as_of"`
+	Seed      int64  `json:"seed"`
+}
+
+// TrainOutput is the Train function's result: the registered candidate.
+type TrainOutput struct {
+	ModelName         string             `json:"model_name"`
+	Version           int                `json:"version"`
+	AsOf              string             `json:"as_of"`
+	ArtifactKey       string             `json:"artifact_key"`
+	MetricsKey        string             `json:"metrics_key"`
+	ValPredictionsKey string             `json:"val_predictions_key"`
+	Metrics           map[string]float64 `json:"metrics"`
+}
+
+// EvaluateInput is the Evaluate function's event.
+type EvaluateInput struct {
+	ModelName string  `json:"model_name"`
+	AsOf      string  `json:"as_of,omitempty"` // empty: only check whether Production exists
+	Delta     float64 `json:"delta"`
+	MinAUC    float64 `json:"min_auc"`
+}
+
+// EvaluateOutput is the Production model scored on the current month's
+// validation users — the same users the candidate was validated on — and
+// the bar the candidate must beat.
+type EvaluateOutput struct {
+	ModelName     string             `json:"model_name"`
+	HasProduction bool               `json:"has_production"`
+	Version       int                `json:"version"` // 0 when there is no Production model
+	ValAUC        float64            `json:"val_auc"` // 0 when there is no Production model
+	Bar           float64            `json:"bar"`     // val_auc + delta, or min_auc on a first run
+	Metrics       map[string]float64 `json:"metrics,omitempty"`
+}
+
+// Compare actions, chosen by the state machine.
+const (
+	ActionPromote         = "promote"
+	ActionSkip            = "skip"
+	ActionReject          = "reject"
+	ActionRequestApproval = "request_approval"
+)
+
+// OutcomePendingApproval is Compare's outcome for request_approval.
+const OutcomePendingApproval = "pending_approval"
+
+// CompareInput is the Compare function's event: the action the state
+// machine decided and the numbers it decided on.
+type CompareInput struct {
+	Action            string         `json:"action"`
+	ModelName         string         `json:"model_name"`
+	CandidateVersion  int            `json:"candidate_version"`
+	CandidateAUC      float64        `json:"candidate_auc"`
+	ProductionVersion int            `json:"production_version"`
+	ProductionAUC     float64        `json:"production_auc"`
+	Delta             float64        `json:"delta"`
+	Bar               float64        `json:"bar"`
+	TaskToken         string         `json:"task_token,omitempty"`     // request_approval only
+	Execution         string         `json:"execution,omitempty"`      // request_approval only
+	ApprovalError     *ApprovalError `json:"approval_error,omitempty"` // reject only
+}
+
+// ApprovalError is how Step Functions reports a refused or timed-out approval.
+type ApprovalError struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// CompareOutput is what Compare did.
+type CompareOutput struct {
+	Action            string            `json:"action"`
+	Outcome           string            `json:"outcome"` // promoted, skipped, rejected, pending_approval
+	ModelName         string            `json:"model_name"`
+	CandidateVersion  int               `json:"candidate_version"`
+	CandidateAUC      float64           `json:"candidate_auc"`
+	ProductionVersion int               `json:"production_version"` // Production after the action
+	ProductionAUC     float64           `json:"production_auc"`
+	Delta             float64           `json:"delta"`
+	Bar               float64           `json:"bar"`
+	Decision          registry.Decision `json:"decision"`
+}

@@ -1,0 +1,74 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/churnops/churnops/internal/asl"
+	"github.com/churnops/churnops/statemachine"
+)
+
+// Local function names: what the state machine's ${...Arn} substitutions
+// become when the definition runs on the local executor.
+const (
+	LocalDrift    = "churnops-drift"
+	LocalTrain    = "churnops-train"
+	LocalEvaluate = "churnops-evaluate"
+	LocalCompare  = "churnops-compare"
+)
+
+// LocalRunner returns an executor for statemachine.Retrain — the very
+// definition SAM deploys — whose Task states call this pipeline's steps in
+// process, through the same JSON events the Lambda functions receive.
+func (p *Pipeline) LocalRunner(obs asl.Observer) (*asl.Runner, error) {
+	m, err := asl.Parse(statemachine.Retrain, map[string]string{
+		statemachine.DriftFunction:    LocalDrift,
+		statemachine.TrainFunction:    LocalTrain,
+		statemachine.EvaluateFunction: LocalEvaluate,
+		statemachine.CompareFunction:  LocalCompare,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load state machine: %w", err)
+	}
+	r := &asl.Runner{
+		Machine: m,
+		Handlers: asl.Handlers{
+			LocalDrift:    asl.NewHandler(p.Drift),
+			LocalTrain:    asl.NewHandler(p.Train),
+			LocalEvaluate: asl.NewHandler(p.Evaluate),
+			LocalCompare:  asl.NewHandler(p.Compare),
+		},
+		Observer:         obs,
+		StateMachineName: "churnops-retrain",
+	}
+	if err := m.CheckHandlers(r.Handlers); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Validate fills defaults and checks an execution input before a run
+// starts, so that a typo fails fast instead of after training.
+func (in *ExecutionInput) Validate() error {
+	if in.ModelName == "" {
+		in.ModelName = DefaultModelName
+	}
+	for _, f := range []struct{ name, v string }{{"reference_as_of", in.ReferenceAsOf}, {"current_as_of", in.CurrentAsOf}} {
+		if f.v == AsOfLatest || f.v == AsOfPrevious {
+			continue
+		}
+		if _, err := parseAsOf(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	switch {
+	case in.Threshold < 0 || in.Threshold > 1:
+		return &InvalidInputError{Msg: fmt.Sprintf("threshold %v must be within [0, 1]", in.Threshold)}
+	case in.Delta < 0 || in.Delta >= 1:
+		return &InvalidInputError{Msg: fmt.Sprintf("delta %v must be within [0, 1)", in.Delta)}
+	case in.MinAUC < 0 || in.MinAUC >= 1:
+		return &InvalidInputError{Msg: fmt.Sprintf("min_auc %v must be within [0, 1)", in.MinAUC)}
+	case in.Seed < 0:
+		return &InvalidInputError{Msg: fmt.Sprintf("seed %d must be >= 0", in.Seed)}
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/churnops/churnops/internal/blob"
+	"github.com/churnops/churnops/internal/featurestore"
+	"github.com/churnops/churnops/internal/registry"
+	"github.com/churnops/churnops/internal/snapshot"
+)
+
+// Pipeline runs the steps against a set of stores: the embedded ones on a
+// laptop, S3 and DynamoDB in Lambda.
+type Pipeline struct {
+	Blobs    blob.Store
+	Registry registry.Registry
+	Features featurestore.Store
+	Log      *slog.Logger
+	Now      func() time.Time
+	// Progress, when set, receives short human-readable notes from long
+	// steps (training rounds, rows written).
+	Progress func(step, msg string)
+}
+
+func (p *Pipeline) now() time.Time {
+	if p.Now != nil {
+		return p.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (p *Pipeline) log() *slog.Logger {
+	if p.Log != nil {
+		return p.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (p *Pipeline) progress(step, format string, args ...any) {
+	if p.Progress != nil {
+		p.Progress(step, fmt.Sprintf(format, args...))
+	}
+}
+
+// DatasetKey is where the snapshot of one as_of is stored.
+func DatasetKey(asOf string) string { return "datasets/as_of=" + asOf + "/snapshot.parquet" }
+
+// DriftReportKey is where the drift report between two months is stored
+// (ext "json" or "html").
+func DriftReportKey(ref, cur, ext string) string {
+	return "reports/drift/" + ref + "_vs_" + cur + "." + ext
+}
+
+// ModelKey is where a model version's files live (name: model.json,
+// metrics.json, val_predictions.csv).
+func ModelKey(model string, version int, name string) string {
+	return fmt.Sprintf("models/%s/v%d/%s", model, version, name)
+}
+
+// parseAsOf validates an as_of field.
+func parseAsOf(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, &InvalidInputError{Msg: field + " is required (YYYY-MM-DD)"}
+	}
+	t, err := time.Parse(snapshot.DateLayout, s)
+	if err != nil {
+		return time.Time{}, &InvalidInputError{Msg: fmt.Sprintf("%s %q is not a date (YYYY-MM-DD)", field, s)}
+	}
+	return t, nil
+}
+
+// loadMonth reads a stored snapshot.
+func (p *Pipeline) loadMonth(ctx context.Context, field, asOf string) (*snapshot.Month, error) {
+	if _, err := parseAsOf(field, asOf); err != nil {
+		return nil, err
+	}
+	data, err := p.Blobs.Get(ctx, DatasetKey(asOf))
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, &SnapshotNotFoundError{AsOf: asOf}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read snapshot %s: %w", asOf, err)
+	}
+	m, err := snapshot.UnmarshalParquet(data)
+	if err != nil {
+		return nil, fmt.Errorf("decode snapshot %s: %w", asOf, err)
+	}
+	return m, nil
+}
+
+// putOnce stores data under key; if the key already holds exactly these
+// bytes (a retried or repeated deterministic step), that is success. Keys are
+// never overwritten with different content.
+func (p *Pipeline) putOnce(ctx context.Context, key string, data []byte) error {
+	err := p.Blobs.Put(ctx, key, data)
+	if !errors.Is(err, blob.ErrExists) {
+		return err
+	}
+	old, gerr := p.Blobs.Get(ctx, key)
+	if gerr != nil {
+		return fmt.Errorf("%w (and reading it back: %v)", err, gerr)
+	}
+	if string(old) != string(data) {
+		return fmt.Errorf("%s exists with different content; keys are never overwritten: %w", key, err)
+	}
+	return nil
+}
+
+// Symbolic as_of values the Drift step resolves, so that a schedule can run
+// "the newest month against the one before" without knowing dates.
+const (
+	AsOfLatest   = "latest"   // current_as_of: the newest ingested month
+	AsOfPrevious = "previous" // reference_as_of: the month ingested before current
+)
+
+// IngestedAsOfs lists the as_of dates with a stored snapshot, oldest first.
+func (p *Pipeline) IngestedAsOfs(ctx context.Context) ([]string, error) {
+	keys, err := p.Blobs.List(ctx, "datasets/as_of=")
+	if err != nil {
+		return nil, fmt.Errorf("list datasets: %w", err)
+	}
+	var out []string
+	for _, k := range keys {
+		rest := strings.TrimPrefix(k, "datasets/as_of=")
+		asOf, file, ok := strings.Cut(rest, "/")
+		if ok && file == "snapshot.parquet" {
+			out = append(out, asOf)
+		}
+	}
+	sort.Strings(out) // YYYY-MM-DD sorts chronologically
+	return out, nil
+}
+
+// resolveAsOfs replaces "latest" and "previous" by ingested dates.
+func (p *Pipeline) resolveAsOfs(ctx context.Context, in *DriftInput) error {
+	if in.CurrentAsOf != AsOfLatest && in.ReferenceAsOf != AsOfPrevious {
+		return nil
+	}
+	all, err := p.IngestedAsOfs(ctx)
+	if err != nil {
+		return err
+	}
+	if in.CurrentAsOf == AsOfLatest {
+		if len(all) == 0 {
+			return &SnapshotNotFoundError{AsOf: AsOfLatest}
+		}
+		in.CurrentAsOf = all[len(all)-1]
+	}
+	if in.ReferenceAsOf == AsOfPrevious {
+		i := sort.SearchStrings(all, in.CurrentAsOf)
+		if i == 0 {
+			return &SnapshotNotFoundError{AsOf: "previous to " + in.CurrentAsOf}
+		}
+		in.ReferenceAsOf = all[i-1]
+	}
+	return nil
+}

@@ -1,0 +1,354 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/churnops/churnops/internal/blob"
+	"github.com/churnops/churnops/internal/drift"
+	"github.com/churnops/churnops/internal/featurestore"
+	"github.com/churnops/churnops/internal/gbdt"
+	"github.com/churnops/churnops/internal/registry"
+	"github.com/churnops/churnops/internal/snapshot"
+	"github.com/churnops/churnops/internal/training"
+)
+
+// Ingest validates a month directory in the lab's layout, stores its
+// snapshot under datasets/as_of=…/ and materializes its features as the
+// online features. Validation happens before anything is written. Ingesting
+// the same data again is a no-op for the dataset (and refreshes the online
+// features); different data for an as_of already stored is refused.
+func (p *Pipeline) Ingest(ctx context.Context, dir, asOf string) (IngestOutput, error) {
+	t, err := parseAsOf("as_of", asOf)
+	if err != nil {
+		return IngestOutput{}, err
+	}
+	m, err := snapshot.Load(dir, t)
+	if err != nil {
+		return IngestOutput{}, &InvalidInputError{Msg: err.Error()}
+	}
+	return p.IngestMonth(ctx, m)
+}
+
+// IngestMonth is Ingest for an already loaded month.
+func (p *Pipeline) IngestMonth(ctx context.Context, m *snapshot.Month) (IngestOutput, error) {
+	asOf := m.AsOf.Format(snapshot.DateLayout)
+	out := IngestOutput{AsOf: asOf, Rows: len(m.Customers), DatasetKey: DatasetKey(asOf), Fingerprint: m.Fingerprint()}
+	for i := range m.Customers {
+		if m.Customers[i].Churn {
+			out.Churners++
+		}
+	}
+	data, err := snapshot.MarshalParquet(m)
+	if err != nil {
+		return out, boundary("ingest", fmt.Errorf("encode snapshot: %w", err))
+	}
+	err = p.Blobs.Put(ctx, out.DatasetKey, data)
+	switch {
+	case errors.Is(err, blob.ErrExists):
+		old, lerr := p.loadMonth(ctx, "as_of", asOf)
+		if lerr != nil {
+			return out, boundary("ingest", lerr)
+		}
+		if old.Fingerprint() != out.Fingerprint {
+			return out, &InvalidInputError{Msg: fmt.Sprintf("a different snapshot is already stored for as_of %s (%s); stored datasets are never overwritten", asOf, out.DatasetKey)}
+		}
+		out.AlreadyIngested = true
+	case err != nil:
+		return out, boundary("ingest", fmt.Errorf("store snapshot: %w", err))
+	}
+	p.progress("ingest", "stored %s (%d rows)", out.DatasetKey, out.Rows)
+
+	recs := make([]featurestore.Record, len(m.Customers))
+	for i := range m.Customers {
+		c := &m.Customers[i]
+		recs[i] = featurestore.Record{UserID: c.UserID, AsOf: asOf, Features: c.RawFeatures()}
+	}
+	if err := p.Features.PutBatch(ctx, recs); err != nil {
+		return out, boundary("ingest", fmt.Errorf("materialize online features: %w", err))
+	}
+	out.OnlineFeatures = len(recs)
+	p.progress("ingest", "materialized %d online feature records", len(recs))
+	return out, nil
+}
+
+// Drift compares the current month with the reference month column by
+// column (Evidently's default rules) and stores the JSON and HTML reports.
+func (p *Pipeline) Drift(ctx context.Context, in DriftInput) (DriftOutput, error) {
+	out, err := p.drift(ctx, in)
+	return out, boundary("drift", err)
+}
+
+func (p *Pipeline) drift(ctx context.Context, in DriftInput) (DriftOutput, error) {
+	if in.Threshold < 0 || in.Threshold > 1 {
+		return DriftOutput{}, &InvalidInputError{Msg: fmt.Sprintf("threshold %v must be within [0, 1]", in.Threshold)}
+	}
+	if err := p.resolveAsOfs(ctx, &in); err != nil {
+		return DriftOutput{}, err
+	}
+	ref, err := p.loadMonth(ctx, "reference_as_of", in.ReferenceAsOf)
+	if err != nil {
+		return DriftOutput{}, err
+	}
+	cur, err := p.loadMonth(ctx, "current_as_of", in.CurrentAsOf)
+	if err != nil {
+		return DriftOutput{}, err
+	}
+	rep, err := drift.Compare(ref.DriftColumns(), cur.DriftColumns(), drift.Options{Threshold: in.Threshold})
+	if err != nil {
+		return DriftOutput{}, fmt.Errorf("compare %s with %s: %w", in.ReferenceAsOf, in.CurrentAsOf, err)
+	}
+	rep.Reference, rep.Current = in.ReferenceAsOf, in.CurrentAsOf
+
+	out := DriftOutput{
+		ReferenceAsOf:  in.ReferenceAsOf,
+		CurrentAsOf:    in.CurrentAsOf,
+		DriftShare:     rep.DriftShare,
+		DriftedColumns: rep.DriftedColumns,
+		Columns:        len(rep.Columns),
+		Drifted:        []string{},
+		Threshold:      in.Threshold,
+		ReportJSONKey:  DriftReportKey(in.ReferenceAsOf, in.CurrentAsOf, "json"),
+		ReportHTMLKey:  DriftReportKey(in.ReferenceAsOf, in.CurrentAsOf, "html"),
+	}
+	for _, c := range rep.Columns {
+		if c.Drifted {
+			out.Drifted = append(out.Drifted, c.Column)
+		}
+	}
+	var js, html bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		return out, fmt.Errorf("render drift json: %w", err)
+	}
+	if err := rep.WriteHTML(&html); err != nil {
+		return out, fmt.Errorf("render drift html: %w", err)
+	}
+	if err := p.putOnce(ctx, out.ReportJSONKey, js.Bytes()); err != nil {
+		return out, fmt.Errorf("store drift report: %w", err)
+	}
+	if err := p.putOnce(ctx, out.ReportHTMLKey, html.Bytes()); err != nil {
+		return out, fmt.Errorf("store drift report: %w", err)
+	}
+	return out, nil
+}
+
+// Train fits a candidate on the month's training users, validates it on
+// its validation users (the user-hash split), registers it as a new version
+// in stage None and stores its artifact, metrics and validation predictions
+// under models/<name>/v<N>/.
+func (p *Pipeline) Train(ctx context.Context, in TrainInput) (TrainOutput, error) {
+	out, err := p.train(ctx, in)
+	return out, boundary("train", err)
+}
+
+func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error) {
+	if in.ModelName == "" {
+		return TrainOutput{}, &InvalidInputError{Msg: "model_name is required"}
+	}
+	m, err := p.loadMonth(ctx, "as_of", in.AsOf)
+	if err != nil {
+		return TrainOutput{}, err
+	}
+	if in.Seed < 0 {
+		return TrainOutput{}, &InvalidInputError{Msg: fmt.Sprintf("seed %d must be >= 0", in.Seed)}
+	}
+	params := training.DefaultParams()
+	params.GBDT.Seed = uint64(in.Seed)
+	p.progress("train", "fitting on the train users of %s (%d customers)", in.AsOf, len(m.Customers))
+	res, err := training.Train(m, params)
+	if err != nil {
+		return TrainOutput{}, fmt.Errorf("train on %s: %w", in.AsOf, err)
+	}
+	artifact, err := res.Model.Marshal()
+	if err != nil {
+		return TrainOutput{}, fmt.Errorf("encode artifact: %w", err)
+	}
+	metrics := res.Metrics.Map()
+
+	v, err := p.Registry.Register(ctx, registry.Version{
+		Model:           in.ModelName,
+		Metrics:         metrics,
+		AsOf:            in.AsOf,
+		DataFingerprint: m.Fingerprint(),
+	})
+	if err != nil {
+		return TrainOutput{}, fmt.Errorf("register candidate: %w", err)
+	}
+	out := TrainOutput{
+		ModelName:         in.ModelName,
+		Version:           v.Version,
+		AsOf:              in.AsOf,
+		ArtifactKey:       v.ArtifactKey,
+		MetricsKey:        ModelKey(in.ModelName, v.Version, "metrics.json"),
+		ValPredictionsKey: ModelKey(in.ModelName, v.Version, "val_predictions.csv"),
+		Metrics:           metrics,
+	}
+	metricsJSON, _ := json.MarshalIndent(metrics, "", "  ")
+	var preds bytes.Buffer
+	if err := training.WritePredictionsCSV(&preds, res.Predictions); err != nil {
+		return out, fmt.Errorf("render predictions: %w", err)
+	}
+	for _, f := range []struct {
+		key  string
+		data []byte
+	}{{out.ArtifactKey, artifact}, {out.MetricsKey, metricsJSON}, {out.ValPredictionsKey, preds.Bytes()}} {
+		if err := p.Blobs.Put(ctx, f.key, f.data); err != nil {
+			// The version exists but is unusable: mark it so it can never be promoted.
+			_ = p.Registry.Decide(ctx, in.ModelName, v.Version, registry.StageRejected, registry.Decision{
+				Outcome: registry.OutcomeRejected, CandidateAUC: metrics["val_auc"], Reason: "artifact upload failed", DecidedAt: p.now(),
+			})
+			return out, fmt.Errorf("store %s: %w", f.key, err)
+		}
+	}
+	p.log().Info("candidate registered", "model", in.ModelName, "version", v.Version, "val_auc", metrics["val_auc"])
+	return out, nil
+}
+
+// Evaluate scores the current Production model on the month's validation
+// users — exactly the users the candidate was validated on — and computes
+// the bar a candidate must beat: Production AUC + delta, or min_auc when
+// there is no Production model yet (the first run bootstraps). Without
+// as_of it only reports whether a Production model exists, with the bar
+// from its recorded training metrics.
+func (p *Pipeline) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateOutput, error) {
+	out, err := p.evaluate(ctx, in)
+	return out, boundary("evaluate", err)
+}
+
+func (p *Pipeline) evaluate(ctx context.Context, in EvaluateInput) (EvaluateOutput, error) {
+	if in.ModelName == "" {
+		return EvaluateOutput{}, &InvalidInputError{Msg: "model_name is required"}
+	}
+	if in.Delta < 0 || in.Delta >= 1 || in.MinAUC < 0 || in.MinAUC >= 1 {
+		return EvaluateOutput{}, &InvalidInputError{Msg: fmt.Sprintf("delta %v and min_auc %v must be within [0, 1)", in.Delta, in.MinAUC)}
+	}
+	out := EvaluateOutput{ModelName: in.ModelName}
+	prod, err := p.Registry.Production(ctx, in.ModelName)
+	if errors.Is(err, registry.ErrNoProduction) {
+		out.Bar = in.MinAUC
+		return out, nil
+	}
+	if err != nil {
+		return out, fmt.Errorf("read production: %w", err)
+	}
+	out.HasProduction = true
+	out.Version = prod.Version
+	if in.AsOf == "" {
+		// Only asked whether a Production model exists (CheckProduction).
+		out.ValAUC = prod.Metrics["val_auc"]
+		out.Bar = out.ValAUC + in.Delta
+		return out, nil
+	}
+	m, err := p.loadMonth(ctx, "as_of", in.AsOf)
+	if err != nil {
+		return out, err
+	}
+	model, err := p.LoadModel(ctx, prod)
+	if err != nil {
+		return out, err
+	}
+	res, err := training.Evaluate(model, m)
+	if err != nil {
+		return out, fmt.Errorf("evaluate v%d on %s: %w", prod.Version, in.AsOf, err)
+	}
+	out.Metrics = res.Metrics.Map()
+	out.ValAUC = out.Metrics["val_auc"]
+	out.Bar = out.ValAUC + in.Delta
+	return out, nil
+}
+
+// LoadModel reads and decodes a version's artifact.
+func (p *Pipeline) LoadModel(ctx context.Context, v registry.Version) (*gbdt.Model, error) {
+	data, err := p.Blobs.Get(ctx, v.ArtifactKey)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, &ModelNotFoundError{Msg: fmt.Sprintf("%s v%d: artifact %s is missing", v.Model, v.Version, v.ArtifactKey)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read artifact %s: %w", v.ArtifactKey, err)
+	}
+	model, err := gbdt.Unmarshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("decode artifact %s: %w", v.ArtifactKey, err)
+	}
+	if err := model.CheckFeatures(training.Spec()); err != nil {
+		return nil, fmt.Errorf("artifact %s: %w", v.ArtifactKey, err)
+	}
+	return model, nil
+}
+
+// Compare applies the action the state machine chose: promote (archive the
+// old Production and promote the candidate in one transaction, conditioned
+// on the Production version Evaluate saw), skip, reject, or record a pending
+// approval.
+func (p *Pipeline) Compare(ctx context.Context, in CompareInput) (CompareOutput, error) {
+	out, err := p.compare(ctx, in)
+	return out, boundary("compare", err)
+}
+
+func (p *Pipeline) compare(ctx context.Context, in CompareInput) (CompareOutput, error) {
+	if in.ModelName == "" || in.CandidateVersion <= 0 {
+		return CompareOutput{}, &InvalidInputError{Msg: "model_name and a positive candidate_version are required"}
+	}
+	d := registry.Decision{
+		CandidateAUC:      in.CandidateAUC,
+		ProductionAUC:     in.ProductionAUC,
+		ProductionVersion: in.ProductionVersion,
+		Delta:             in.Delta,
+		Bar:               in.Bar,
+		DecidedAt:         p.now(),
+	}
+	out := CompareOutput{
+		Action: in.Action, ModelName: in.ModelName,
+		CandidateVersion: in.CandidateVersion, CandidateAUC: in.CandidateAUC,
+		ProductionVersion: in.ProductionVersion, ProductionAUC: in.ProductionAUC,
+		Delta: in.Delta, Bar: in.Bar,
+	}
+	var err error
+	switch in.Action {
+	case ActionPromote:
+		d.Outcome = registry.OutcomePromoted
+		err = p.Registry.Promote(ctx, in.ModelName, in.CandidateVersion, in.ProductionVersion, d)
+		if errors.Is(err, registry.ErrConflict) {
+			return out, &RegistryConflictError{Msg: err.Error()}
+		}
+		out.ProductionVersion, out.ProductionAUC = in.CandidateVersion, in.CandidateAUC
+	case ActionSkip:
+		d.Outcome = registry.OutcomeSkipped
+		d.Reason = fmt.Sprintf("candidate AUC %.4f does not beat the bar %.4f", in.CandidateAUC, in.Bar)
+		err = p.Registry.Decide(ctx, in.ModelName, in.CandidateVersion, registry.StageNone, d)
+	case ActionReject:
+		d.Outcome = registry.OutcomeRejected
+		d.Reason = "approval refused"
+		if in.ApprovalError != nil {
+			d.Reason = fmt.Sprintf("approval refused (%s): %s", in.ApprovalError.Error, in.ApprovalError.Cause)
+		}
+		err = p.Registry.Decide(ctx, in.ModelName, in.CandidateVersion, registry.StageRejected, d)
+	case ActionRequestApproval:
+		// The token is recorded on the candidate so that whoever approves can
+		// find it with `churnops registry list` (locally and on AWS alike).
+		if in.TaskToken == "" {
+			return out, &InvalidInputError{Msg: "task_token is required for request_approval"}
+		}
+		d.Outcome = OutcomePendingApproval
+		d.ApprovalToken = in.TaskToken
+		d.Reason = "waiting for approval; execution " + in.Execution
+		err = p.Registry.Decide(ctx, in.ModelName, in.CandidateVersion, registry.StageNone, d)
+	default:
+		return out, &InvalidInputError{Msg: fmt.Sprintf("unknown action %q (want promote, skip, reject or request_approval)", in.Action)}
+	}
+	if errors.Is(err, registry.ErrNotFound) {
+		return out, &ModelNotFoundError{Msg: err.Error()}
+	}
+	if errors.Is(err, registry.ErrConflict) {
+		return out, &RegistryConflictError{Msg: err.Error()}
+	}
+	if err != nil {
+		return out, fmt.Errorf("%s %s v%d: %w", in.Action, in.ModelName, in.CandidateVersion, err)
+	}
+	out.Outcome = d.Outcome
+	out.Decision = d
+	return out, nil
+}
