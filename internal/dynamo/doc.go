@@ -1,0 +1,40 @@
+// Package dynamo holds the DynamoDB adapters: Registry implements
+// registry.Registry and FeatureStore implements featurestore.Store, so the
+// pipeline and /predict run unchanged on AWS (or on an emulator) and pass
+// the same contract suites as the embedded stores.
+//
+// # Registry table (single-table design)
+//
+// Key schema: pk (S, hash) = model name, sk (S, range). Per model:
+//
+//	sk "V#0000000007"  one item per version: the registry.Version's JSON
+//	                   fields as native attributes (stage, metrics map,
+//	                   decision map, created_at/updated_at RFC 3339 strings)
+//	sk "PRODUCTION"    the Production pointer: version (N), updated_at
+//	sk "COUNTER"       the last version number handed out: last_version (N)
+//
+// Version sort keys are zero-padded so that a Query returns versions in
+// numeric order. Register takes the next number from the counter with an
+// atomic UpdateItem ADD, then writes the version conditioned on its key not
+// existing. Promote is one TransactWriteItems that moves the pointer
+// (conditioned on the Production version the caller evaluated, or on there
+// being none), sets the candidate to Production (conditioned on its stage
+// being None or Archived) and archives the old Production (conditioned on
+// it being Production): two concurrent runs can never leave two Production
+// versions or lose one. A cancelled transaction maps onto
+// registry.ErrConflict (or registry.ErrNotFound when the version does not
+// exist).
+//
+// # Features table
+//
+// Key schema: user_id (S, hash). Each item holds as_of (S) and features (M):
+// numbers as N, booleans as BOOL, strings as S, missing values as NULL, so
+// the console and ad-hoc queries read the same values /predict does.
+//
+// # Endpoints
+//
+// The adapters take a client built by the caller. dynamodb.NewFromConfig on
+// a config from config.LoadDefaultConfig honours AWS_ENDPOINT_URL and
+// AWS_ENDPOINT_URL_DYNAMODB, which is how the integration tests reach
+// MiniStack or LocalStack; nothing here knows about emulators.
+package dynamo

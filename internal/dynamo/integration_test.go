@@ -1,0 +1,272 @@
+//go:build integration
+
+package dynamo_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/churnops/churnops/internal/dynamo"
+	"github.com/churnops/churnops/internal/featurestore"
+	"github.com/churnops/churnops/internal/featurestore/featurestoretest"
+	"github.com/churnops/churnops/internal/registry"
+	"github.com/churnops/churnops/internal/registry/registrytest"
+)
+
+// newClient returns a DynamoDB client on the emulator named by
+// AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_DYNAMODB), through the SDK's own
+// endpoint resolution, or skips the test when neither is set: these tests
+// create and delete tables and must never run against a real account by
+// accident.
+func newClient(t *testing.T) *dynamodb.Client {
+	t.Helper()
+	if os.Getenv("AWS_ENDPOINT_URL") == "" && os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" {
+		t.Skip("AWS_ENDPOINT_URL is not set: start an emulator (scripts/ministack.sh start) and export AWS_ENDPOINT_URL=http://127.0.0.1:4566")
+	}
+	cfg, err := config.LoadDefaultConfig(t.Context())
+	if err != nil {
+		t.Fatalf("load AWS config: %v", err)
+	}
+	return dynamodb.NewFromConfig(cfg)
+}
+
+var tableSeq atomic.Int64
+
+// freshTables creates uniquely named tables for one test and deletes them
+// when it ends.
+func freshTables(t *testing.T, c *dynamodb.Client, registryTable, featuresTable bool) dynamo.TableNames {
+	t.Helper()
+	id := fmt.Sprintf("%d-%d", time.Now().UnixNano(), tableSeq.Add(1))
+	var names dynamo.TableNames
+	if registryTable {
+		names.Registry = "churnops-registry-" + id
+	}
+	if featuresTable {
+		names.Features = "churnops-features-" + id
+	}
+	if err := dynamo.CreateTables(t.Context(), c, names); err != nil {
+		t.Fatalf("CreateTables: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := dynamo.DeleteTables(context.Background(), c, names); err != nil {
+			t.Errorf("DeleteTables: %v", err)
+		}
+	})
+	return names
+}
+
+func TestRegistryContract(t *testing.T) {
+	c := newClient(t)
+	registrytest.Run(t, func(t *testing.T) registry.Registry {
+		return dynamo.NewRegistry(c, freshTables(t, c, true, false).Registry)
+	})
+}
+
+func TestFeatureStoreContract(t *testing.T) {
+	c := newClient(t)
+	featurestoretest.Run(t, func(t *testing.T) featurestore.Store {
+		return dynamo.NewFeatureStore(c, freshTables(t, c, false, true).Features)
+	})
+}
+
+// TestRegistryLayout pins the single-table layout the package doc promises
+// (and that the SAM template, dashboards and ad-hoc queries rely on).
+func TestRegistryLayout(t *testing.T) {
+	c := newClient(t)
+	table := freshTables(t, c, true, false).Registry
+	r := dynamo.NewRegistry(c, table)
+	ctx := t.Context()
+	for range 2 {
+		if _, err := r.Register(ctx, registry.Version{Model: "churn"}); err != nil {
+			t.Fatalf("Register: %v", err)
+		}
+	}
+	if err := r.Promote(ctx, "churn", 1, 0, registry.Decision{Outcome: registry.OutcomePromoted}); err != nil {
+		t.Fatalf("Promote v1: %v", err)
+	}
+	if err := r.Promote(ctx, "churn", 2, 1, registry.Decision{Outcome: registry.OutcomePromoted}); err != nil {
+		t.Fatalf("Promote v2: %v", err)
+	}
+	out, err := c.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		KeyConditionExpression:    aws.String("pk = :m"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":m": &types.AttributeValueMemberS{Value: "churn"}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("Query: %v", err)
+	}
+	got := map[string]map[string]types.AttributeValue{}
+	for _, item := range out.Items {
+		got[item["sk"].(*types.AttributeValueMemberS).Value] = item
+	}
+	cases := []struct {
+		sk, attr, want string
+	}{
+		{"COUNTER", "last_version", "2"},
+		{"PRODUCTION", "version", "2"},
+		{"V#0000000001", "stage", "Archived"},
+		{"V#0000000002", "stage", "Production"},
+		{"V#0000000002", "version", "2"},
+		{"V#0000000002", "artifact_key", "models/churn/v2/model.json"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.sk+" "+tc.attr, func(t *testing.T) {
+			item, ok := got[tc.sk]
+			if !ok {
+				t.Fatalf("no item with sk %q; items: %v", tc.sk, slices.Sorted(mapsKeys(got)))
+			}
+			var v string
+			switch a := item[tc.attr].(type) {
+			case *types.AttributeValueMemberS:
+				v = a.Value
+			case *types.AttributeValueMemberN:
+				v = a.Value
+			default:
+				t.Fatalf("%s is %T", tc.attr, a)
+			}
+			if v != tc.want {
+				t.Errorf("%s = %q, want %q", tc.attr, v, tc.want)
+			}
+		})
+	}
+	if _, ok := got["V#0000000002"]["decision"].(*types.AttributeValueMemberM); !ok {
+		t.Errorf("decision is %T, want a native map", got["V#0000000002"]["decision"])
+	}
+	if ts, ok := got["V#0000000002"]["updated_at"].(*types.AttributeValueMemberS); !ok ||
+		!regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$`).MatchString(ts.Value) {
+		t.Errorf("updated_at = %v, want an RFC 3339 UTC string", got["V#0000000002"]["updated_at"])
+	}
+}
+
+func mapsKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// flakyClient wraps a real client and, like a throttled table, leaves part
+// of every BatchWriteItem unprocessed for the first rounds, and cancels
+// the first transactions with TransactionConflict.
+type flakyClient struct {
+	*dynamodb.Client
+	mu              sync.Mutex
+	batchRounds     int // rounds left in which half of each batch is unprocessed
+	batchCalls      int
+	conflictsToSend int
+	transactCalls   int
+}
+
+func (f *flakyClient) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	f.mu.Lock()
+	f.batchCalls++
+	flaky := f.batchRounds > 0
+	f.batchRounds--
+	f.mu.Unlock()
+	if !flaky {
+		return f.Client.BatchWriteItem(ctx, in, optFns...)
+	}
+	kept := map[string][]types.WriteRequest{}
+	unprocessed := map[string][]types.WriteRequest{}
+	for table, reqs := range in.RequestItems {
+		half := (len(reqs) + 1) / 2
+		kept[table], unprocessed[table] = reqs[:half], reqs[half:]
+	}
+	out, err := f.Client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: kept}, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	for table, reqs := range out.UnprocessedItems {
+		unprocessed[table] = append(unprocessed[table], reqs...)
+	}
+	out.UnprocessedItems = unprocessed
+	return out, nil
+}
+
+func (f *flakyClient) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	f.mu.Lock()
+	f.transactCalls++
+	conflict := f.conflictsToSend > 0
+	f.conflictsToSend--
+	f.mu.Unlock()
+	if conflict {
+		reasons := make([]types.CancellationReason, len(in.TransactItems))
+		for i := range reasons {
+			reasons[i].Code = aws.String("None")
+		}
+		reasons[0].Code = aws.String("TransactionConflict")
+		return nil, &types.TransactionCanceledException{Message: aws.String("injected conflict"), CancellationReasons: reasons}
+	}
+	return f.Client.TransactWriteItems(ctx, in, optFns...)
+}
+
+func TestPutBatchResendsUnprocessedItems(t *testing.T) {
+	c := newClient(t)
+	cases := []struct {
+		name       string
+		records    int
+		flakyRound int
+	}{
+		{"one partial chunk", 7, 3},
+		{"several chunks", 3*dynamo.BatchSize + 4, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &flakyClient{Client: c, batchRounds: tc.flakyRound}
+			s := dynamo.NewFeatureStore(f, freshTables(t, c, false, true).Features)
+			recs := make([]featurestore.Record, tc.records)
+			for i := range recs {
+				recs[i] = featurestore.Record{UserID: fmt.Sprintf("u%03d", i), AsOf: "2024-01-31", Features: map[string]any{"i": float64(i)}}
+			}
+			if err := s.PutBatch(t.Context(), recs); err != nil {
+				t.Fatalf("PutBatch: %v", err)
+			}
+			for _, r := range recs {
+				got, err := s.Get(t.Context(), r.UserID)
+				if err != nil {
+					t.Fatalf("Get %s: %v", r.UserID, err)
+				}
+				if got.Features["i"] != r.Features["i"] {
+					t.Errorf("%s: i = %v, want %v", r.UserID, got.Features["i"], r.Features["i"])
+				}
+			}
+			if f.batchCalls <= (tc.records+dynamo.BatchSize-1)/dynamo.BatchSize {
+				t.Errorf("%d BatchWriteItem calls: the unprocessed items were never resent", f.batchCalls)
+			}
+		})
+	}
+}
+
+func TestPromoteRetriesTransactionConflicts(t *testing.T) {
+	c := newClient(t)
+	f := &flakyClient{Client: c, conflictsToSend: 2}
+	r := dynamo.NewRegistry(f, freshTables(t, c, true, false).Registry)
+	if _, err := r.Register(t.Context(), registry.Version{Model: "churn"}); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	if err := r.Promote(t.Context(), "churn", 1, 0, registry.Decision{Outcome: registry.OutcomePromoted}); err != nil {
+		t.Fatalf("Promote after two transaction conflicts: %v", err)
+	}
+	if f.transactCalls != 3 {
+		t.Errorf("%d TransactWriteItems calls, want 3 (two conflicts, then success)", f.transactCalls)
+	}
+	if v, err := r.Production(t.Context(), "churn"); err != nil || v.Version != 1 {
+		t.Errorf("Production: v%d, %v; want v1", v.Version, err)
+	}
+}

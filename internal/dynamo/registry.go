@@ -1,0 +1,449 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/churnops/churnops/internal/registry"
+)
+
+// Client is the subset of *dynamodb.Client the adapters call. It is an
+// interface so tests can wrap a real client and inject the partial
+// failures DynamoDB produces under load (unprocessed batch items,
+// transaction conflicts) that an emulator never does.
+type Client interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+var _ Client = (*dynamodb.Client)(nil)
+
+// Attribute names and sort keys of the registry table (see the package doc).
+const (
+	attrPK          = "pk"
+	attrSK          = "sk"
+	attrStage       = "stage"
+	attrDecision    = "decision"
+	attrUpdatedAt   = "updated_at"
+	attrVersion     = "version"
+	attrLastVersion = "last_version"
+
+	skProduction    = "PRODUCTION"
+	skCounter       = "COUNTER"
+	skVersionPrefix = "V#"
+)
+
+// maxAttempts bounds the retries of a transaction that DynamoDB cancelled
+// only because another transaction held one of its items
+// (TransactionConflict): retrying decides it one way or the other.
+const maxAttempts = 8
+
+// Registry is the model registry on a DynamoDB table; safe for concurrent
+// use by any number of processes (every rule is a condition checked by
+// DynamoDB, none is a read-then-write in this process).
+type Registry struct {
+	client Client
+	table  string
+}
+
+var _ registry.Registry = (*Registry)(nil)
+
+// NewRegistry returns a Registry on an existing table with the key schema
+// CreateTables makes (pk S hash, sk S range).
+func NewRegistry(client Client, table string) *Registry {
+	return &Registry{client: client, table: table}
+}
+
+func versionSK(n int) string { return fmt.Sprintf("%s%010d", skVersionPrefix, n) }
+
+func key(model, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK: &types.AttributeValueMemberS{Value: model},
+		attrSK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+func num(n int) types.AttributeValue    { return &types.AttributeValueMemberN{Value: strconv.Itoa(n)} }
+
+func timestamp(t time.Time) types.AttributeValue { return str(t.UTC().Format(time.RFC3339Nano)) }
+
+func now() time.Time { return time.Now().UTC() }
+
+// Register implements registry.Registry.
+func (r *Registry) Register(ctx context.Context, v registry.Version) (registry.Version, error) {
+	if v.Model == "" {
+		return registry.Version{}, fmt.Errorf("register: empty model name: %w", registry.ErrInvalid)
+	}
+	out, err := r.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &r.table,
+		Key:                       key(v.Model, skCounter),
+		UpdateExpression:          aws.String("ADD #n :one"),
+		ExpressionAttributeNames:  map[string]string{"#n": attrLastVersion},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1)},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return registry.Version{}, fmt.Errorf("register %s: next version number: %w", v.Model, err)
+	}
+	n, err := intAttr(out.Attributes, attrLastVersion)
+	if err != nil {
+		return registry.Version{}, fmt.Errorf("register %s: counter: %w", v.Model, err)
+	}
+	t := now()
+	v.Version, v.Stage, v.CreatedAt, v.UpdatedAt = n, registry.StageNone, t, t
+	if v.ArtifactKey == "" {
+		v.ArtifactKey = registry.ArtifactKey(v.Model, n)
+	}
+	item, err := structToAttrs(v)
+	if err != nil {
+		return registry.Version{}, fmt.Errorf("register %s v%d: encode: %w", v.Model, n, err)
+	}
+	item[attrPK], item[attrSK] = str(v.Model), str(versionSK(n))
+	_, err = r.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                &r.table,
+		Item:                     item,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+	})
+	if isConditionFailed(err) {
+		// Only possible if the counter item was deleted or rewritten by hand.
+		return registry.Version{}, fmt.Errorf("register %s: v%d already exists (counter behind the versions): %w", v.Model, n, registry.ErrConflict)
+	}
+	if err != nil {
+		return registry.Version{}, fmt.Errorf("register %s v%d: %w", v.Model, n, err)
+	}
+	return v, nil
+}
+
+// Get implements registry.Registry.
+func (r *Registry) Get(ctx context.Context, model string, version int) (registry.Version, error) {
+	v, err := r.get(ctx, model, version)
+	if err != nil {
+		return registry.Version{}, fmt.Errorf("get %s v%d: %w", model, version, err)
+	}
+	return v, nil
+}
+
+func (r *Registry) get(ctx context.Context, model string, version int) (registry.Version, error) {
+	if model == "" || version <= 0 {
+		return registry.Version{}, registry.ErrNotFound
+	}
+	out, err := r.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &r.table,
+		Key:            key(model, versionSK(version)),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return registry.Version{}, err
+	}
+	if out.Item == nil {
+		return registry.Version{}, registry.ErrNotFound
+	}
+	return decodeVersion(out.Item)
+}
+
+func decodeVersion(item map[string]types.AttributeValue) (registry.Version, error) {
+	var v registry.Version
+	if err := attrsToStruct(item, &v, attrPK, attrSK); err != nil {
+		return registry.Version{}, fmt.Errorf("decode %v: %w", item[attrSK], err)
+	}
+	return v, nil
+}
+
+// List implements registry.Registry.
+func (r *Registry) List(ctx context.Context, model string) ([]registry.Version, error) {
+	if model == "" {
+		return nil, nil
+	}
+	p := dynamodb.NewQueryPaginator(r.client, &dynamodb.QueryInput{
+		TableName:                &r.table,
+		KeyConditionExpression:   aws.String("#pk = :m AND begins_with(#sk, :v)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":m": str(model),
+			":v": str(skVersionPrefix),
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	var vs []registry.Version
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", model, err)
+		}
+		for _, item := range page.Items {
+			v, err := decodeVersion(item)
+			if err != nil {
+				return nil, fmt.Errorf("list %s: %w", model, err)
+			}
+			vs = append(vs, v)
+		}
+	}
+	return vs, nil
+}
+
+// Production implements registry.Registry. It reads the pointer, then the
+// version it names; if a promotion lands between the two reads the version
+// is no longer Production, and it reads again.
+func (r *Registry) Production(ctx context.Context, model string) (registry.Version, error) {
+	for range maxAttempts {
+		n, err := r.productionVersion(ctx, model)
+		if err != nil {
+			return registry.Version{}, fmt.Errorf("production %s: %w", model, err)
+		}
+		if n == 0 {
+			return registry.Version{}, fmt.Errorf("production %s: %w", model, registry.ErrNoProduction)
+		}
+		v, err := r.get(ctx, model, n)
+		if err != nil {
+			return registry.Version{}, fmt.Errorf("production %s: pointer to v%d: %w", model, n, err)
+		}
+		if v.Stage == registry.StageProduction {
+			return v, nil
+		}
+	}
+	return registry.Version{}, fmt.Errorf("production %s: the pointer kept moving during %d reads", model, maxAttempts)
+}
+
+// productionVersion returns the version the pointer names, 0 for none.
+func (r *Registry) productionVersion(ctx context.Context, model string) (int, error) {
+	if model == "" {
+		return 0, nil
+	}
+	out, err := r.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &r.table,
+		Key:            key(model, skProduction),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return 0, err
+	}
+	if out.Item == nil {
+		return 0, nil
+	}
+	return intAttr(out.Item, attrVersion)
+}
+
+// Promote implements registry.Registry with one TransactWriteItems.
+func (r *Registry) Promote(ctx context.Context, model string, version, expectedProduction int, d registry.Decision) error {
+	if err := r.promote(ctx, model, version, expectedProduction, d); err != nil {
+		return fmt.Errorf("promote %s v%d (expected Production v%d): %w", model, version, expectedProduction, err)
+	}
+	return nil
+}
+
+func (r *Registry) promote(ctx context.Context, model string, version, expected int, d registry.Decision) error {
+	if model == "" || version <= 0 {
+		return registry.ErrNotFound
+	}
+	if version == expected {
+		// A transaction may not touch one item twice; and the version
+		// cannot be both the candidate (None/Archived) and Production.
+		if _, err := r.get(ctx, model, version); err != nil {
+			return err
+		}
+		return fmt.Errorf("v%d is the expected Production, so not None or Archived: %w", version, registry.ErrConflict)
+	}
+	dec, err := structToAttr(d)
+	if err != nil {
+		return fmt.Errorf("encode decision: %w", err)
+	}
+	t := timestamp(now())
+
+	pointer := &types.Update{
+		TableName:                &r.table,
+		Key:                      key(model, skProduction),
+		UpdateExpression:         aws.String("SET #v = :v, #u = :t"),
+		ExpressionAttributeNames: map[string]string{"#v": attrVersion, "#u": attrUpdatedAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":v": num(version),
+			":t": t,
+		},
+	}
+	if expected == 0 {
+		pointer.ConditionExpression = aws.String("attribute_not_exists(#pk)")
+		pointer.ExpressionAttributeNames["#pk"] = attrPK
+	} else {
+		pointer.ConditionExpression = aws.String("#v = :expected")
+		pointer.ExpressionAttributeValues[":expected"] = num(expected)
+	}
+	candidate := &types.Update{
+		TableName:                &r.table,
+		Key:                      key(model, versionSK(version)),
+		UpdateExpression:         aws.String("SET #s = :production, #d = :d, #u = :t"),
+		ConditionExpression:      aws.String("attribute_exists(#pk) AND #s IN (:none, :archived)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#s": attrStage, "#d": attrDecision, "#u": attrUpdatedAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":production": str(string(registry.StageProduction)),
+			":none":       str(string(registry.StageNone)),
+			":archived":   str(string(registry.StageArchived)),
+			":d":          dec,
+			":t":          t,
+		},
+	}
+	items := []types.TransactWriteItem{{Update: pointer}, {Update: candidate}}
+	if expected != 0 {
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:                &r.table,
+			Key:                      key(model, versionSK(expected)),
+			UpdateExpression:         aws.String("SET #s = :archived, #u = :t"),
+			ConditionExpression:      aws.String("#s = :production"),
+			ExpressionAttributeNames: map[string]string{"#s": attrStage, "#u": attrUpdatedAt},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":production": str(string(registry.StageProduction)),
+				":archived":   str(string(registry.StageArchived)),
+				":t":          t,
+			},
+		}})
+	}
+	failed, err := r.transact(ctx, items)
+	if err != nil {
+		return err
+	}
+	if failed == nil {
+		return nil
+	}
+	// Some condition failed and nothing was written. An unknown version is
+	// ErrNotFound whatever else failed; otherwise say which rule broke.
+	if _, err := r.get(ctx, model, version); err != nil {
+		return err
+	}
+	why := []string{
+		fmt.Sprintf("Production is not v%d", expected),
+		fmt.Sprintf("v%d is not in stage None or Archived", version),
+		fmt.Sprintf("v%d is not Production", expected),
+	}
+	var reasons []string
+	for _, i := range failed {
+		reasons = append(reasons, why[i])
+	}
+	if expected == 0 && len(reasons) > 0 && failed[0] == 0 {
+		reasons[0] = "there is a Production version already"
+	}
+	return fmt.Errorf("%s: %w", strings.Join(reasons, "; "), registry.ErrConflict)
+}
+
+// transact runs a transaction, retrying it while DynamoDB cancels it only
+// for conflicts with other transactions in flight. It returns the indexes
+// of the items whose condition failed (nil when the transaction committed);
+// the error is for everything else.
+func (r *Registry) transact(ctx context.Context, items []types.TransactWriteItem) (failed []int, err error) {
+	for attempt := 1; ; attempt++ {
+		_, err := r.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			return nil, nil
+		}
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) {
+			return nil, err
+		}
+		conflict := false
+		for i, reason := range tce.CancellationReasons {
+			switch aws.ToString(reason.Code) {
+			case "ConditionalCheckFailed":
+				failed = append(failed, i)
+			case "TransactionConflict":
+				conflict = true
+			}
+		}
+		if len(failed) > 0 {
+			return failed, nil
+		}
+		if !conflict || attempt == maxAttempts {
+			return nil, err
+		}
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Decide implements registry.Registry with one conditional UpdateItem.
+func (r *Registry) Decide(ctx context.Context, model string, version int, stage registry.Stage, d registry.Decision) error {
+	if err := r.decide(ctx, model, version, stage, d); err != nil {
+		return fmt.Errorf("decide %s v%d (%s): %w", model, version, stage, err)
+	}
+	return nil
+}
+
+func (r *Registry) decide(ctx context.Context, model string, version int, stage registry.Stage, d registry.Decision) error {
+	if stage != registry.StageNone && stage != registry.StageRejected {
+		return fmt.Errorf("stage %q is not None or Rejected: %w", stage, registry.ErrInvalid)
+	}
+	if model == "" || version <= 0 {
+		return registry.ErrNotFound
+	}
+	dec, err := structToAttr(d)
+	if err != nil {
+		return fmt.Errorf("encode decision: %w", err)
+	}
+	_, err = r.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &r.table,
+		Key:                      key(model, versionSK(version)),
+		UpdateExpression:         aws.String("SET #s = :stage, #d = :d, #u = :t"),
+		ConditionExpression:      aws.String("attribute_exists(#pk) AND #s = :none"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#s": attrStage, "#d": attrDecision, "#u": attrUpdatedAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":stage": str(string(stage)),
+			":none":  str(string(registry.StageNone)),
+			":d":     dec,
+			":t":     timestamp(now()),
+		},
+	})
+	if !isConditionFailed(err) {
+		return err
+	}
+	v, err := r.get(ctx, model, version)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("v%d is %s, not None: %w", version, v.Stage, registry.ErrConflict)
+}
+
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+func intAttr(item map[string]types.AttributeValue, name string) (int, error) {
+	n, ok := item[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, fmt.Errorf("attribute %s is %T, not a number", name, item[name])
+	}
+	v, err := strconv.Atoi(n.Value)
+	if err != nil {
+		return 0, fmt.Errorf("attribute %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// backoff is full-jitter exponential backoff: 25ms, 50ms, … capped at 2s.
+func backoff(attempt int) time.Duration {
+	d := min(25*time.Millisecond<<min(attempt-1, 10), 2*time.Second)
+	return time.Duration(rand.Int64N(int64(d)) + 1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
