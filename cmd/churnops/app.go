@@ -1,0 +1,160 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// app is what every command shares: output streams, common flags and the
+// stores, opened lazily once.
+type app struct {
+	stdout, stderr io.Writer
+	state          string // state directory of the embedded default
+	model          string // model name in the registry
+	json           bool   // machine-readable output on stdout
+	quiet          bool
+	closers        []func() error
+}
+
+func newApp(stdout, stderr io.Writer) *app {
+	return &app{stdout: stdout, stderr: stderr}
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			fmt.Fprintf(a.stderr, "churnops: closing: %v\n", err)
+		}
+	}
+	a.closers = nil
+}
+
+// flags returns a FlagSet with the common flags registered.
+func (a *app) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	def := os.Getenv("CHURNOPS_STATE")
+	if def == "" {
+		def = ".churnops"
+	}
+	fs.StringVar(&a.state, "state", def, "state directory (datasets, models, reports, registry)")
+	fs.StringVar(&a.model, "model-name", "churn", "model name in the registry")
+	fs.BoolVar(&a.json, "json", false, "machine-readable JSON output on stdout")
+	fs.BoolVar(&a.quiet, "quiet", false, "no progress output")
+	return fs
+}
+
+// parse parses args, allowing flags before and after positional arguments
+// (`registry approvals --json` as well as `registry --json approvals`), and
+// rejects positional leftovers beyond max. The positionals are returned.
+func parse(fs *flag.FlagSet, args []string, maxPositional int) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return err
+			}
+			return usagef("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			positional = append(positional, args[1:]...)
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	if len(positional) > maxPositional {
+		return usagef("unexpected argument %q", positional[maxPositional])
+	}
+	// Leave the positionals where fs.Arg finds them.
+	return fs.Parse(append([]string{"--"}, positional...))
+}
+
+// required reports the first empty flag among names.
+func required(fs *flag.FlagSet, names ...string) error {
+	for _, n := range names {
+		if f := fs.Lookup(n); f != nil && f.Value.String() == "" {
+			return usagef("--%s is required", n)
+		}
+	}
+	return nil
+}
+
+// isTerminal reports whether w is an interactive terminal (progress output
+// is shown only there, unless --quiet).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progress prints a progress note to stderr on a terminal.
+func (a *app) progress(step, msg string) {
+	if a.quiet || !isTerminal(a.stderr) {
+		return
+	}
+	fmt.Fprintf(a.stderr, "  … %-8s %s\n", step, msg)
+}
+
+// printf writes human output (suppressed in --json mode).
+func (a *app) printf(format string, args ...any) {
+	if a.json {
+		return
+	}
+	fmt.Fprintf(a.stdout, format, args...)
+}
+
+// emit writes v as JSON in --json mode.
+func (a *app) emit(v any) error {
+	if !a.json {
+		return nil
+	}
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// logger is the structured logger for library code: warnings and errors to
+// stderr.
+func (a *app) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
+
+func writeJSONFile(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(data, '\n'))
+}
+
+// writeFileAtomic writes via a temporary file and rename so that a reader
+// never sees half a file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp-" + fmt.Sprint(os.Getpid())
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func joinComma(ss []string) string { return strings.Join(ss, ",") }

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/churnops/churnops/internal/registry"
+)
+
+func cmdRegistry(ctx context.Context, a *app, args []string) error {
+	fs := a.flags("registry")
+	reason := fs.String("reason", "rejected by a reviewer", "reject: why (recorded on the version)")
+	if err := parse(fs, args, 2); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usagef("missing subcommand: list, show V, promote V, rollback, approvals, approve TOKEN or reject TOKEN")
+	}
+	sub, arg := fs.Arg(0), fs.Arg(1)
+	needArg := map[string]string{"show": "V", "promote": "V", "approve": "TOKEN", "reject": "TOKEN"}
+	if what, ok := needArg[sub]; ok && arg == "" {
+		return usagef("registry %s needs %s", sub, what)
+	}
+	st, err := a.openState(false)
+	if err != nil {
+		return err
+	}
+	reg := st.Registry
+	switch sub {
+	case "list":
+		return printRegistry(ctx, a, reg)
+	case "show":
+		v, err := reg.Get(ctx, a.model, parseVersion(arg))
+		if err != nil {
+			return err
+		}
+		if a.json {
+			return a.emit(v)
+		}
+		a.printf("%s v%d  stage=%s  as_of=%s\n  artifact:    %s\n  fingerprint: %s\n  created:     %s\n  updated:     %s\n",
+			v.Model, v.Version, v.Stage, v.AsOf, v.ArtifactKey, v.DataFingerprint, v.CreatedAt.Format(time.RFC3339), v.UpdatedAt.Format(time.RFC3339))
+		keys := make([]string, 0, len(v.Metrics))
+		for k := range v.Metrics {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		a.printf("  metrics:\n")
+		for _, k := range keys {
+			a.printf("    %-14s %.6g\n", k, v.Metrics[k])
+		}
+		a.printf("  decision:    %s\n", decisionText(v.Decision))
+		return nil
+	case "promote":
+		return manualPromote(ctx, a, reg, parseVersion(arg), "manual promotion")
+	case "rollback":
+		// Back to the most recent Archived version: the one Production replaced.
+		vs, err := reg.List(ctx, a.model)
+		if err != nil {
+			return err
+		}
+		for i := len(vs) - 1; i >= 0; i-- {
+			if vs[i].Stage == registry.StageArchived {
+				return manualPromote(ctx, a, reg, vs[i].Version, "rollback")
+			}
+		}
+		return fmt.Errorf("nothing to roll back to: model %q has no Archived version", a.model)
+	case "approvals":
+		aps, err := st.Approvals.List(ctx)
+		if err != nil {
+			return err
+		}
+		if a.json {
+			return a.emit(aps)
+		}
+		if len(aps) == 0 {
+			a.printf("no execution waits for approval\n")
+		}
+		for _, ap := range aps {
+			a.printf("%s  %s v%d candidate_auc=%.4f production_auc=%.4f  since %s\n", ap.Token, ap.Info.Model, ap.Info.Version, ap.Info.CandidateAUC, ap.Info.ProductionAUC, ap.Info.CreatedAt.Local().Format(time.DateTime))
+		}
+		return nil
+	case "approve":
+		return resumeApproval(ctx, a, st, arg, true, "")
+	case "reject":
+		return resumeApproval(ctx, a, st, arg, false, *reason)
+	}
+	return usagef("unknown registry subcommand %q", sub)
+}
+
+// parseVersion accepts "3" or "v3"; 0 (invalid) falls through to the
+// registry's not-found error.
+func parseVersion(s string) int {
+	n, _ := strconv.Atoi(strings.TrimPrefix(strings.ToLower(s), "v"))
+	return n
+}
+
+// manualPromote promotes version v over the current Production, with the
+// same atomic, conditioned promotion the pipeline uses.
+func manualPromote(ctx context.Context, a *app, reg registry.Registry, v int, why string) error {
+	target, err := reg.Get(ctx, a.model, v)
+	if err != nil {
+		return err
+	}
+	prod, err := reg.Production(ctx, a.model)
+	expected := 0
+	switch {
+	case err == nil:
+		expected = prod.Version
+	case !errors.Is(err, registry.ErrNoProduction):
+		return err
+	}
+	if expected == v {
+		return fmt.Errorf("%s v%d is already Production", a.model, v)
+	}
+	outcome := registry.OutcomePromoted
+	if why == "rollback" {
+		outcome = registry.OutcomeRolledBack
+	}
+	d := registry.Decision{Outcome: outcome, CandidateAUC: target.Metrics["val_auc"], ProductionVersion: expected, ProductionAUC: prod.Metrics["val_auc"], Reason: why, DecidedAt: time.Now().UTC()}
+	if err := reg.Promote(ctx, a.model, v, expected, d); err != nil {
+		return err
+	}
+	a.printf("%s: %s v%d is Production", why, a.model, v)
+	if expected > 0 {
+		a.printf(" (v%d archived)", expected)
+	}
+	a.printf("\n")
+	return a.emit(d)
+}
+
+func decisionText(d *registry.Decision) string {
+	if d == nil {
+		return "-"
+	}
+	s := d.Outcome
+	if d.ProductionVersion > 0 {
+		s += fmt.Sprintf(" (cand %.4f vs prod v%d %.4f, delta %.3f)", d.CandidateAUC, d.ProductionVersion, d.ProductionAUC, d.Delta)
+	} else if d.Bar > 0 {
+		s += fmt.Sprintf(" (cand %.4f vs floor %.4f)", d.CandidateAUC, d.Bar)
+	}
+	if d.ApprovalToken != "" {
+		s += " token=" + d.ApprovalToken
+	}
+	return s
+}
+
+// printRegistry lists the model's versions.
+func printRegistry(ctx context.Context, a *app, reg registry.Registry) error {
+	vs, err := reg.List(ctx, a.model)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.emit(vs)
+	}
+	if len(vs) == 0 {
+		a.printf("no versions of model %q yet (run `churnops run` or `churnops demo`)\n", a.model)
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tSTAGE\tAS_OF\tVAL_AUC\tVAL_F1\tCREATED\tDECISION")
+	for _, v := range vs {
+		fmt.Fprintf(tw, "v%d\t%s\t%s\t%.4f\t%.4f\t%s\t%s\n", v.Version, v.Stage, v.AsOf, v.Metrics["val_auc"], v.Metrics["val_f1"], v.CreatedAt.Local().Format("2006-01-02 15:04:05"), decisionText(v.Decision))
+	}
+	return tw.Flush()
+}

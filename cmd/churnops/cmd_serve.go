@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/churnops/churnops/internal/localstore"
+	"github.com/churnops/churnops/internal/serve"
+	"github.com/churnops/churnops/internal/training"
+)
+
+// service builds the /predict service on the state directory.
+func (a *app) service(st *localstore.State, reload time.Duration, access bool) (*serve.Service, error) {
+	cfg := serve.Config{
+		ModelName:      a.model,
+		Registry:       st.Registry,
+		Blobs:          st.Blobs,
+		Features:       st.Features,
+		Loader:         serve.GBDTLoader(training.Spec()),
+		ReloadInterval: reload,
+		Logger:         slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	}
+	if access {
+		cfg.AccessLog = cfg.Logger
+	}
+	return serve.New(cfg)
+}
+
+// predictOne answers POST /predict for one user through the very handler
+// the server and the Lambda function use, so the CLI prints what they send.
+func predictOne(ctx context.Context, a *app, st *localstore.State, userID string) error {
+	svc, err := a.service(st, time.Minute, false)
+	if err != nil {
+		return err
+	}
+	body, _ := json.Marshal(map[string]string{"user_id": userID})
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/predict", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	svc.Handler().ServeHTTP(rec, req)
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, rec.Body.Bytes(), "", "  "); err != nil {
+		pretty = *rec.Body
+	}
+	fmt.Fprintln(a.stdout, pretty.String())
+	if rec.Code != http.StatusOK {
+		return fmt.Errorf("predict %s: HTTP %d", userID, rec.Code)
+	}
+	return nil
+}
+
+func cmdPredict(ctx context.Context, a *app, args []string) error {
+	fs := a.flags("predict")
+	user := fs.String("user-id", "", "customer id, e.g. 7590-VHVEG")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	if err := required(fs, "user-id"); err != nil {
+		return err
+	}
+	st, err := a.openState(false)
+	if err != nil {
+		return err
+	}
+	return predictOne(ctx, a, st, *user)
+}
+
+func cmdServe(ctx context.Context, a *app, args []string) error {
+	fs := a.flags("serve")
+	addr := fs.String("addr", "127.0.0.1:8000", "listen address")
+	reload := fs.Duration("reload", 5*time.Second, "how often the Production version is re-checked (a promotion is served within this)")
+	access := fs.Bool("access-log", true, "log one line per request")
+	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	st, err := a.openState(false)
+	if err != nil {
+		return err
+	}
+	svc, err := a.service(st, *reload, *access)
+	if err != nil {
+		return err
+	}
+	if err := svc.Reload(ctx); err != nil {
+		fmt.Fprintf(a.stderr, "churnops serve: no model loaded yet (%v); /ready answers 503 until one is promoted\n", err)
+	}
+	fmt.Fprintf(a.stderr, "churnops serve: listening on http://%s (POST /predict, GET /health /ready /model /metrics); Ctrl-C stops\n", *addr)
+	return svc.ListenAndServe(ctx, *addr)
+}

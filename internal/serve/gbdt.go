@@ -1,0 +1,48 @@
+package serve
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/churnops/churnops/internal/gbdt"
+)
+
+// GBDTLoader returns a Loader for churnops' gbdt artifacts that refuses any
+// artifact whose feature spec is not expected (a model trained on other
+// columns must never be served against these online features).
+func GBDTLoader(expected []gbdt.Feature) Loader {
+	return func(data []byte) (Model, error) {
+		m, err := gbdt.Unmarshal(data)
+		if err != nil {
+			return nil, fmt.Errorf("decode artifact: %w", err)
+		}
+		if err := m.CheckFeatures(expected); err != nil {
+			return nil, err
+		}
+		names := make([]string, m.NumFeatures())
+		for i, f := range m.Features() {
+			names[i] = f.Name
+		}
+		return &gbdtModel{m: m, names: names}, nil
+	}
+}
+
+// gbdtModel adapts *gbdt.Model to Model.
+type gbdtModel struct {
+	m     *gbdt.Model
+	names []string
+}
+
+func (g *gbdtModel) Encode(raw map[string]any, dst []float64) error {
+	err := g.m.Encode(raw, dst)
+	var fe *gbdt.FeatureValueError
+	if errors.As(err, &fe) {
+		return &FeatureError{Feature: fe.Feature, Reason: fe.Reason}
+	}
+	return err
+}
+
+func (g *gbdtModel) PredictProba(x []float64) float64 { return g.m.PredictProba(x) }
+func (g *gbdtModel) NumFeatures() int                 { return g.m.NumFeatures() }
+func (g *gbdtModel) FeatureNames() []string           { return g.names }
+func (g *gbdtModel) Threshold() float64               { return g.m.Threshold }
