@@ -260,7 +260,9 @@ func (p *Pipeline) evaluate(ctx context.Context, in EvaluateInput) (EvaluateOutp
 	return out, nil
 }
 
-// LoadModel reads and decodes a version's artifact.
+// LoadModel reads and decodes a version's artifact, checking that it reads
+// the churn features. A missing artifact is a ModelNotFoundError, a corrupt
+// one an InternalError.
 func (p *Pipeline) LoadModel(ctx context.Context, v registry.Version) (*gbdt.Model, error) {
 	data, err := p.Blobs.Get(ctx, v.ArtifactKey)
 	if errors.Is(err, blob.ErrNotFound) {
@@ -271,10 +273,10 @@ func (p *Pipeline) LoadModel(ctx context.Context, v registry.Version) (*gbdt.Mod
 	}
 	model, err := gbdt.Unmarshal(data)
 	if err != nil {
-		return nil, fmt.Errorf("decode artifact %s: %w", v.ArtifactKey, err)
+		return nil, &InternalError{Step: "load model", Err: fmt.Errorf("decode artifact %s: %w", v.ArtifactKey, err)}
 	}
 	if err := model.CheckFeatures(training.Spec()); err != nil {
-		return nil, fmt.Errorf("artifact %s: %w", v.ArtifactKey, err)
+		return nil, &InternalError{Step: "load model", Err: fmt.Errorf("artifact %s: %w", v.ArtifactKey, err)}
 	}
 	return model, nil
 }
