@@ -212,8 +212,12 @@ func (bo *booster) run(fit, hold []int32, base float64, rounds int) ([]ttree, in
 		}
 		t := g.grow(rows)
 		trees = append(trees, t)
-		for _, r := range fit {
-			raw[r] += t.predict(bo.b, r)
+		if len(rows) == len(fit) {
+			g.addLeafValues(raw) // every fit row is in a leaf of t
+		} else {
+			for _, r := range fit {
+				raw[r] += t.predict(bo.b, r)
+			}
 		}
 		if len(hold) == 0 {
 			best = len(trees)

@@ -98,6 +98,24 @@ type grower struct {
 	scratch []int32
 	pool    [][]histBin
 	order   []catStat
+	leaves  []leafRows // leaves of the last tree grown
+}
+
+// leafRows is a leaf of the last tree grown: its rows are
+// grower.rows[start:end] and its output is value.
+type leafRows struct {
+	start, end int
+	value      float64
+}
+
+// addLeafValues adds the last tree's output to raw for every row it was
+// grown on, without walking the tree.
+func (g *grower) addLeafValues(raw []float64) {
+	for _, l := range g.leaves {
+		for _, r := range g.rows[l.start:l.end] {
+			raw[r] += l.value
+		}
+	}
 }
 
 // catStat is one category's statistics when ordering categories.
@@ -175,9 +193,14 @@ func (g *grower) better(best *splitInfo, total, left histBin, parentScore float6
 	return true
 }
 
+// splittable reports whether a leaf is deep and large enough to split.
+func (g *grower) splittable(l *leafState) bool {
+	return l.sum.n >= 2*g.p.MinSamplesLeaf && (g.p.MaxDepth == 0 || l.depth < g.p.MaxDepth)
+}
+
 // findSplit searches the best split of a leaf over the current features.
 func (g *grower) findSplit(l *leafState) splitInfo {
-	if l.sum.n < 2*g.p.MinSamplesLeaf || (g.p.MaxDepth > 0 && l.depth >= g.p.MaxDepth) {
+	if !g.splittable(l) {
 		return splitInfo{}
 	}
 	best := splitInfo{gain: g.p.MinSplitGain}
@@ -282,10 +305,14 @@ func (g *grower) findCategorical(best *splitInfo, j int, hf []histBin, total his
 func (g *grower) partition(l *leafState, n *tnode) int {
 	rows := g.rows[l.start:l.end]
 	col := g.b.cols[n.feature]
+	var toLeft [256]bool // routing of every bin, looked up per row
+	for b := range g.b.nbins[n.feature] {
+		toLeft[b] = n.goesLeft(uint8(b))
+	}
 	right := g.scratch[:0]
 	w := 0
 	for _, r := range rows {
-		if n.goesLeft(col[r]) {
+		if toLeft[col[r]] {
 			rows[w] = r
 			w++
 		} else {
@@ -338,24 +365,39 @@ func (g *grower) grow(rows []int32) ttree {
 		tree.nodes = append(tree.nodes, tnode{leaf: true}, tnode{leaf: true})
 		left := &leafState{node: n.left, start: l.start, end: mid, depth: l.depth + 1, sum: s.left}
 		right := &leafState{node: n.left + 1, start: mid, end: l.end, depth: l.depth + 1, sum: s.right}
-		// Histogram subtraction: build the smaller child, derive the larger.
+		// Histogram subtraction: build the smaller child, derive the larger
+		// from the parent's. Children that can never split need none.
 		small, big := left, right
 		if right.end-right.start < left.end-left.start {
 			small, big = right, left
 		}
-		small.hist = g.getHist()
-		g.buildHist(small.hist, g.rows[small.start:small.end])
-		g.subtractHist(l.hist, small.hist)
-		big.hist = l.hist
+		if g.splittable(small) || g.splittable(big) {
+			small.hist = g.getHist()
+			g.buildHist(small.hist, g.rows[small.start:small.end])
+			if g.splittable(big) {
+				g.subtractHist(l.hist, small.hist)
+				big.hist, l.hist = l.hist, nil
+			}
+		}
+		g.putHist(l.hist)
 		l.hist = nil
-		left.best = g.findSplit(left)
-		right.best = g.findSplit(right)
+		for _, c := range []*leafState{small, big} {
+			if c.hist != nil && g.splittable(c) {
+				c.best = g.findSplit(c)
+			} else {
+				g.putHist(c.hist)
+				c.hist = nil
+			}
+		}
 		leaves[bi] = left
 		leaves = append(leaves, right)
 	}
+	g.leaves = g.leaves[:0]
 	for _, l := range leaves {
-		tree.nodes[l.node].value = -l.sum.g / (l.sum.h + g.p.Lambda) * g.p.LearningRate
+		v := -l.sum.g / (l.sum.h + g.p.Lambda) * g.p.LearningRate
+		tree.nodes[l.node].value = v
 		g.putHist(l.hist)
+		g.leaves = append(g.leaves, leafRows{start: l.start, end: l.end, value: v})
 	}
 	return tree
 }
