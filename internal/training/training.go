@@ -1,0 +1,269 @@
+// Package training is the churn-specific glue around gbdt and metrics: the
+// feature spec of the lab's 14 features, the dataset of a month's customers,
+// and Train/Evaluate, which split a month by user hash
+// (snapshot.IsValidation), fit a model on the train users and score it on
+// the validation users. Pipeline steps and the CLI call Train and Evaluate;
+// nothing here knows about storage or AWS.
+package training
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/churnops/churnops/internal/gbdt"
+	"github.com/churnops/churnops/internal/metrics"
+	"github.com/churnops/churnops/internal/snapshot"
+)
+
+// NetServiceCategories are the categories of net_service in encoding order.
+// The order is part of every model's spec: never reorder, only append.
+var NetServiceCategories = []string{"DSL", "Fiber optic", "No"}
+
+// Spec returns the feature spec of snapshot.FeatureNames, in that order:
+// net_service is categorical (NetServiceCategories); booleans are numeric
+// 0/1 with NaN for missing (plan_stream_* without internet service); all
+// other features are numeric.
+func Spec() []gbdt.Feature {
+	spec := make([]gbdt.Feature, len(snapshot.FeatureNames))
+	for i, name := range snapshot.FeatureNames {
+		spec[i] = gbdt.Feature{Name: name}
+		if name == "net_service" {
+			spec[i].Categorical = true
+			spec[i].Categories = append([]string(nil), NetServiceCategories...)
+		}
+	}
+	return spec
+}
+
+// DatasetOf encodes customers as a gbdt dataset with Spec's columns and the
+// churn label. A net_service outside NetServiceCategories (which snapshot
+// validation does not let through) would be encoded as missing.
+func DatasetOf(customers []snapshot.Customer) gbdt.Dataset {
+	spec := Spec()
+	d := gbdt.Dataset{Features: spec, Cols: make([][]float64, len(spec))}
+	for j, f := range spec {
+		col, ok := snapshot.ColumnOf(customers, f.Name)
+		if !ok {
+			panic("training: snapshot has no column " + f.Name) // FeatureNames and ColumnOf disagree
+		}
+		if f.Categorical {
+			d.Cols[j] = make([]float64, len(customers))
+			for i, s := range col.Cat {
+				d.Cols[j][i] = categoryIndex(f.Categories, s)
+			}
+			continue
+		}
+		d.Cols[j] = col.Num
+	}
+	d.Label = make([]float64, len(customers))
+	for i := range customers {
+		if customers[i].Churn {
+			d.Label[i] = 1
+		}
+	}
+	return d
+}
+
+func categoryIndex(cats []string, s string) float64 {
+	for k, c := range cats {
+		if c == s {
+			return float64(k)
+		}
+	}
+	return math.NaN()
+}
+
+// Params are the training parameters of a churn model.
+type Params struct {
+	// GBDT are the learner's hyper-parameters.
+	GBDT gbdt.Params
+	// Threshold is the decision threshold stored in the model and used for
+	// F1, precision, recall and accuracy.
+	Threshold float64
+}
+
+// DefaultParams returns the parameters churnops trains with. They were
+// chosen by 5-fold cross-validation over the train users of the lab's two
+// months (bench/compare/tune; validation users are never looked at): depth-2
+// trees (the churn signal is close to additive), learning rate 0.05, at
+// least 50 users per leaf, balanced class weights (so that 0.5 is a useful
+// threshold for F1 and recall), half the features per tree, and early
+// stopping on 20% of the train users followed by a refit on all of them.
+// See bench/compare for the comparison with XGBoost and a random forest.
+func DefaultParams() Params {
+	p := gbdt.DefaultParams()
+	p.Rounds = 1000
+	p.LearningRate = 0.05
+	p.MaxDepth, p.MaxLeaves = 2, 4
+	p.MinSamplesLeaf = 50
+	p.Lambda = 1
+	p.Balanced = true
+	p.Subsample, p.ColSample = 1, 0.5
+	p.EarlyStoppingRounds, p.EarlyStoppingFraction, p.Refit = 50, 0.2, true
+	return Params{GBDT: p, Threshold: gbdt.DefaultThreshold}
+}
+
+// Metrics are the scores a training or evaluation run reports, with the
+// names the pipeline's event contracts and the registry use.
+type Metrics struct {
+	AUC       float64 `json:"val_auc"`
+	F1        float64 `json:"val_f1"`
+	Accuracy  float64 `json:"val_acc"`
+	Precision float64 `json:"val_precision"`
+	Recall    float64 `json:"val_recall"`
+	LogLoss   float64 `json:"val_logloss"`
+	// TrainTimeS is the wall time of fitting the model, in seconds.
+	TrainTimeS float64 `json:"train_time_s"`
+	// TrainRows is the number of train users the model was fitted on.
+	TrainRows int `json:"train_rows"`
+	// ValRows is the number of validation users scored.
+	ValRows int `json:"val_rows"`
+}
+
+// Map returns the metrics keyed by their JSON names, the form stored in a
+// model artifact's Metrics.
+func (m Metrics) Map() map[string]float64 {
+	return map[string]float64{
+		"val_auc": m.AUC, "val_f1": m.F1, "val_acc": m.Accuracy,
+		"val_precision": m.Precision, "val_recall": m.Recall, "val_logloss": m.LogLoss,
+		"train_time_s": m.TrainTimeS, "train_rows": float64(m.TrainRows), "val_rows": float64(m.ValRows),
+	}
+}
+
+// Prediction is one validation user's label and score.
+type Prediction struct {
+	UserID string  `json:"user_id"`
+	Label  int     `json:"label"`
+	Score  float64 `json:"score"`
+}
+
+// Result is what Train and Evaluate produce.
+type Result struct {
+	// Model is the trained (Train) or evaluated (Evaluate) model. After
+	// Train its Meta carries as_of, the month's fingerprint, the train time,
+	// and its Metrics the validation metrics.
+	Model       *gbdt.Model
+	Metrics     Metrics
+	Predictions []Prediction
+}
+
+// Sentinel errors for months that cannot be trained on or evaluated.
+var (
+	// ErrNoTrainUsers: the month has no user in the train split.
+	ErrNoTrainUsers = errors.New("training: no train users")
+	// ErrNoValidationUsers: the month has no user in the validation split.
+	ErrNoValidationUsers = errors.New("training: no validation users")
+)
+
+// Train fits a model on the month's train users (snapshot.Month.Split) and
+// scores it on its validation users. Early stopping holds out part of the
+// train users only. The model's Meta and Metrics are filled, ready to save.
+func Train(m *snapshot.Month, p Params) (*Result, error) {
+	train, val := m.Split()
+	if len(train) == 0 {
+		return nil, ErrNoTrainUsers
+	}
+	if len(val) == 0 {
+		return nil, ErrNoValidationUsers
+	}
+	start := time.Now()
+	model, err := gbdt.Train(DatasetOf(train), p.GBDT)
+	if err != nil {
+		return nil, fmt.Errorf("training: fit on %d train users of %s: %w", len(train), asOf(m), err)
+	}
+	elapsed := time.Since(start).Seconds()
+	model.Threshold = p.Threshold
+	model.Meta.AsOf = asOf(m)
+	model.Meta.SourceFingerprint = m.Fingerprint()
+	model.Meta.TrainSeconds = elapsed
+	model.Meta.TrainedAt = time.Now().UTC().Format(time.RFC3339)
+
+	res, err := score(model, val)
+	if err != nil {
+		return nil, fmt.Errorf("training: score validation users of %s: %w", asOf(m), err)
+	}
+	res.Metrics.TrainTimeS = elapsed
+	res.Metrics.TrainRows = len(train)
+	model.Metrics = res.Metrics.Map()
+	return res, nil
+}
+
+// Evaluate scores an existing model on the month's validation users — the
+// same users Train validates on — so a Production model and a candidate are
+// compared on users neither trained on. The model's spec must be Spec()
+// (a *gbdt.FeatureMismatchError otherwise). TrainTimeS and TrainRows are
+// copied from the model's metadata; the model itself is not modified.
+func Evaluate(model *gbdt.Model, m *snapshot.Month) (*Result, error) {
+	if err := model.CheckFeatures(Spec()); err != nil {
+		return nil, fmt.Errorf("training: evaluate: %w", err)
+	}
+	_, val := m.Split()
+	if len(val) == 0 {
+		return nil, ErrNoValidationUsers
+	}
+	res, err := score(model, val)
+	if err != nil {
+		return nil, fmt.Errorf("training: evaluate on validation users of %s: %w", asOf(m), err)
+	}
+	res.Metrics.TrainTimeS = model.Meta.TrainSeconds
+	res.Metrics.TrainRows = model.Meta.FitRows + model.Meta.HoldoutRows
+	return res, nil
+}
+
+// score predicts the customers and computes the validation metrics.
+func score(model *gbdt.Model, val []snapshot.Customer) (*Result, error) {
+	d := DatasetOf(val)
+	scores, err := model.PredictColumns(d.Cols)
+	if err != nil {
+		return nil, err
+	}
+	threshold := model.Threshold
+	mt, err := metrics.Compute(d.Label, scores, threshold)
+	if err != nil {
+		return nil, err
+	}
+	preds := make([]Prediction, len(val))
+	for i := range val {
+		preds[i] = Prediction{UserID: val[i].UserID, Label: int(d.Label[i]), Score: scores[i]}
+	}
+	return &Result{
+		Model: model,
+		Metrics: Metrics{
+			AUC: mt.AUC, F1: mt.F1, Accuracy: mt.Accuracy, Precision: mt.Precision,
+			Recall: mt.Recall, LogLoss: mt.LogLoss, ValRows: len(val),
+		},
+		Predictions: preds,
+	}, nil
+}
+
+func asOf(m *snapshot.Month) string {
+	if m.AsOf.IsZero() {
+		return ""
+	}
+	return m.AsOf.Format(snapshot.DateLayout)
+}
+
+// WritePredictionsCSV writes predictions as CSV with the header
+// user_id,label,score; scores are written in shortest exact form.
+func WritePredictionsCSV(w io.Writer, preds []Prediction) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"user_id", "label", "score"}); err != nil {
+		return fmt.Errorf("training: write predictions: %w", err)
+	}
+	for _, p := range preds {
+		rec := []string{p.UserID, strconv.Itoa(p.Label), strconv.FormatFloat(p.Score, 'g', -1, 64)}
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("training: write predictions: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("training: write predictions: %w", err)
+	}
+	return nil
+}
