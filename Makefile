@@ -38,3 +38,16 @@ build-DriftFunction build-TrainFunction build-EvaluateFunction build-CompareFunc
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+# bench-compare: churnops' GBDT against XGBoost (hist, 300 rounds, depth 4,
+# lr 0.05, balanced) and a scikit-learn random forest on the lab's months,
+# same train/validation users, single-threaded fits. Installs Debian's
+# python3-sklearn and python3-xgboost if missing (baseline only, never a
+# runtime dependency).
+STREAMFLOW_DATA ?= ../shared/data/streamflow
+.PHONY: bench-compare
+bench-compare:
+	@/usr/bin/python3 -c 'import sklearn, xgboost' 2>/dev/null || { \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update && $$sudo apt-get install -y python3-sklearn python3-xgboost; }
+	$(GO) run ./bench/compare -data $(STREAMFLOW_DATA)
