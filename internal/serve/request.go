@@ -217,8 +217,23 @@ func decodeFeatures(raw json.RawMessage) (map[string]any, error) {
 	}
 	var f map[string]any
 	if err := json.Unmarshal(raw, &f); err != nil {
-		// Valid JSON (checked above) that still fails: a number out of
-		// float64 range. Name the feature when we can find it.
+		// The body is valid JSON (checked by the caller), so this is a value
+		// that fits no Go type: a number out of float64 range. Name it.
+		var vals map[string]json.RawMessage
+		if json.Unmarshal(raw, &vals) == nil {
+			names := make([]string, 0, len(vals))
+			for k := range vals {
+				names = append(names, k)
+			}
+			slices.Sort(names)
+			for _, k := range names {
+				var v any
+				if json.Unmarshal(vals[k], &v) != nil {
+					return nil, &Error{Code: CodeInvalidRequest, Feature: k,
+						Message: fmt.Sprintf("feature %s: %s is out of range", quote(k), quote(string(vals[k])))}
+				}
+			}
+		}
 		return nil, invalid("features: " + syntaxMessage(err))
 	}
 	// Report the first bad feature in name order, for stable messages.

@@ -40,7 +40,7 @@ func TestDecodeRequest(t *testing.T) {
 		{`{"user_ids":{}}`, 0, "array of strings"},
 		{`{"features":[1,2]}`, 0, "features must be a JSON object"},
 		{`{"features":{"a":[1]}}`, 0, `feature "a"`},
-		{`{"features":{"a":1e400}}`, 0, "features:"},
+		{`{"features":{"a":1e400}}`, 0, `feature "a": "1e400" is out of range`},
 		{`{}`, 0, "one of user_id, user_ids or features"},
 	}
 	for _, tc := range tests {

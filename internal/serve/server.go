@@ -34,7 +34,7 @@ func (s *Service) ServerHandler() http.Handler {
 			s.cfg.AccessLog.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
-				slog.Duration("duration", d), slog.String("remote", r.RemoteAddr),
+				slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.String("remote", r.RemoteAddr),
 				slog.String("request_id", w.Header().Get("X-Request-Id")))
 		}
 	})

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/churnops/churnops/internal/serve"
+	"github.com/churnops/churnops/internal/serve/servetest"
+)
+
+func TestCheckLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"http://127.0.0.1:8000/predict", true},
+		{"http://127.0.0.2:8000/predict", true},
+		{"http://[::1]:8000/predict", true},
+		{"http://localhost:8000/predict", true},
+		{"https://127.0.0.1/predict", false}, // plain HTTP only
+		{"http://10.0.0.5:8000/predict", false},
+		{"http://0.0.0.0:8000/predict", false},
+		{"http://example.com/predict", false},
+		{"http://k3x9q2m7ab.execute-api.eu-west-1.amazonaws.com/prod/predict", false},
+		{"http://localhost.example.com/predict", false},
+		{"ftp://127.0.0.1/predict", false},
+		{"127.0.0.1:8000", false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			err := checkLoopback(t.Context(), tc.url)
+			if (err == nil) != tc.ok {
+				t.Fatalf("checkLoopback(%q) = %v, want ok=%v", tc.url, err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestReadUsers(t *testing.T) {
+	want := []string{"7590-VHVEG", "5575-GNVDE", "3668-QPYBK"}
+	for _, f := range []string{"users.txt", "users.csv"} {
+		t.Run(f, func(t *testing.T) {
+			got, err := readUsers(filepath.Join("testdata", f))
+			if err != nil || !slices.Equal(got, want) {
+				t.Fatalf("readUsers = %v, %v; want %v", got, err, want)
+			}
+		})
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i))
+	}
+	for _, tc := range []struct {
+		p    float64
+		want time.Duration
+	}{{50, 50}, {90, 90}, {99, 99}, {100, 100}, {0.1, 1}} {
+		if got := percentile(d, tc.p); got != tc.want {
+			t.Errorf("p%v = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+	if percentile(nil, 50) != 0 {
+		t.Error("empty")
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	base := config{URL: "http://127.0.0.1:1/predict", Duration: time.Second, Concurrency: 1, Users: []string{"a"}}
+	for _, tc := range []struct {
+		name string
+		mut  func(*config)
+	}{
+		{"remote host", func(c *config) { c.URL = "http://192.0.2.1/predict" }},
+		{"zero duration", func(c *config) { c.Duration = 0 }},
+		{"too long", func(c *config) { c.Duration = time.Hour }},
+		{"no clients", func(c *config) { c.Concurrency = 0 }},
+		{"too many clients", func(c *config) { c.Concurrency = 5000 }},
+		{"no users", func(c *config) { c.Users = nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base
+			tc.mut(&cfg)
+			if _, err := run(t.Context(), cfg); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}
+
+// TestRunAgainstService drives the real service (fake model) on a loopback
+// test server, briefly.
+func TestRunAgainstService(t *testing.T) {
+	users := servetest.Users(200, 3, "2024-01-31")
+	env := servetest.NewEnv(users)
+	ctx := t.Context()
+	v, err := env.AddVersion(ctx, "churn", "2024-01-31", servetest.NewArtifact(-0.5, 0.5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Promote(ctx, "churn", v); err != nil {
+		t.Fatal(err)
+	}
+	cfg := env.Config("churn")
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	svc, err := serve.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc.ServerHandler()) // binds 127.0.0.1
+	defer srv.Close()
+
+	ids := []string{"no-such-user"}
+	for _, u := range users {
+		ids = append(ids, u.UserID)
+	}
+	for _, tc := range []struct {
+		name  string
+		batch int
+	}{{"single", 0}, {"batch", 10}} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := run(context.Background(), config{URL: srv.URL + "/predict", Duration: 2 * time.Second,
+				Requests: 300, Concurrency: 4, Batch: tc.batch, Timeout: 5 * time.Second, Users: ids})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Errors != 0 || res.Requests != 300 || int64(len(res.Latencies)) != 300 {
+				t.Fatalf("result %+v (first error %v)", res, res.FirstErr)
+			}
+			wantStatus := map[int]bool{http.StatusOK: true}
+			if tc.batch == 0 {
+				wantStatus[http.StatusNotFound] = true // no-such-user
+			}
+			for code := range res.Status {
+				if !wantStatus[code] {
+					t.Errorf("unexpected status %d: %v", code, res.Status)
+				}
+			}
+			var out bytes.Buffer
+			res.print(&out, config{URL: srv.URL, Concurrency: 4, Users: ids, Batch: tc.batch})
+			for _, want := range []string{"req/s", "p50", "p90", "p99", "200: "} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("report lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
+	}
+}
