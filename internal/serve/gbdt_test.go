@@ -1,0 +1,152 @@
+package serve_test
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/churnops/churnops/internal/featurestore"
+	"github.com/churnops/churnops/internal/gbdt"
+	"github.com/churnops/churnops/internal/serve"
+	"github.com/churnops/churnops/internal/serve/servetest"
+	"github.com/churnops/churnops/internal/training"
+)
+
+// trainTiny trains a small real model over spec on the users' features
+// with a synthetic label, and returns its artifact bytes.
+func trainTiny(t testing.TB, spec []gbdt.Feature, users []featurestore.Record, rounds int) ([]byte, *gbdt.Model) {
+	t.Helper()
+	d := gbdt.Dataset{Features: spec, Cols: make([][]float64, len(spec))}
+	for j := range spec {
+		d.Cols[j] = make([]float64, len(users))
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	row := make([]float64, len(spec))
+	for i, u := range users {
+		if err := gbdt.Encode(spec, u.Features, row); err != nil {
+			t.Fatal(err)
+		}
+		for j := range spec {
+			d.Cols[j][i] = row[j]
+		}
+		churn := u.Features["months_active"].(float64) < 12 || r.Float64() < 0.1
+		d.Label = append(d.Label, map[bool]float64{true: 1, false: 0}[churn])
+	}
+	p := gbdt.DefaultParams()
+	p.Rounds, p.EarlyStoppingRounds = rounds, 0
+	m, err := gbdt.Train(d, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, m
+}
+
+// TestGBDTLoader serves a real gbdt artifact through GBDTLoader.
+func TestGBDTLoader(t *testing.T) {
+	ctx := context.Background()
+	users := append(knownUsers(), servetest.Users(400, 5, "2024-01-31")...)
+	env := servetest.NewEnv(users)
+	artifact, m := trainTiny(t, training.Spec(), users, 20)
+	v, err := env.AddVersion(ctx, model, "2024-01-31", artifact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Promote(ctx, model, v); err != nil {
+		t.Fatal(err)
+	}
+	clock := newClock()
+	cfg := env.Config(model)
+	cfg.Loader = serve.GBDTLoader(training.Spec())
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.Clock = clock.Now
+	svc, err := serve.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := svc.Handler()
+
+	t.Run("prediction matches the model", func(t *testing.T) {
+		rec := do(t, h, "POST", "/predict", `{"user_id":"7590-VHVEG"}`)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		var got prediction
+		decodeStrict(t, rec.Body.Bytes(), &got)
+		row := make([]float64, m.NumFeatures())
+		if err := m.Encode(knownUsers()[0].Features, row); err != nil {
+			t.Fatal(err)
+		}
+		if want := m.PredictProba(row); math.Abs(got.ChurnProbability-want) > 1e-12 {
+			t.Fatalf("churn_probability %v, want %v", got.ChurnProbability, want)
+		}
+	})
+	t.Run("inline wrong type names the feature", func(t *testing.T) {
+		rec := do(t, h, "POST", "/predict", readTestdata(t, "inline_wrong_type.json"))
+		if rec.Code != 400 {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		if e := decodeError(t, rec); e.Code != serve.CodeInvalidRequest || e.Feature != "monthly_fee" {
+			t.Fatalf("error %+v", e)
+		}
+	})
+	t.Run("artifact with another spec is refused", func(t *testing.T) {
+		other := training.Spec()
+		other[0].Name = "tenure_months"
+		for i := range users {
+			users[i].Features["tenure_months"] = users[i].Features["months_active"]
+		}
+		bad, _ := trainTiny(t, other, users, 20)
+		for i := range users {
+			delete(users[i].Features, "tenure_months")
+		}
+		v2, err := env.AddVersion(ctx, model, "2024-02-29", bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Promote(ctx, model, v2); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Minute)
+		if v := servedVersion(t, h); v != 1 {
+			t.Fatalf("served v%d, want v1 (v%d has another feature spec)", v, v2)
+		}
+		if st := svc.Stats(); st.Failures != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+}
+
+// BenchmarkPredictSingleGBDT is BenchmarkPredictSingle with a real
+// 200-tree gbdt model instead of the fake.
+func BenchmarkPredictSingleGBDT(b *testing.B) {
+	users := servetest.Users(10000, 7, "2024-01-31")
+	env := servetest.NewEnv(users)
+	artifact, _ := trainTiny(b, training.Spec(), users[:2000], 200)
+	v, err := env.AddVersion(b.Context(), model, "2024-01-31", artifact)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := env.Promote(b.Context(), model, v); err != nil {
+		b.Fatal(err)
+	}
+	cfg := env.Config(model)
+	cfg.Loader = serve.GBDTLoader(training.Spec())
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	svc, err := serve.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = u.UserID
+	}
+	benchLatency(b, svc.Handler(), newBenchRequest(`{"user_id":"x"}`), ids)
+}
