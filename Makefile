@@ -34,7 +34,7 @@ build: ## the CLI and the five Lambda bootstrap binaries (linux/$(LAMBDA_ARCH))
 # with ARTIFACTS_DIR set to where the function's bootstrap must land.
 build-DriftFunction build-TrainFunction build-EvaluateFunction build-CompareFunction build-PredictFunction:
 	fn=$$(echo "$(@:build-%Function=%)" | tr '[:upper:]' '[:lower:]'); \
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$$fn
+	GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$$fn
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
