@@ -321,7 +321,8 @@ func checkContentType(ct string) error {
 		(len(ct) > len("application/+json") && ct[:len("application/")] == "application/" && ct[len(ct)-5:] == "+json") {
 		return nil
 	}
-	return &Error{Code: CodeUnsupportedMedia, Message: "Content-Type must be application/json"}
+	return &Error{Code: CodeUnsupportedMedia,
+		Message: "Content-Type must be application/json (with curl: -H 'Content-Type: application/json')"}
 }
 
 func trimSpaceLower(s string) string {
