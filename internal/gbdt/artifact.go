@@ -323,7 +323,7 @@ func fromJSON(mj *modelJSON) (*Model, error) {
 				return fmt.Errorf("tree %d node %d: %s", t, i, fmt.Sprintf(format, a...))
 			}
 			v := float64(tj.Value[i])
-			nd := node{feature: tj.Feature[i], value: v, defLeft: tj.DefaultLeft[i], catOff: -1}
+			nd := node{feature: tj.Feature[i], value: v, defLeft: tj.DefaultLeft[i], missLeft: b2i(tj.DefaultLeft[i]), catOff: -1}
 			switch f := tj.Feature[i]; {
 			case f < 0:
 				if f != -1 || tj.Left[i] != -1 || tj.CategoriesLeft[i] != nil {

@@ -17,6 +17,17 @@ type node struct {
 	catOff  int32   // categorical split: first word of its set in Model.cats; -1 if numeric
 	ncat    int32   // categorical split: number of categories of the feature
 	defLeft bool    // where missing values go
+	// missLeft is defLeft as 0/1, for the branch-free numeric comparison.
+	missLeft int32
+}
+
+// b2i is 1 for true and 0 for false; the compiler turns it into a SETcc.
+func b2i(b bool) int32 {
+	var i int32
+	if b {
+		i = 1
+	}
+	return i
 }
 
 // Model is a trained ensemble. It is immutable after Train or Load, so one
@@ -63,6 +74,7 @@ func newModel(spec []Feature, b *binned, base float64, trees []ttree, p Params, 
 				n.feature = int32(tn.feature)
 				n.left = root + int32(tn.left)
 				n.defLeft = tn.defaultLeft
+				n.missLeft = b2i(tn.defaultLeft)
 				if tn.categorical {
 					k := len(spec[tn.feature].Categories)
 					n.ncat = int32(k)
@@ -116,17 +128,15 @@ func (m *Model) PredictRaw(x []float64) float64 {
 				break
 			}
 			v := x[n.feature]
-			next := n.left + 1 // right child
 			if n.catOff < 0 {
-				if v <= n.value {
-					next = n.left
-				} else if v != v && n.defLeft { // NaN: missing
-					next = n.left
-				}
+				// Branch-free: right = left+1 unless v <= threshold, or v is
+				// NaN (missing) and missing goes left.
+				i = n.left + 1 - (b2i(v <= n.value) | b2i(v != v)&n.missLeft)
 			} else if m.catGoesLeft(n, v) {
-				next = n.left
+				i = n.left
+			} else {
+				i = n.left + 1
 			}
-			i = next
 		}
 	}
 	return s
@@ -139,7 +149,7 @@ func (m *Model) catGoesLeft(n *node, v float64) bool {
 		k := int(v)
 		return m.cats[int(n.catOff)+k>>6]&(1<<(k&63)) != 0
 	}
-	return n.defLeft
+	return n.missLeft != 0
 }
 
 // PredictProba returns the probability of the positive class for one row

@@ -44,9 +44,11 @@ type Params struct {
 	// CatSmooth is added to the hessian sum when ordering categories by
 	// gradient ratio, damping rare categories.
 	CatSmooth float64 `json:"cat_smooth"`
-	// EarlyStoppingRounds stops training when the held-out log loss has not
-	// improved for this many rounds; 0 disables early stopping (and the
-	// hold-out), training exactly Rounds trees on all rows.
+	// EarlyStoppingRounds stops training when the hold-out's log loss
+	// (weighted like training, class weights included) has not improved for
+	// this many rounds, keeping the trees up to the best round; 0 disables
+	// early stopping (and the hold-out), training exactly Rounds trees on
+	// all rows.
 	EarlyStoppingRounds int `json:"early_stopping_rounds"`
 	// EarlyStoppingFraction is the share of the training rows (stratified by
 	// label, drawn with Seed) held out to decide when to stop.

@@ -239,6 +239,7 @@ func (bo *booster) run(fit, hold []int32, base float64, rounds int) ([]ttree, in
 	if len(hold) == 0 {
 		return trees, best, 0
 	}
+	best = max(best, 1) // a non-finite hold-out loss never improves; keep one tree
 	return trees[:best], best, bestLoss
 }
 
