@@ -16,6 +16,7 @@ import (
 type app struct {
 	stdout, stderr io.Writer
 	state          string // state directory of the embedded default
+	backend        string // local or aws
 	model          string // model name in the registry
 	json           bool   // machine-readable output on stdout
 	quiet          bool
@@ -44,6 +45,11 @@ func (a *app) flags(name string) *flag.FlagSet {
 		def = ".churnops"
 	}
 	fs.StringVar(&a.state, "state", def, "state directory (datasets, models, reports, registry)")
+	backend := os.Getenv("CHURNOPS_BACKEND")
+	if backend == "" {
+		backend = backendLocal
+	}
+	fs.StringVar(&a.backend, "backend", backend, "where the stores live: local (--state) or aws (CHURNOPS_BUCKET, CHURNOPS_*_TABLE; $CHURNOPS_BACKEND)")
 	fs.StringVar(&a.model, "model-name", "churn", "model name in the registry")
 	fs.BoolVar(&a.json, "json", false, "machine-readable JSON output on stdout")
 	fs.BoolVar(&a.quiet, "quiet", false, "no progress output")

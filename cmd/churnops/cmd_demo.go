@@ -33,6 +33,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	dir := fs.String("dir", "", "working directory for generated data and state (default: a new temporary directory)")
 	seed := fs.Int64("seed", 7, "generator seed")
 	users := fs.Int("users", synth.DefaultUsers, "customers per month")
+	strength := fs.Float64("strength", 1, "drift strength of the drifting months")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -50,7 +51,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	a.state = filepath.Join(*dir, "state")
 
 	a.printf("== churnops demo in %s\n\n== 1. generate %d months of %d customers (seed %d)\n", *dir, len(demoMonths), *users, *seed)
-	cfg := synth.Config{Users: *users, Months: len(demoMonths), Seed: *seed, Drift: map[int]synth.Drift{}}
+	cfg := synth.Config{Users: *users, Months: len(demoMonths), Seed: *seed, Drift: map[int]synth.Drift{}, Strength: *strength}
 	for i, m := range demoMonths {
 		if m.drift != synth.None {
 			cfg.Drift[i] = m.drift
@@ -66,7 +67,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 		a.printf("  %s  as_of=%s  %s\n", synth.MonthDir(i), asOfs[i], demoMonths[i].note)
 	}
 
-	st, err := a.openState(true)
+	st, err := a.openStores(ctx, true)
 	if err != nil {
 		return err
 	}

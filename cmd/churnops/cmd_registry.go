@@ -27,7 +27,7 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 	if what, ok := needArg[sub]; ok && arg == "" {
 		return usagef("registry %s needs %s", sub, what)
 	}
-	st, err := a.openState(false)
+	st, err := a.openStores(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -71,6 +71,9 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 		}
 		return fmt.Errorf("nothing to roll back to: model %q has no Archived version", a.model)
 	case "approvals":
+		if st.Approvals == nil {
+			return errors.New("on AWS, pending approvals are the versions whose decision is pending_approval: see `churnops registry list --backend aws`")
+		}
 		aps, err := st.Approvals.List(ctx)
 		if err != nil {
 			return err

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/churnops/churnops/internal/asl"
-	"github.com/churnops/churnops/internal/localstore"
+	"github.com/churnops/churnops/internal/awsbackend"
 	"github.com/churnops/churnops/internal/pipeline"
 	"github.com/churnops/churnops/internal/registry"
 )
@@ -35,18 +35,47 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	if err := in.Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	st, err := a.openState(false)
+	st, err := a.openStores(ctx, false)
 	if err != nil {
 		return err
+	}
+	if st.AWS != nil {
+		return runOnStepFunctions(ctx, a, in, *name)
 	}
 	_, err = runExecution(ctx, a, st, in, *name)
 	return err
 }
 
+// runOnStepFunctions starts the deployed state machine and waits for it.
+func runOnStepFunctions(ctx context.Context, a *app, in pipeline.ExecutionInput, name string) error {
+	sf, err := awsbackend.NewStepFunctions(ctx)
+	if err != nil {
+		return err
+	}
+	input, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	a.printf("starting an execution of the deployed state machine (%s vs %s)…\n", in.CurrentAsOf, in.ReferenceAsOf)
+	exec, err := sf.Run(ctx, name, input, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	a.printf("execution %s: %s\n", exec.Arn, exec.Status)
+	if err := a.emit(exec); err != nil {
+		return err
+	}
+	if exec.Status != "SUCCEEDED" {
+		return fmt.Errorf("execution %s: %s: %s", strings.ToLower(exec.Status), exec.Error, exec.Cause)
+	}
+	printSummary(a, exec.Output)
+	return nil
+}
+
 // runExecution runs one execution of the retraining state machine on the
 // local executor, printing each state as it completes, and handles a pause
 // for approval. It returns the execution.
-func runExecution(ctx context.Context, a *app, st *localstore.State, in pipeline.ExecutionInput, name string) (*asl.Execution, error) {
+func runExecution(ctx context.Context, a *app, st *stores, in pipeline.ExecutionInput, name string) (*asl.Execution, error) {
 	p := a.pipeline(st)
 	runner, err := p.LocalRunner(a.observer())
 	if err != nil {
@@ -65,12 +94,15 @@ func runExecution(ctx context.Context, a *app, st *localstore.State, in pipeline
 }
 
 // finish reports an execution's end (or pause) and persists a paused one.
-func (a *app) finish(ctx context.Context, st *localstore.State, exec *asl.Execution) error {
+func (a *app) finish(ctx context.Context, st *stores, exec *asl.Execution) error {
 	switch exec.Status {
 	case asl.StatusSucceeded:
 		printSummary(a, exec.Output)
 		return a.emit(exec)
 	case asl.StatusPaused:
+		if st.Approvals == nil {
+			return errors.New("the execution paused for approval, but this backend keeps no paused local executions; use --backend local or the deployed state machine")
+		}
 		cp, err := json.Marshal(exec.Checkpoint)
 		if err != nil {
 			return err
@@ -229,7 +261,22 @@ func printSummary(a *app, output json.RawMessage) {
 
 // resumeApproval answers a paused execution (approve or reject) and runs it
 // to its end.
-func resumeApproval(ctx context.Context, a *app, st *localstore.State, token string, approve bool, reason string) error {
+func resumeApproval(ctx context.Context, a *app, st *stores, token string, approve bool, reason string) error {
+	if st.AWS != nil {
+		sf, err := awsbackend.NewStepFunctions(ctx)
+		if err != nil {
+			return err
+		}
+		if approve {
+			err = sf.Approve(ctx, token)
+		} else {
+			err = sf.Reject(ctx, token, reason)
+		}
+		if err == nil {
+			a.printf("answered; the execution continues on Step Functions\n")
+		}
+		return err
+	}
 	ap, err := st.Approvals.Get(ctx, token)
 	if errors.Is(err, registry.ErrApprovalNotFound) {
 		return fmt.Errorf("no paused execution waits on token %s (see `churnops registry approvals`)", token)

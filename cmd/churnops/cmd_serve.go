@@ -10,13 +10,12 @@ import (
 	"net/http/httptest"
 	"time"
 
-	"github.com/churnops/churnops/internal/localstore"
 	"github.com/churnops/churnops/internal/serve"
 	"github.com/churnops/churnops/internal/training"
 )
 
 // service builds the /predict service on the state directory.
-func (a *app) service(st *localstore.State, reload time.Duration, access bool) (*serve.Service, error) {
+func (a *app) service(st *stores, reload time.Duration, access bool) (*serve.Service, error) {
 	cfg := serve.Config{
 		ModelName:      a.model,
 		Registry:       st.Registry,
@@ -34,7 +33,7 @@ func (a *app) service(st *localstore.State, reload time.Duration, access bool) (
 
 // predictOne answers POST /predict for one user through the very handler
 // the server and the Lambda function use, so the CLI prints what they send.
-func predictOne(ctx context.Context, a *app, st *localstore.State, userID string) error {
+func predictOne(ctx context.Context, a *app, st *stores, userID string) error {
 	svc, err := a.service(st, time.Minute, false)
 	if err != nil {
 		return err
@@ -64,7 +63,7 @@ func cmdPredict(ctx context.Context, a *app, args []string) error {
 	if err := required(fs, "user-id"); err != nil {
 		return err
 	}
-	st, err := a.openState(false)
+	st, err := a.openStores(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -79,7 +78,7 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	st, err := a.openState(false)
+	st, err := a.openStores(ctx, false)
 	if err != nil {
 		return err
 	}

@@ -1,28 +1,63 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
+	"github.com/churnops/churnops/internal/awsbackend"
+	"github.com/churnops/churnops/internal/blob"
+	"github.com/churnops/churnops/internal/featurestore"
 	"github.com/churnops/churnops/internal/localstore"
 	"github.com/churnops/churnops/internal/pipeline"
+	"github.com/churnops/churnops/internal/registry"
 )
 
-// openState opens the embedded default state directory once per process.
-func (a *app) openState(hold bool) (*localstore.State, error) {
+// Backends: where the stores live.
+const (
+	backendLocal = "local" // the embedded default: --state DIR
+	backendAWS   = "aws"   // S3 + DynamoDB named by CHURNOPS_BUCKET, CHURNOPS_REGISTRY_TABLE, CHURNOPS_FEATURES_TABLE
+)
+
+// stores are the pipeline's stores on the chosen backend.
+type stores struct {
+	Blobs    blob.Store
+	Registry registry.Registry
+	Features featurestore.Store
+	// Approvals keeps executions paused for approval on the embedded
+	// default; nil on AWS, where Step Functions keeps them.
+	Approvals registry.Approvals
+	// AWS is set on the aws backend.
+	AWS *awsbackend.Backend
+}
+
+// openStores opens the backend once per process. hold keeps the local
+// databases locked for the process's life (one-process runs like demo).
+func (a *app) openStores(ctx context.Context, hold bool) (*stores, error) {
+	switch a.backend {
+	case backendAWS:
+		b, err := awsbackend.FromEnv(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("--backend aws: %w", err)
+		}
+		return &stores{Blobs: b.Blobs, Registry: b.Registry, Features: b.Features, AWS: b}, nil
+	case backendLocal:
+	default:
+		return nil, usagef("--backend %q: want local or aws", a.backend)
+	}
 	st, err := localstore.Open(a.state, localstore.Options{HoldLock: hold})
 	if errors.Is(err, localstore.ErrLocked) {
-		return nil, fmt.Errorf("state directory %s is in use by another churnops process (a running `churnops serve` or `run`?); retry when it is done", a.state)
+		return nil, fmt.Errorf("state directory %s is in use by another churnops process; retry when it is done", a.state)
 	}
 	if err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, st.Close)
-	return st, nil
+	return &stores{Blobs: st.Blobs, Registry: st.Registry, Features: st.Features, Approvals: st.Approvals}, nil
 }
 
-// pipeline returns the steps wired to the state directory.
-func (a *app) pipeline(st *localstore.State) *pipeline.Pipeline {
+// pipeline returns the steps wired to the stores.
+func (a *app) pipeline(st *stores) *pipeline.Pipeline {
 	return &pipeline.Pipeline{
 		Blobs:    st.Blobs,
 		Registry: st.Registry,
