@@ -1,0 +1,304 @@
+package events_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+
+	"github.com/churnops/churnops/internal/pipeline"
+	"github.com/churnops/churnops/internal/serve"
+)
+
+// decodeStrict decodes the sample file name into v, refusing unknown fields
+// and trailing data, and returns the sample's top-level keys.
+func decodeStrict(tb testing.TB, name string, v any) []string {
+	tb.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		tb.Fatalf("%s: decode into %T: %v", name, v, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		tb.Fatalf("%s: trailing data after the JSON object", name)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		tb.Fatalf("%s: %v", name, err)
+	}
+	return slices.Sorted(maps.Keys(raw))
+}
+
+// requiredKeys lists the JSON names of the fields of struct v that are not
+// omitempty: the keys every event of that type must spell out.
+func requiredKeys(v any) []string {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var keys []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		name, opts, _ := strings.Cut(tag, ",")
+		if tag == "-" || !f.IsExported() || strings.Contains(","+opts+",", ",omitempty,") {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		keys = append(keys, name)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// checkHasKeys fails unless every key of want is in got.
+func checkHasKeys(tb testing.TB, name string, got, want []string) {
+	tb.Helper()
+	for _, k := range want {
+		if !slices.Contains(got, k) {
+			tb.Errorf("%s: missing key %q (the contract has it; spell it out in the sample)", name, k)
+		}
+	}
+}
+
+func checkDate(tb testing.TB, name, field, s string) {
+	tb.Helper()
+	if _, err := time.Parse(time.DateOnly, s); err != nil {
+		tb.Errorf("%s: %s %q is not YYYY-MM-DD", name, field, s)
+	}
+}
+
+func nonZero(tb testing.TB, name string, fields map[string]any) {
+	tb.Helper()
+	for _, field := range slices.Sorted(maps.Keys(fields)) {
+		if reflect.ValueOf(fields[field]).IsZero() {
+			tb.Errorf("%s: %s is zero; the sample must set it", name, field)
+		}
+	}
+}
+
+// aslPayloads reads the state machine and returns, per Task state, the keys
+// of the Lambda payload it sends (".$" suffixes dropped) and the literal
+// "action" it sets, if any.
+func aslPayloads(tb testing.TB) map[string]aslPayload {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "statemachine", "retrain.asl.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var def struct {
+		States map[string]struct {
+			Type       string `json:"Type"`
+			Parameters struct {
+				Payload map[string]any `json:"Payload"`
+			} `json:"Parameters"`
+		} `json:"States"`
+	}
+	if err := json.Unmarshal(data, &def); err != nil {
+		tb.Fatalf("retrain.asl.json: %v", err)
+	}
+	out := map[string]aslPayload{}
+	for name, st := range def.States {
+		if st.Type != "Task" || st.Parameters.Payload == nil {
+			continue
+		}
+		var p aslPayload
+		for k, v := range st.Parameters.Payload {
+			p.keys = append(p.keys, strings.TrimSuffix(k, ".$"))
+			if k == "action" {
+				p.action, _ = v.(string)
+			}
+		}
+		slices.Sort(p.keys)
+		out[name] = p
+	}
+	return out
+}
+
+type aslPayload struct {
+	keys   []string
+	action string
+}
+
+func TestExecutionInput(t *testing.T) {
+	const name = "execution-input.json"
+	var in pipeline.ExecutionInput
+	keys := decodeStrict(t, name, &in)
+	checkHasKeys(t, name, keys, requiredKeys(in))
+	nonZero(t, name, map[string]any{
+		"model_name": in.ModelName, "reference_as_of": in.ReferenceAsOf, "current_as_of": in.CurrentAsOf,
+		"threshold": in.Threshold, "delta": in.Delta, "min_auc": in.MinAUC, "seed": in.Seed,
+	})
+	checkDate(t, name, "reference_as_of", in.ReferenceAsOf)
+	checkDate(t, name, "current_as_of", in.CurrentAsOf)
+	if in.ReferenceAsOf >= in.CurrentAsOf {
+		t.Errorf("%s: reference_as_of %s must precede current_as_of %s", name, in.ReferenceAsOf, in.CurrentAsOf)
+	}
+	// The documented defaults, so the sample is also the canonical run.
+	want := pipeline.ExecutionInput{
+		ModelName: pipeline.DefaultModelName, ReferenceAsOf: in.ReferenceAsOf, CurrentAsOf: in.CurrentAsOf,
+		Threshold: pipeline.DefaultThreshold, Delta: pipeline.DefaultDelta, MinAUC: pipeline.DefaultMinAUC,
+		Seed: pipeline.DefaultSeed,
+	}
+	if in != want {
+		t.Errorf("%s = %+v, want the pipeline defaults %+v", name, in, want)
+	}
+}
+
+// TestTaskEvents checks each function sample against its contract type and
+// against the payload the state machine's Task state actually sends.
+func TestTaskEvents(t *testing.T) {
+	asl := aslPayloads(t)
+	tests := []struct {
+		file  string
+		state string // the Task state in retrain.asl.json that sends this event
+		event any
+		check func(tb testing.TB, name string, v any)
+	}{
+		{"drift.json", "Drift", &pipeline.DriftInput{}, func(tb testing.TB, name string, v any) {
+			in := v.(*pipeline.DriftInput)
+			nonZero(tb, name, map[string]any{"reference_as_of": in.ReferenceAsOf, "current_as_of": in.CurrentAsOf, "threshold": in.Threshold})
+			checkDate(tb, name, "reference_as_of", in.ReferenceAsOf)
+			checkDate(tb, name, "current_as_of", in.CurrentAsOf)
+		}},
+		{"train.json", "Train", &pipeline.TrainInput{}, func(tb testing.TB, name string, v any) {
+			in := v.(*pipeline.TrainInput)
+			nonZero(tb, name, map[string]any{"model_name": in.ModelName, "as_of": in.AsOf, "seed": in.Seed})
+			checkDate(tb, name, "as_of", in.AsOf)
+		}},
+		{"evaluate.json", "Evaluate", &pipeline.EvaluateInput{}, func(tb testing.TB, name string, v any) {
+			in := v.(*pipeline.EvaluateInput)
+			nonZero(tb, name, map[string]any{"model_name": in.ModelName, "as_of": in.AsOf, "delta": in.Delta, "min_auc": in.MinAUC})
+			checkDate(tb, name, "as_of", in.AsOf)
+		}},
+		{"compare-promote.json", "Promote", &pipeline.CompareInput{}, checkCompare(pipeline.ActionPromote)},
+		{"compare-skip.json", "Skip", &pipeline.CompareInput{}, checkCompare(pipeline.ActionSkip)},
+		{"compare-request-approval.json", "WaitForApproval", &pipeline.CompareInput{}, checkCompare(pipeline.ActionRequestApproval)},
+		{"compare-reject.json", "Reject", &pipeline.CompareInput{}, checkCompare(pipeline.ActionReject)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			keys := decodeStrict(t, tt.file, tt.event)
+			checkHasKeys(t, tt.file, keys, requiredKeys(tt.event))
+			tt.check(t, tt.file, tt.event)
+			p, ok := asl[tt.state]
+			if !ok {
+				t.Fatalf("retrain.asl.json has no Task state %q with a Payload", tt.state)
+			}
+			if !slices.Equal(keys, p.keys) {
+				t.Errorf("%s keys %v, but state %s sends %v", tt.file, keys, tt.state, p.keys)
+			}
+			if in, ok := tt.event.(*pipeline.CompareInput); ok && in.Action != p.action {
+				t.Errorf("%s action %q, but state %s sends %q", tt.file, in.Action, tt.state, p.action)
+			}
+		})
+	}
+}
+
+func checkCompare(action string) func(tb testing.TB, name string, v any) {
+	return func(tb testing.TB, name string, v any) {
+		tb.Helper()
+		in := v.(*pipeline.CompareInput)
+		if in.Action != action {
+			tb.Errorf("%s: action %q, want %q", name, in.Action, action)
+		}
+		nonZero(tb, name, map[string]any{
+			"model_name": in.ModelName, "candidate_version": in.CandidateVersion, "candidate_auc": in.CandidateAUC,
+			"production_version": in.ProductionVersion, "production_auc": in.ProductionAUC,
+			"delta": in.Delta, "bar": in.Bar,
+		})
+		if bar := in.ProductionAUC + in.Delta; !near(in.Bar, bar) {
+			tb.Errorf("%s: bar %v, want production_auc + delta = %v", name, in.Bar, bar)
+		}
+		// The sample must be one the PromotionGate would route to this action.
+		beats := in.CandidateAUC > in.Bar
+		if wantBeat := action != pipeline.ActionSkip; beats != wantBeat {
+			tb.Errorf("%s: candidate_auc %v vs bar %v: PromotionGate would not choose %s", name, in.CandidateAUC, in.Bar, action)
+		}
+		switch action {
+		case pipeline.ActionRequestApproval:
+			nonZero(tb, name, map[string]any{"task_token": in.TaskToken, "execution": in.Execution})
+		case pipeline.ActionReject:
+			if in.ApprovalError == nil || in.ApprovalError.Error == "" {
+				tb.Errorf("%s: approval_error.Error is required for reject", name)
+			}
+		default:
+			if in.TaskToken != "" || in.Execution != "" || in.ApprovalError != nil {
+				tb.Errorf("%s: task_token, execution and approval_error belong to request_approval and reject only", name)
+			}
+		}
+	}
+}
+
+func near(a, b float64) bool {
+	d := a - b
+	return d < 1e-9 && d > -1e-9
+}
+
+func TestPredictAPIGatewayV2(t *testing.T) {
+	const name = "predict-apigw-v2.json"
+	var req lambdaevents.APIGatewayV2HTTPRequest
+	decodeStrict(t, name, &req)
+	nonZero(t, name, map[string]any{
+		"version": req.Version, "routeKey": req.RouteKey, "rawPath": req.RawPath, "headers": req.Headers,
+		"requestContext.requestId": req.RequestContext.RequestID, "requestContext.apiId": req.RequestContext.APIID,
+		"requestContext.stage": req.RequestContext.Stage, "requestContext.timeEpoch": req.RequestContext.TimeEpoch,
+		"body": req.Body,
+	})
+	if req.Version != "2.0" {
+		t.Errorf("%s: version %q, want 2.0 (HTTP API payload format 2.0)", name, req.Version)
+	}
+	if req.RouteKey != "POST /predict" || req.RequestContext.RouteKey != req.RouteKey {
+		t.Errorf("%s: routeKey %q / requestContext.routeKey %q, want POST /predict", name, req.RouteKey, req.RequestContext.RouteKey)
+	}
+	if h := req.RequestContext.HTTP; h.Method != "POST" || h.Path != "/predict" || req.RawPath != "/predict" {
+		t.Errorf("%s: %s %s (rawPath %s), want POST /predict", name, h.Method, h.Path, req.RawPath)
+	}
+	if req.IsBase64Encoded {
+		t.Errorf("%s: isBase64Encoded must be false for a JSON body", name)
+	}
+	if got, want := req.Headers["content-length"], len(req.Body); got != strconv.Itoa(want) {
+		t.Errorf("%s: content-length %q, body is %d bytes", name, got, want)
+	}
+	// The body must be one the real /predict decoder accepts.
+	r, err := serve.DecodeRequest([]byte(req.Body), 100)
+	if err != nil {
+		t.Fatalf("%s: body %s rejected by serve.DecodeRequest: %v", name, req.Body, err)
+	}
+	if r.Kind != serve.KindSingle || r.UserID != "7590-VHVEG" {
+		t.Errorf("%s: body decodes to %+v, want a single request for 7590-VHVEG", name, r)
+	}
+}
+
+// TestNoUntestedSamples keeps every JSON file in this directory under test.
+func TestNoUntestedSamples(t *testing.T) {
+	tested := []string{
+		"compare-promote.json", "compare-reject.json", "compare-request-approval.json", "compare-skip.json",
+		"drift.json", "evaluate.json", "execution-input.json", "predict-apigw-v2.json", "train.json",
+	}
+	files, err := filepath.Glob("*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(files)
+	if !slices.Equal(files, tested) {
+		t.Errorf("sample files %v, tested %v: add a test for each new sample", files, tested)
+	}
+}
