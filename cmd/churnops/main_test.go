@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// churnops runs the CLI in process and returns exit code, stdout, stderr.
+func churnops(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errs := churnops(t, args...)
+	if code != 0 {
+		t.Fatalf("churnops %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+func sampleDir(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "streamflow")
+	if _, err := os.Stat(filepath.Join(dir, "month_000")); err != nil {
+		t.Skipf("sample months not found at %s", dir)
+	}
+	return dir
+}
+
+// TestLoop drives the whole local loop through the CLI on generated data.
+func TestLoop(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	data := filepath.Join(dir, "data")
+	mustRun(t, "gen", "--out", data, "--months", "3", "--users", "1500", "--seed", "11", "--drift", "2:label")
+	for i, asOf := range []string{"2024-01-31", "2024-02-29", "2024-03-31"} {
+		mustRun(t, "ingest", "--state", state, "--data", filepath.Join(data, "month_00"+string(rune('0'+i))), "--as-of", asOf)
+	}
+	out := mustRun(t, "run", "--state", state, "--reference-as-of", "2024-01-31", "--current-as-of", "2024-02-29")
+	for _, want := range []string{"[BOOTSTRAP] v1", "[DECISION] no_drift", "[SUMMARY] as_of=2024-02-29"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first run output lacks %q:\n%s", want, out)
+		}
+	}
+	out = mustRun(t, "run", "--state", state, "--reference-as-of", "previous", "--current-as-of", "latest")
+	for _, want := range []string{"[COMPARE] candidate_auc=", "[DECISION] promoted", "cand_v=2", "prod_v=1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("second run output lacks %q:\n%s", want, out)
+		}
+	}
+	var versions []struct {
+		Version int    `json:"version"`
+		Stage   string `json:"stage"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "registry", "list", "--state", state, "--json")), &versions); err != nil {
+		t.Fatal(err)
+	}
+	if len(versions) != 2 || versions[0].Stage != "Archived" || versions[1].Stage != "Production" {
+		t.Errorf("registry %+v, want v1 Archived, v2 Production", versions)
+	}
+	// predict answers with the new Production version.
+	users := readColumn(t, filepath.Join(data, "month_002", "users.csv"), 0)
+	var pred struct {
+		UserID  string  `json:"user_id"`
+		Prob    float64 `json:"churn_probability"`
+		Version int     `json:"model_version"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "predict", "--state", state, "--user-id", users[0])), &pred); err != nil {
+		t.Fatal(err)
+	}
+	if pred.UserID != users[0] || pred.Version != 2 || pred.Prob <= 0 || pred.Prob >= 1 {
+		t.Errorf("predict = %+v, want user %s scored by v2", pred, users[0])
+	}
+	// Rollback archives v2 and brings back v1.
+	mustRun(t, "registry", "rollback", "--state", state)
+	if err := json.Unmarshal([]byte(mustRun(t, "registry", "list", "--state", state, "--json")), &versions); err != nil {
+		t.Fatal(err)
+	}
+	if versions[0].Stage != "Production" || versions[1].Stage != "Archived" {
+		t.Errorf("after rollback %+v, want v1 Production, v2 Archived", versions)
+	}
+}
+
+func readColumn(t *testing.T, path string, col int) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rows[1:] {
+		out = append(out, r[col])
+	}
+	return out
+}
+
+// TestDriftOnSampleMonths checks the drift command's files on the lab's
+// months: the JSON contract and a self-contained HTML page.
+func TestDriftOnSampleMonths(t *testing.T) {
+	src := sampleDir(t)
+	out := t.TempDir()
+	mustRun(t, "drift", "--reference", filepath.Join(src, "month_000"), "--current", filepath.Join(src, "month_001"), "--out", out, "--threshold", "0.02")
+	raw, err := os.ReadFile(filepath.Join(out, "drift.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"reference", "current", "drift_share", "drifted_columns", "threshold", "retrain", "columns"} {
+		if _, ok := rep[k]; !ok {
+			t.Errorf("drift.json lacks %q", k)
+		}
+	}
+	cols, _ := rep["columns"].([]any)
+	if len(cols) != 15 {
+		t.Fatalf("%d columns, want the 14 features and churn_label", len(cols))
+	}
+	for _, c := range cols {
+		m := c.(map[string]any)
+		for _, k := range []string{"column", "type", "test", "score", "stat_threshold", "drifted"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("column %v lacks %q", m["column"], k)
+			}
+		}
+	}
+	if rep["retrain"] != true {
+		t.Errorf("retrain %v: rebuffer_events_7d drifts between the lab's months", rep["retrain"])
+	}
+	html, err := os.ReadFile(filepath.Join(out, "drift.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, banned := range []string{"<script src", "<link ", "http://", "https://"} {
+		if bytes.Contains(html, []byte(banned)) {
+			t.Errorf("drift.html is not self-contained: contains %q", banned)
+		}
+	}
+	if !bytes.Contains(html, []byte("<svg")) || !bytes.Contains(html, []byte("rebuffer_events_7d")) {
+		t.Error("drift.html lacks the charts or the column names")
+	}
+}
+
+// TestTrainEvaluate checks the files and metric keys of train and evaluate.
+func TestTrainEvaluate(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	mustRun(t, "gen", "--out", data, "--months", "1", "--users", "2000", "--seed", "4")
+	month := filepath.Join(data, "month_000")
+	out := filepath.Join(dir, "train")
+	mustRun(t, "train", "--data", month, "--as-of", "2024-01-31", "--out", out)
+	keys := []string{"val_auc", "val_f1", "val_acc", "val_precision", "val_recall", "val_logloss", "train_time_s", "train_rows", "val_rows"}
+	metrics := readMetrics(t, filepath.Join(out, "metrics.json"), keys)
+	if metrics["val_auc"] < 0.75 {
+		t.Errorf("val_auc %.4f on a generated month, want >= 0.75", metrics["val_auc"])
+	}
+	preds := readColumn(t, filepath.Join(out, "val_predictions.csv"), 0)
+	if len(preds) != int(metrics["val_rows"]) {
+		t.Errorf("%d prediction rows, metrics say %v", len(preds), metrics["val_rows"])
+	}
+	eval := filepath.Join(dir, "eval")
+	mustRun(t, "evaluate", "--model", filepath.Join(out, "model.json"), "--data", month, "--as-of", "2024-01-31", "--out", eval)
+	em := readMetrics(t, filepath.Join(eval, "metrics.json"), keys[:6])
+	if em["val_auc"] != metrics["val_auc"] {
+		t.Errorf("evaluate on the same month gives AUC %v, train said %v", em["val_auc"], metrics["val_auc"])
+	}
+}
+
+func readMetrics(t *testing.T, path string, keys []string) map[string]float64 {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]float64
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			t.Errorf("%s lacks %q", path, k)
+		}
+	}
+	return m
+}
+
+func TestUsageAndErrors(t *testing.T) {
+	state := t.TempDir()
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+		{"missing flag", []string{"ingest", "--state", state, "--data", "x"}, 2, "--as-of is required"},
+		{"bad date", []string{"ingest", "--state", state, "--data", "x", "--as-of", "31/01/2024"}, 2, "YYYY-MM-DD"},
+		{"missing month dir", []string{"ingest", "--state", state, "--data", filepath.Join(state, "nope"), "--as-of", "2024-01-31"}, 1, "no such file"},
+		{"run on nothing ingested", []string{"run", "--state", state, "--reference-as-of", "2024-01-31", "--current-as-of", "2024-02-29"}, 1, "SnapshotNotFoundError"},
+		{"unknown version", []string{"registry", "show", "v9", "--state", state}, 1, "not found"},
+		{"bad drift spec", []string{"gen", "--out", state, "--drift", "2=feature"}, 2, "MONTH:KIND"},
+		{"predict without a model", []string{"predict", "--state", state, "--user-id", "x"}, 1, "HTTP 503"},
+		{"unknown approval token", []string{"registry", "approve", "abc", "--state", state}, 1, "no paused execution"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := churnops(t, tc.args...)
+			if code != tc.wantCode || !strings.Contains(errs+out, tc.wantErr) {
+				t.Errorf("exit %d, stderr %q; want exit %d mentioning %q", code, errs, tc.wantCode, tc.wantErr)
+			}
+		})
+	}
+}
