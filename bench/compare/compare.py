@@ -18,7 +18,8 @@ for the same train and validation users churnops used. Fits
 
 net_service is one-hot encoded for both (the usual practice for a
 3-category nominal feature). Prints one JSON line per model with the fit
-wall time (seconds, fit only) and sklearn's roc_auc_score, and writes the
+wall time (seconds, fit only; for XGBoost the median of argv[2] fits) and
+sklearn's roc_auc_score, and writes the
 validation scores to <model>_scores.csv so main.go scores every model with
 the same Go metric code.
 """
@@ -62,17 +63,24 @@ def main():
             n_estimators=300, class_weight="balanced", max_features="sqrt",
             random_state=42, n_jobs=1),
     }
+    reps = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     for name, model in models.items():
         Xa, Xb = Xtr, Xva
         if name == "random_forest":
             Xa, Xb = np.nan_to_num(Xtr, nan=-1.0), np.nan_to_num(Xva, nan=-1.0)
-        t0 = time.perf_counter()
-        model.fit(Xa, ytr)
-        fit_s = time.perf_counter() - t0
+        # The machine may be shared: fit XGBoost reps times and report the
+        # median (the fits are deterministic). The forest is fitted once:
+        # it is an order of magnitude slower and not close to the bar.
+        times = []
+        for _ in range(reps if name == "xgboost" else 1):
+            t0 = time.perf_counter()
+            model.fit(Xa, ytr)
+            times.append(time.perf_counter() - t0)
+        fit_s = float(np.median(times))
         scores = model.predict_proba(Xb)[:, 1]
         np.savetxt(f"{d}/{name}_scores.csv", scores, fmt="%.17g")
         print(json.dumps({
-            "model": name, "fit_s": fit_s, "sklearn_auc": roc_auc_score(yva, scores),
+            "model": name, "fit_s": fit_s, "fits": len(times), "sklearn_auc": roc_auc_score(yva, scores),
             "version": xgb.__version__ if name == "xgboost" else sklearn.__version__,
         }), flush=True)
 
