@@ -51,3 +51,12 @@ bench-compare:
 		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 		$$sudo apt-get update && $$sudo apt-get install -y python3-sklearn python3-xgboost; }
 	$(GO) run ./bench/compare -data $(STREAMFLOW_DATA)
+
+bench-serve: ## load test of `churnops serve` on demo data (loopback, 10 s): throughput and p50/p99
+	@d=$$(mktemp -d); set -e; \
+	$(GO) build -o $$d/churnops ./cmd/churnops; \
+	$$d/churnops demo --dir $$d/demo --quiet >/dev/null; \
+	$$d/churnops serve --state $$d/demo/state --addr 127.0.0.1:18000 --access-log=false 2>$$d/serve.log & pid=$$!; \
+	trap "kill -INT $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf $$d" EXIT; \
+	for i in $$(seq 50); do curl -sf http://127.0.0.1:18000/ready >/dev/null && break; sleep 0.2; done; \
+	$(GO) run ./bench/serve -url http://127.0.0.1:18000/predict -duration 10s -concurrency 64 -users-file $$d/demo/data/month_003/users.csv

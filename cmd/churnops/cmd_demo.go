@@ -106,7 +106,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	}
 	a.printf("\noutcomes: %v  [%s]\n", outcomes, seconds(time.Since(start)))
 	a.printf("drift reports: %s\n", filepath.Join(a.state, "blobs", "reports", "drift"))
-	a.printf("next: churnops serve --state %s   then   curl -s -XPOST localhost:8000/predict -d '{\"user_id\":\"%s\"}'\n", a.state, user)
+	a.printf("next: churnops serve --state %s   then   curl -s localhost:8000/predict -H 'Content-Type: application/json' -d '{\"user_id\":\"%s\"}'\n", a.state, user)
 	return nil
 }
 

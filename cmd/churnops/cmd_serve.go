@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/churnops/churnops/internal/featurestore"
 	"github.com/churnops/churnops/internal/serve"
 	"github.com/churnops/churnops/internal/training"
 )
@@ -17,10 +18,13 @@ import (
 // service builds the /predict service on the state directory.
 func (a *app) service(st *stores, reload time.Duration, access bool) (*serve.Service, error) {
 	cfg := serve.Config{
-		ModelName:      a.model,
-		Registry:       st.Registry,
-		Blobs:          st.Blobs,
-		Features:       st.Features,
+		ModelName: a.model,
+		Registry:  st.Registry,
+		Blobs:     st.Blobs,
+		// Features change at ingest (monthly): a read-through cache spares
+		// the embedded store's per-read file locking on every request, and
+		// an ingest is served within the reload interval.
+		Features:       featurestore.NewCache(st.Features, reload, 1<<20),
 		Loader:         serve.GBDTLoader(training.Spec()),
 		ReloadInterval: reload,
 		Logger:         slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
