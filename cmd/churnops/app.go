@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -162,5 +161,3 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return nil
 }
-
-func joinComma(ss []string) string { return strings.Join(ss, ",") }
