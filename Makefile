@@ -5,14 +5,20 @@ GO ?= go
 STATICCHECK_VERSION := v0.8.2
 BIN := bin
 
-.PHONY: demo test unit lint build bench
+.PHONY: demo test unit fuzz lint build bench bench-serve
 demo: ## the whole loop on generated data, on the embedded default (no cloud, no Docker)
 	$(GO) run ./cmd/churnops demo
 
-test: unit ## every test
+test: unit fuzz ## every test
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+FUZZTIME ?= 10s
+fuzz: ## short, bounded fuzz runs of the request decoder and the ASL parser
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./internal/serve
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFastPath$$' -fuzztime $(FUZZTIME) ./internal/serve
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/asl
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
