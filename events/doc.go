@@ -4,8 +4,10 @@
 //	scripts/sam.sh local invoke DriftFunction -e events/drift.json
 //
 // The package has no code: its test decodes every sample strictly into the
-// contract types of internal/pipeline (and aws-lambda-go's
-// APIGatewayV2HTTPRequest for /predict) and checks each sample carries
+// contract types of internal/pipeline and checks each sample carries
 // exactly the keys the state machine sends, so the samples cannot drift
-// from the contracts or from statemachine/retrain.asl.json.
+// from the contracts or from statemachine/retrain.asl.json. The /predict
+// samples (REST API v1, what template.yaml deploys, and HTTP API v2) are
+// decoded strictly into aws-lambda-go's event types and run through
+// internal/apigw, the adapter the Predict function uses.
 package events

@@ -2,10 +2,12 @@ package events_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,6 +19,7 @@ import (
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 
+	"github.com/churnops/churnops/internal/apigw"
 	"github.com/churnops/churnops/internal/pipeline"
 	"github.com/churnops/churnops/internal/serve"
 )
@@ -268,7 +271,7 @@ func TestPredictAPIGatewayV2(t *testing.T) {
 	if req.RouteKey != "POST /predict" || req.RequestContext.RouteKey != req.RouteKey {
 		t.Errorf("%s: routeKey %q / requestContext.routeKey %q, want POST /predict", name, req.RouteKey, req.RequestContext.RouteKey)
 	}
-	if h := req.RequestContext.HTTP; h.Method != "POST" || h.Path != "/predict" || req.RawPath != "/predict" {
+	if h := req.RequestContext.HTTP; h.Method != http.MethodPost || h.Path != "/predict" || req.RawPath != "/predict" {
 		t.Errorf("%s: %s %s (rawPath %s), want POST /predict", name, h.Method, h.Path, req.RawPath)
 	}
 	if req.IsBase64Encoded {
@@ -277,21 +280,104 @@ func TestPredictAPIGatewayV2(t *testing.T) {
 	if got, want := req.Headers["content-length"], len(req.Body); got != strconv.Itoa(want) {
 		t.Errorf("%s: content-length %q, body is %d bytes", name, got, want)
 	}
-	// The body must be one the real /predict decoder accepts.
-	r, err := serve.DecodeRequest([]byte(req.Body), 100)
+	checkPredictBody(t, name, req.Body)
+	checkThroughAdapter(t, name, func(tb testing.TB, out []byte) {
+		var resp lambdaevents.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode != http.StatusOK {
+			tb.Errorf("%s: adapter answered %s (%v), want a 200 format 2.0 response", name, out, err)
+		}
+	})
+}
+
+// TestPredictAPIGatewayV1 covers the REST API proxy event template.yaml's
+// PredictApi (AWS::Serverless::Api, stage v1) sends.
+func TestPredictAPIGatewayV1(t *testing.T) {
+	const name = "predict-apigw-v1.json"
+	var req lambdaevents.APIGatewayProxyRequest
+	decodeStrict(t, name, &req)
+	nonZero(t, name, map[string]any{
+		"resource": req.Resource, "path": req.Path, "httpMethod": req.HTTPMethod, "headers": req.Headers,
+		"requestContext.requestId": req.RequestContext.RequestID, "requestContext.apiId": req.RequestContext.APIID,
+		"requestContext.stage": req.RequestContext.Stage, "body": req.Body,
+	})
+	if req.HTTPMethod != http.MethodPost || req.Resource != "/predict" || req.Path != "/predict" {
+		t.Errorf("%s: %s %s (resource %s), want POST /predict", name, req.HTTPMethod, req.Path, req.Resource)
+	}
+	if rc := req.RequestContext; rc.HTTPMethod != req.HTTPMethod || rc.ResourcePath != req.Resource || rc.Path != "/"+rc.Stage+req.Path {
+		t.Errorf("%s: requestContext (%s %s, path %s, stage %s) disagrees with the request", name, rc.HTTPMethod, rc.ResourcePath, rc.Path, rc.Stage)
+	}
+	for k, v := range req.Headers {
+		if mv := req.MultiValueHeaders[k]; len(mv) != 1 || mv[0] != v {
+			t.Errorf("%s: header %s = %q but multiValueHeaders has %q", name, k, v, mv)
+		}
+	}
+	if req.IsBase64Encoded {
+		t.Errorf("%s: isBase64Encoded must be false for a JSON body", name)
+	}
+	checkPredictBody(t, name, req.Body)
+	checkThroughAdapter(t, name, func(tb testing.TB, out []byte) {
+		var resp lambdaevents.APIGatewayProxyResponse
+		if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode != http.StatusOK {
+			tb.Errorf("%s: adapter answered %s (%v), want a 200 REST proxy response", name, out, err)
+		}
+	})
+}
+
+// checkPredictBody requires a body the real /predict decoder accepts as a
+// single-user request.
+func checkPredictBody(tb testing.TB, name, body string) {
+	tb.Helper()
+	r, err := serve.DecodeRequest([]byte(body), 100)
 	if err != nil {
-		t.Fatalf("%s: body %s rejected by serve.DecodeRequest: %v", name, req.Body, err)
+		tb.Fatalf("%s: body %s rejected by serve.DecodeRequest: %v", name, body, err)
 	}
 	if r.Kind != serve.KindSingle || r.UserID != "7590-VHVEG" {
-		t.Errorf("%s: body decodes to %+v, want a single request for 7590-VHVEG", name, r)
+		tb.Errorf("%s: body decodes to %+v, want a single request for 7590-VHVEG", name, r)
 	}
+}
+
+// checkThroughAdapter feeds the sample to the API Gateway adapter the
+// Predict function runs, in front of a handler that records the request,
+// and requires it to arrive as POST /predict with the JSON body.
+func checkThroughAdapter(tb testing.TB, name string, checkResp func(tb testing.TB, out []byte)) {
+	tb.Helper()
+	payload, err := os.ReadFile(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var got *http.Request
+	var gotBody []byte
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		gotBody, _ = io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	})
+	out, err := apigw.Handler(h).Invoke(context.Background(), payload)
+	if err != nil {
+		tb.Fatalf("%s: apigw adapter: %v", name, err)
+	}
+	if got == nil {
+		tb.Fatalf("%s: the adapter never called the handler", name)
+	}
+	if got.Method != http.MethodPost || got.URL.Path != "/predict" {
+		tb.Errorf("%s: handler saw %s %s, want POST /predict", name, got.Method, got.URL.Path)
+	}
+	if ct := got.Header.Get("Content-Type"); ct != "application/json" {
+		tb.Errorf("%s: handler saw Content-Type %q, want application/json", name, ct)
+	}
+	if string(gotBody) != `{"user_id":"7590-VHVEG"}` {
+		tb.Errorf("%s: handler saw body %q", name, gotBody)
+	}
+	checkResp(tb, out)
 }
 
 // TestNoUntestedSamples keeps every JSON file in this directory under test.
 func TestNoUntestedSamples(t *testing.T) {
 	tested := []string{
 		"compare-promote.json", "compare-reject.json", "compare-request-approval.json", "compare-skip.json",
-		"drift.json", "evaluate.json", "execution-input.json", "predict-apigw-v2.json", "train.json",
+		"drift.json", "evaluate.json", "execution-input.json", "predict-apigw-v1.json", "predict-apigw-v2.json",
+		"train.json",
 	}
 	files, err := filepath.Glob("*.json")
 	if err != nil {
