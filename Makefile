@@ -9,7 +9,7 @@ BIN := bin
 demo: ## the whole loop on generated data, on the embedded default (no cloud, no Docker)
 	$(GO) run ./cmd/churnops demo
 
-test: unit fuzz ## every test
+test: unit fuzz test-integration ## every test
 
 unit:
 	$(GO) test -race -count=1 ./...
@@ -42,6 +42,46 @@ build-DriftFunction build-TrainFunction build-EvaluateFunction build-CompareFunc
 	fn=$$(echo "$(@:build-%Function=%)" | tr '[:upper:]' '[:lower:]'); \
 	GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$$fn
 
+# test-integration: the emulator suite (tests/integration, build tag
+# integration). Builds the five bootstraps for the HOST architecture
+# (MiniStack runs provided.al2023 binaries as host processes, whatever
+# Architecture a function declares; an arm64 binary on an x86_64 host fails
+# with Runtime.InvalidEntrypoint), starts MiniStack (scripts/ministack.sh,
+# pinned, in .venv-ministack; an emulator already answering is reused and
+# left running, one started here is stopped at the end, pass or fail), and
+# runs the suite, which deploys template.yaml with the pinned SAM CLI
+# (scripts/sam.sh, .venv-sam, installed in the background meanwhile) and
+# drives the real state machine. MINISTACK_PORT picks another port.
+# Fresh machine: ~8 min, mostly the two pip installs; afterwards ~1.5 min.
+IT_BIN := $(BIN)/integration
+.PHONY: test-integration
+test-integration:
+	@set -euo pipefail; t0=$$SECONDS; \
+	arch=$$($(GO) env GOARCH); \
+	samlog=$$(mktemp); started=0; \
+	echo "== test-integration: SAM CLI install/check in the background (scripts/sam.sh --install-only)"; \
+	scripts/sam.sh --install-only >"$$samlog" 2>&1 & sam_pid=$$!; \
+	cleanup() { kill $$sam_pid 2>/dev/null || true; rm -f "$$samlog"; \
+		if [ $$started = 1 ]; then echo "== stop the MiniStack this target started"; scripts/ministack.sh stop; fi; }; \
+	trap cleanup EXIT; \
+	echo "== build the five Lambda bootstraps for linux/$$arch (the host) -> $(IT_BIN)/<function>/bootstrap"; \
+	for f in $(FUNCTIONS); do \
+		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(IT_BIN)/$$f/bootstrap ./functions/$$f; \
+		wc -c <$(IT_BIN)/$$f/bootstrap | awk -v f=$$f '{ printf "   %-9s %5.1f MB\n", f, $$1 / 1e6 }'; \
+	done; \
+	echo "   [$$((SECONDS - t0))s]"; \
+	echo "== start MiniStack"; \
+	if scripts/ministack.sh status >/dev/null 2>&1; then echo "   an emulator already answers: reusing it, leaving it running"; else started=1; fi; \
+	scripts/ministack.sh start; \
+	echo "   [$$((SECONDS - t0))s]"; \
+	echo "== wait for the SAM CLI install"; \
+	wait $$sam_pid || { cat "$$samlog"; exit 1; }; \
+	echo "   [$$((SECONDS - t0))s]"; \
+	eval "$$(scripts/ministack.sh env)"; export AWS_DEFAULT_REGION="$$AWS_REGION" AWS_EC2_METADATA_DISABLED=true; \
+	echo "== go test -tags integration ./tests/integration/... against $$AWS_ENDPOINT_URL"; \
+	$(GO) test -tags integration -count=1 -timeout 30m -v ./tests/integration/...; \
+	echo "== test-integration passed [$$((SECONDS - t0))s]"
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 
@@ -66,3 +106,11 @@ bench-serve: ## load test of `churnops serve` on demo data (loopback, 10 s): thr
 	trap "kill -INT $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf $$d" EXIT; \
 	for i in $$(seq 50); do curl -sf http://127.0.0.1:18000/ready >/dev/null && break; sleep 0.2; done; \
 	$(GO) run ./bench/serve -url http://127.0.0.1:18000/predict -duration 10s -concurrency 64 -users-file $$d/demo/data/month_003/users.csv
+
+.PHONY: sam-validate sam-build deploy
+sam-validate: ## lint template.yaml with the pinned SAM CLI (offline)
+	scripts/sam.sh validate --lint
+sam-build: ## the five bootstraps through build-<Function> (LAMBDA_ARCH, default arm64)
+	scripts/sam.sh build --build-in-source
+deploy: ## deploy the stack: make deploy STACK=churnops REGION=eu-west-1 (infra/README.md)
+	infra/deploy.sh --stack $(or $(STACK),churnops) $(if $(REGION),--region $(REGION))
