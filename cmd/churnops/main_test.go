@@ -7,9 +7,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/churnops/churnops/internal/snapshot/snapshottest"
 )
 
 // churnops runs the CLI in process and returns exit code, stdout, stderr.
@@ -29,15 +30,7 @@ func mustRun(t *testing.T, args ...string) string {
 	return out
 }
 
-func sampleDir(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "streamflow")
-	if _, err := os.Stat(filepath.Join(dir, "month_000")); err != nil {
-		t.Skipf("sample months not found at %s", dir)
-	}
-	return dir
-}
+func sampleDir(t *testing.T) string { t.Helper(); return snapshottest.SampleDir(t) }
 
 // TestLoop drives the whole local loop through the CLI on generated data.
 func TestLoop(t *testing.T) {

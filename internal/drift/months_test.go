@@ -8,10 +8,14 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/churnops/churnops/internal/snapshot/snapshottest"
+
 	"github.com/churnops/churnops/internal/snapshot"
 )
 
-// dataDir is where the lab's sample months live, outside the repository.
+// dataDir is where the lab's sample months live when the tests run from
+// this package's directory (the benchmark falls back to synthetic columns
+// without them).
 const dataDir = "../../../shared/data/streamflow"
 
 var monthFiles = []string{"users", "subscriptions", "usage_agg_30d", "payments_agg_90d", "support_agg_90d", "labels"}
@@ -29,10 +33,7 @@ type rawMonth map[string][]string
 // user_id of every row, as the lab's layout promises.
 func readMonth(tb testing.TB, name string) rawMonth {
 	tb.Helper()
-	dir := filepath.Join(dataDir, name)
-	if _, err := os.Stat(dir); err != nil {
-		tb.Skipf("sample data not available: %v", err)
-	}
+	dir := snapshottest.Month(tb, name)
 	m := rawMonth{}
 	for _, f := range monthFiles {
 		fh, err := os.Open(filepath.Join(dir, f+".csv"))

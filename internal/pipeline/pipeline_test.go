@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/churnops/churnops/internal/snapshot/snapshottest"
 
 	"github.com/churnops/churnops/internal/asl"
 	"github.com/churnops/churnops/internal/localstore"
@@ -68,15 +68,7 @@ func runLocal(t *testing.T, p *pipeline.Pipeline, in pipeline.ExecutionInput) *a
 	return exec
 }
 
-func sampleMonths(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data", "streamflow")
-	if _, err := os.Stat(filepath.Join(dir, "month_000")); err != nil {
-		t.Skipf("sample months not found at %s", dir)
-	}
-	return dir
-}
+func sampleMonths(t *testing.T) string { t.Helper(); return snapshottest.SampleDir(t) }
 
 // TestRealSampleMonths is the acceptance run: ingest the lab's two
 // months, run once with threshold 0.02 and delta 0.01.

@@ -10,33 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/churnops/churnops/internal/snapshot/snapshottest"
+
 	"github.com/churnops/churnops/internal/snapshot"
 )
 
-// sampleDir returns the lab's sample months directory, skipping the test
-// when it is absent (it lives next to the repository, never in it).
-func sampleDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data", "streamflow")
-	if _, err := os.Stat(d); err != nil {
-		tb.Skipf("sample months not available: %v", err)
-	}
-	return d
-}
+// sampleDir returns the lab's sample months (see snapshottest.SampleDir).
+func sampleDir(tb testing.TB) string { tb.Helper(); return snapshottest.SampleDir(tb) }
 
 // asOf0 and asOf1 are the course pipeline's as_of for month_000 and month_001.
 var (

@@ -1,9 +1,8 @@
 package synth_test
 
 import (
+	"github.com/churnops/churnops/internal/snapshot/snapshottest"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"testing"
@@ -213,13 +212,5 @@ func drifted(tb testing.TB, ref, cur *snapshot.Month) []string {
 	return out
 }
 
-// labDir returns the lab's sample months, or skips the test when they are
-// not there (they live next to the repository, never in it).
-func labDir(tb testing.TB) string {
-	tb.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "data", "streamflow")
-	if _, err := os.Stat(filepath.Join(dir, "month_000")); err != nil {
-		tb.Skipf("lab data not available: %v", err)
-	}
-	return dir
-}
+// labDir returns the lab's sample months (see snapshottest.SampleDir).
+func labDir(tb testing.TB) string { tb.Helper(); return snapshottest.SampleDir(tb) }

@@ -1,7 +1,7 @@
 package training_test
 
 import (
-	"os"
+	"github.com/churnops/churnops/internal/snapshot/snapshottest"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -10,30 +10,8 @@ import (
 	"github.com/churnops/churnops/internal/snapshot"
 )
 
-// dataDir returns <repo>/../shared/data/streamflow, or skips the test when
-// the lab's sample months are not on this machine.
-func dataDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data", "streamflow")
-	if _, err := os.Stat(data); err != nil {
-		tb.Skipf("sample months not available: %v", err)
-	}
-	return data
-}
+// dataDir returns the lab's sample months (see snapshottest.SampleDir).
+func dataDir(tb testing.TB) string { tb.Helper(); return snapshottest.SampleDir(tb) }
 
 var (
 	monthsMu sync.Mutex
