@@ -45,7 +45,7 @@ func run(t *testing.T, w world, input map[string]any) (*asl.Execution, []string)
 			var ev map[string]any
 			_ = json.Unmarshal(in, &ev)
 			return js(map[string]any{"reference_as_of": ev["reference_as_of"], "current_as_of": ev["current_as_of"],
-				"drift_share": w.driftShare, "drifted_columns": 1, "columns": 15,
+				"drift_share": w.driftShare, "drifted_columns": 1, "columns": 15, "drifted": []string{"watch_hours_30d"},
 				"report_json_key": "r.json", "report_html_key": "r.html"}), nil
 		},
 		"train": func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
@@ -178,7 +178,7 @@ func TestApproval(t *testing.T) {
 			js := func(s string) json.RawMessage { return json.RawMessage(s) }
 			h := asl.Handlers{
 				"d": func(context.Context, json.RawMessage) (json.RawMessage, error) {
-					return js(fmt.Sprintf(`{"reference_as_of":"a","current_as_of":"b","drift_share":%v,"drifted_columns":3,"columns":15,"report_json_key":"x","report_html_key":"y"}`, w.driftShare)), nil
+					return js(fmt.Sprintf(`{"reference_as_of":"a","current_as_of":"b","drift_share":%v,"drifted_columns":3,"columns":15,"drifted":["a","b","c"],"report_json_key":"x","report_html_key":"y"}`, w.driftShare)), nil
 				},
 				"t": func(context.Context, json.RawMessage) (json.RawMessage, error) {
 					return js(fmt.Sprintf(`{"version":2,"artifact_key":"k","val_predictions_key":"p","metrics":{"val_auc":%v}}`, w.candidateAUC)), nil
@@ -199,7 +199,7 @@ func TestApproval(t *testing.T) {
 			r := &asl.Runner{Machine: m, Handlers: h}
 			exec, err := r.Run(t.Context(), "x", js(`{"model_name":"churn","reference_as_of":"a","current_as_of":"b","threshold":0.02,"delta":0.01,"min_auc":0.7,"require_approval":true,"seed":1}`))
 			if err != nil || exec.Status != asl.StatusPaused {
-				t.Fatalf("run: %v, status %v", err, exec.Status)
+				t.Fatalf("run: %v, status %v %s %s", err, exec.Status, exec.Error, exec.Cause)
 			}
 			if exec.Checkpoint.Token == "" {
 				t.Fatal("paused without a token")

@@ -61,6 +61,19 @@ type TrainInput struct {
 	ModelName string `json:"model_name"`
 	AsOf      string `json:"as_of"`
 	Seed      int64  `json:"seed"`
+	// RunID and Phase identify the training within an execution (the
+	// execution ARN; bootstrap or retrain): a retried attempt adopts the
+	// version an earlier attempt registered. Empty for one-off calls.
+	RunID string `json:"run_id,omitempty"`
+	Phase string `json:"phase,omitempty"`
+}
+
+// runKey is the idempotency key recorded on the registered version.
+func (in TrainInput) runKey() string {
+	if in.RunID == "" {
+		return ""
+	}
+	return in.RunID + "#" + in.Phase
 }
 
 // TrainOutput is the Train function's result: the registered candidate.

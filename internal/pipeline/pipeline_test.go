@@ -309,3 +309,52 @@ func TestBadInputsChangeNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainRetryAdoptsVersion: Lambda is at least once and the state
+// machine retries; a retried Train of the same run must not register a
+// second candidate.
+func TestTrainRetryAdoptsVersion(t *testing.T) {
+	p, st := newPipeline(t)
+	ctx := t.Context()
+	asOfs := ingestGenerated(t, p, synth.Config{Users: 1000, Months: 1, Seed: 8})
+	in := pipeline.TrainInput{ModelName: model, AsOf: asOfs[0], Seed: 1, RunID: "arn:exec:1", Phase: "retrain"}
+
+	// An earlier attempt registered its version, then died before uploading.
+	ghost, err := st.Registry.Register(ctx, registry.Version{Model: model, AsOf: asOfs[0], RunID: "arn:exec:1#retrain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := p.Train(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Version != ghost.Version {
+		t.Errorf("retry registered v%d, want it to adopt v%d of the same run", first.Version, ghost.Version)
+	}
+	// The same attempt delivered twice: same version, same stored files.
+	again, err := p.Train(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Version != first.Version || again.Metrics["val_auc"] != first.Metrics["val_auc"] {
+		t.Errorf("second delivery: v%d auc %v, want v%d auc %v", again.Version, again.Metrics["val_auc"], first.Version, first.Metrics["val_auc"])
+	}
+	// Another phase of the same execution is another training.
+	in.Phase = "bootstrap"
+	other, err := p.Train(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Version == first.Version {
+		t.Errorf("a different phase reused v%d", other.Version)
+	}
+	vs, _ := st.Registry.List(ctx, model)
+	if len(vs) != 2 {
+		t.Errorf("%d versions, want 2", len(vs))
+	}
+	for _, v := range vs {
+		if _, err := st.Blobs.Get(ctx, v.ArtifactKey); err != nil {
+			t.Errorf("v%d: %v", v.Version, err)
+		}
+	}
+}

@@ -148,34 +148,63 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 	if in.ModelName == "" {
 		return TrainOutput{}, &InvalidInputError{Msg: "model_name is required"}
 	}
+	if in.Seed < 0 {
+		return TrainOutput{}, &InvalidInputError{Msg: fmt.Sprintf("seed %d must be >= 0", in.Seed)}
+	}
 	m, err := p.loadMonth(ctx, "as_of", in.AsOf)
 	if err != nil {
 		return TrainOutput{}, err
 	}
-	if in.Seed < 0 {
-		return TrainOutput{}, &InvalidInputError{Msg: fmt.Sprintf("seed %d must be >= 0", in.Seed)}
-	}
-	params := training.DefaultParams()
-	params.GBDT.Seed = uint64(in.Seed)
-	p.progress("train", "fitting on the train users of %s (%d customers)", in.AsOf, len(m.Customers))
-	res, err := training.Train(m, params)
+	// Lambda invocations are at least once and the state machine retries
+	// transient failures: a retry of the same run adopts the version an
+	// earlier attempt registered instead of registering another one.
+	v, adopted, err := p.versionOfRun(ctx, in)
 	if err != nil {
-		return TrainOutput{}, fmt.Errorf("train on %s: %w", in.AsOf, err)
+		return TrainOutput{}, err
 	}
-	artifact, err := res.Model.Marshal()
-	if err != nil {
-		return TrainOutput{}, fmt.Errorf("encode artifact: %w", err)
+	var (
+		res      *training.Result
+		artifact []byte
+	)
+	if adopted {
+		artifact, err = p.Blobs.Get(ctx, v.ArtifactKey)
+		switch {
+		case err == nil:
+			// The earlier attempt stored its model: score that very model.
+			model, uerr := gbdt.Unmarshal(artifact)
+			if uerr != nil {
+				return TrainOutput{}, fmt.Errorf("adopt v%d of run %s: %w", v.Version, in.RunID, uerr)
+			}
+			if res, err = training.Evaluate(model, m); err != nil {
+				return TrainOutput{}, fmt.Errorf("adopt v%d: %w", v.Version, err)
+			}
+		case !errors.Is(err, blob.ErrNotFound):
+			return TrainOutput{}, fmt.Errorf("read %s: %w", v.ArtifactKey, err)
+		}
+	}
+	if res == nil {
+		params := training.DefaultParams()
+		params.GBDT.Seed = uint64(in.Seed)
+		p.progress("train", "fitting on the train users of %s (%d customers)", in.AsOf, len(m.Customers))
+		if res, err = training.Train(m, params); err != nil {
+			return TrainOutput{}, fmt.Errorf("train on %s: %w", in.AsOf, err)
+		}
+		if artifact, err = res.Model.Marshal(); err != nil {
+			return TrainOutput{}, fmt.Errorf("encode artifact: %w", err)
+		}
 	}
 	metrics := res.Metrics.Map()
-
-	v, err := p.Registry.Register(ctx, registry.Version{
-		Model:           in.ModelName,
-		Metrics:         metrics,
-		AsOf:            in.AsOf,
-		DataFingerprint: m.Fingerprint(),
-	})
-	if err != nil {
-		return TrainOutput{}, fmt.Errorf("register candidate: %w", err)
+	if !adopted {
+		v, err = p.Registry.Register(ctx, registry.Version{
+			Model:           in.ModelName,
+			Metrics:         metrics,
+			AsOf:            in.AsOf,
+			DataFingerprint: m.Fingerprint(),
+			RunID:           in.runKey(),
+		})
+		if err != nil {
+			return TrainOutput{}, fmt.Errorf("register candidate: %w", err)
+		}
 	}
 	out := TrainOutput{
 		ModelName:         in.ModelName,
@@ -195,16 +224,36 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 		key  string
 		data []byte
 	}{{out.ArtifactKey, artifact}, {out.MetricsKey, metricsJSON}, {out.ValPredictionsKey, preds.Bytes()}} {
-		if err := p.Blobs.Put(ctx, f.key, f.data); err != nil {
-			// The version exists but is unusable: mark it so it can never be promoted.
-			_ = p.Registry.Decide(ctx, in.ModelName, v.Version, registry.StageRejected, registry.Decision{
-				Outcome: registry.OutcomeRejected, CandidateAUC: metrics["val_auc"], Reason: "artifact upload failed", DecidedAt: p.now(),
-			})
+		if err := p.putOnce(ctx, f.key, f.data); err != nil {
+			if in.RunID == "" {
+				// No retry can adopt it: mark it so it is never promoted.
+				_ = p.Registry.Decide(ctx, in.ModelName, v.Version, registry.StageRejected, registry.Decision{
+					Outcome: registry.OutcomeRejected, CandidateAUC: metrics["val_auc"], Reason: "artifact upload failed", DecidedAt: p.now(),
+				})
+			}
 			return out, fmt.Errorf("store %s: %w", f.key, err)
 		}
 	}
-	p.log().Info("candidate registered", "model", in.ModelName, "version", v.Version, "val_auc", metrics["val_auc"])
+	p.log().Info("candidate registered", "model", in.ModelName, "version", v.Version, "val_auc", metrics["val_auc"], "adopted", adopted)
 	return out, nil
+}
+
+// versionOfRun finds the version an earlier attempt of the same run
+// registered, if any.
+func (p *Pipeline) versionOfRun(ctx context.Context, in TrainInput) (registry.Version, bool, error) {
+	if in.RunID == "" {
+		return registry.Version{}, false, nil
+	}
+	vs, err := p.Registry.List(ctx, in.ModelName)
+	if err != nil {
+		return registry.Version{}, false, fmt.Errorf("list %s: %w", in.ModelName, err)
+	}
+	for i := len(vs) - 1; i >= 0; i-- {
+		if vs[i].RunID == in.runKey() && vs[i].Stage == registry.StageNone {
+			return vs[i], true, nil
+		}
+	}
+	return registry.Version{}, false, nil
 }
 
 // Evaluate scores the current Production model on the month's validation

@@ -59,9 +59,12 @@ type Version struct {
 	Metrics         map[string]float64 `json:"metrics"`
 	AsOf            string             `json:"as_of"` // training snapshot date, YYYY-MM-DD
 	DataFingerprint string             `json:"data_fingerprint"`
-	CreatedAt       time.Time          `json:"created_at"`
-	UpdatedAt       time.Time          `json:"updated_at"`
-	Decision        *Decision          `json:"decision,omitempty"`
+	// RunID identifies the pipeline run that trained it (execution and
+	// phase), so that a retried training adopts this version.
+	RunID     string    `json:"run_id,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Decision  *Decision `json:"decision,omitempty"`
 }
 
 // Sentinel errors. Implementations wrap them with context; callers test

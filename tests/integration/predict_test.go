@@ -14,8 +14,8 @@ import (
 
 // reloadWait bounds how long a warm PredictFunction may keep serving the
 // previous Production model after a promotion: the template sets
-// CHURNOPS_RELOAD_INTERVAL=30s.
-const reloadWait = 45 * time.Second
+// PredictReloadInterval=2s at deploy (the template defaults to 30s).
+const reloadWait = 15 * time.Second
 
 // apiResponse is one answer of the deployed REST API.
 type apiResponse struct {

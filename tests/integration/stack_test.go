@@ -200,7 +200,8 @@ func (f *fixture) setUp(t *testing.T) error {
 		"--s3-bucket", f.artifactsBucket,
 		"--region", f.cfg.Region,
 		"--capabilities", "CAPABILITY_IAM",
-		"--parameter-overrides", "Architecture="+lambdaArchitecture(),
+		// A short reload interval: /predict must serve a promotion within it.
+		"--parameter-overrides", "Architecture="+lambdaArchitecture()+" PredictReloadInterval=2s",
 		"--no-resolve-s3", // samconfig.toml resolves a managed bucket; the test brings its own
 		"--no-confirm-changeset", "--no-fail-on-empty-changeset", "--no-progressbar"); err != nil {
 		return err
