@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/churnops/churnops/internal/drift"
+	"github.com/churnops/churnops/internal/pipeline"
 	"github.com/churnops/churnops/internal/snapshot"
 	"github.com/churnops/churnops/internal/synth"
 )
@@ -160,7 +161,7 @@ func cmdDrift(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("current: %w", err)
 	}
 	*refAsOf, *curAsOf = refLabel, curLabel
-	rep, err := drift.Compare(r.DriftColumns(), c.DriftColumns(), drift.Options{Threshold: *threshold, Reference: *refAsOf, Current: *curAsOf})
+	rep, err := drift.Compare(r.DriftColumns(), c.DriftColumns(), drift.Options{Threshold: *threshold, Reference: *refAsOf, Current: *curAsOf, Gate: pipeline.DriftGate})
 	if errors.Is(err, drift.ErrOptions) {
 		return usagef("%v", err)
 	}

@@ -871,3 +871,25 @@ func (p *parser) parseFail(f objFields, st *state) {
 	st.errorExpr = p.failExpr(f, "ErrorPath")
 	st.causeExp = p.failExpr(f, "CausePath")
 }
+
+// Choose evaluates the Choice state name on input exactly as an execution
+// would and returns the state it leads to. It lets a caller outside an
+// execution apply one of the definition's gates — `churnops drift` reports
+// the DriftGate's verdict — so that the rule still lives only in the
+// definition.
+func (m *Machine) Choose(name string, input json.RawMessage) (string, error) {
+	st, ok := m.states[name]
+	if !ok || st.typ != typeChoice {
+		return "", fmt.Errorf("asl: %q is not a Choice state of the machine", name)
+	}
+	in, err := parseJSON(input)
+	if err != nil {
+		return "", fmt.Errorf("asl: Choose %s: input is not valid JSON: %w", name, err)
+	}
+	x := (&Runner{Machine: m}).newRun()
+	res := x.choice(st, in, x.clock.Now())
+	if res.err != nil {
+		return "", res.err
+	}
+	return res.next, nil
+}

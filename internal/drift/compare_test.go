@@ -61,7 +61,7 @@ func TestCompareMatchesEvidently(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			ref := columns(t, slicesOf(t, months, c.Reference)...)
 			cur := columns(t, slicesOf(t, months, c.Current)...)
-			rep, err := drift.Compare(ref, cur, drift.Options{Threshold: drift.DefaultThreshold})
+			rep, err := drift.Compare(ref, cur, drift.Options{Threshold: drift.DefaultThreshold, Gate: atOrAbove})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +131,7 @@ func TestCompareDetectsInjectedDrift(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.name+"/n="+itoa(n), func(t *testing.T) {
-				rep, err := drift.Compare(ref, c.cur, drift.Options{Threshold: 0.5})
+				rep, err := drift.Compare(ref, c.cur, drift.Options{Threshold: 0.5, Gate: atOrAbove})
 				if err != nil {
 					t.Fatal(err)
 				}

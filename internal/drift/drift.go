@@ -42,12 +42,18 @@ var (
 
 // Options tune Compare.
 type Options struct {
-	// Threshold is the drift share at or above which the report asks for
-	// retraining (the lab uses DefaultThreshold). Must be within [0, 1].
+	// Threshold is the retraining threshold on the drift share, handed to
+	// Gate and shown in the report (the lab uses DefaultThreshold). Must be
+	// within [0, 1].
 	Threshold float64
 	// Reference and Current label the two months in the report (their
 	// as_of dates); Compare copies them into Report.
 	Reference, Current string
+	// Gate decides from the drift share and the threshold whether to
+	// retrain, for Report.Retrain. The decision rule is not this package's:
+	// it is the state machine's DriftGate (pipeline.DriftGate applies it),
+	// so that it lives in one place. Without a Gate, Retrain stays false.
+	Gate func(driftShare, threshold float64) (bool, error)
 }
 
 // Report is the outcome of a drift comparison between two months: one
@@ -59,7 +65,7 @@ type Report struct {
 	DriftShare     float64        `json:"drift_share"`     // DriftedColumns / len(Columns)
 	DriftedColumns int            `json:"drifted_columns"` // columns whose test flags drift
 	Threshold      float64        `json:"threshold"`       // Options.Threshold
-	Retrain        bool           `json:"retrain"`         // DriftShare >= Threshold
+	Retrain        bool           `json:"retrain"`         // Options.Gate's verdict
 	Columns        []ColumnResult `json:"columns"`         // in reference column order
 }
 
@@ -151,6 +157,12 @@ func Compare(ref, cur []snapshot.Column, opts Options) (*Report, error) {
 		}
 	}
 	rep.DriftShare = float64(rep.DriftedColumns) / float64(len(rep.Columns))
-	rep.Retrain = rep.DriftShare >= rep.Threshold
+	if opts.Gate != nil {
+		retrain, err := opts.Gate(rep.DriftShare, rep.Threshold)
+		if err != nil {
+			return nil, fmt.Errorf("drift gate: %w", err)
+		}
+		rep.Retrain = retrain
+	}
 	return rep, nil
 }

@@ -21,7 +21,11 @@ func ExampleCompare() {
 		{Name: "watch_hours_30d", Kind: snapshot.Numerical, Num: []float64{31, 33, 34, 35, 37, 38, 40, 42}},
 		{Name: "churn_label", Kind: snapshot.Categorical, Cat: []string{"False", "True", "False", "False", "True", "False", "False", "False"}},
 	}
-	rep, err := drift.Compare(ref, cur, drift.Options{Threshold: drift.DefaultThreshold, Reference: "2024-01-31", Current: "2024-02-29"})
+	rep, err := drift.Compare(ref, cur, drift.Options{
+		Threshold: drift.DefaultThreshold, Reference: "2024-01-31", Current: "2024-02-29",
+		// churnops passes pipeline.DriftGate: the state machine's own rule.
+		Gate: func(share, threshold float64) (bool, error) { return share >= threshold, nil },
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return

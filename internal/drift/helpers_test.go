@@ -22,3 +22,7 @@ func sum(v []int) int {
 	}
 	return s
 }
+
+// atOrAbove is the lab's retraining rule, as the state machine's DriftGate
+// applies it in production: tests pass it as Options.Gate.
+func atOrAbove(share, threshold float64) (bool, error) { return share >= threshold, nil }

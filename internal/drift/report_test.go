@@ -18,7 +18,7 @@ func sampleReport(t *testing.T) *drift.Report {
 	ref := synthetic(3000, 1, 0, 0.3)
 	cur := synthetic(3000, 2, 6, 0.3)
 	ref[0].Name, cur[0].Name = `watch<script>alert("x")</script>`, `watch<script>alert("x")</script>`
-	rep, err := drift.Compare(ref, cur, drift.Options{Threshold: 0.02, Reference: "2024-01-31", Current: `2024-02-29 & "late"`})
+	rep, err := drift.Compare(ref, cur, drift.Options{Threshold: 0.02, Reference: "2024-01-31", Current: `2024-02-29 & "late"`, Gate: atOrAbove})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestWriteHTML(t *testing.T) {
 
 func TestBuild(t *testing.T) {
 	ref := synthetic(2000, 1, 0, 0.3)
-	docs, err := drift.Build(ref, ref, drift.Options{Threshold: drift.DefaultThreshold, Reference: "a", Current: "b"})
+	docs, err := drift.Build(ref, ref, drift.Options{Threshold: drift.DefaultThreshold, Reference: "a", Current: "b", Gate: atOrAbove})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/churnops/churnops/internal/asl"
 	"github.com/churnops/churnops/statemachine"
@@ -71,4 +73,32 @@ func (in *ExecutionInput) Validate() error {
 		return &InvalidInputError{Msg: fmt.Sprintf("seed %d must be >= 0", in.Seed)}
 	}
 	return nil
+}
+
+// gateMachine is the embedded definition, parsed once for DriftGate.
+var gateMachine = sync.OnceValues(func() (*asl.Machine, error) {
+	return asl.Parse(statemachine.Retrain, map[string]string{
+		statemachine.DriftFunction: LocalDrift, statemachine.TrainFunction: LocalTrain,
+		statemachine.EvaluateFunction: LocalEvaluate, statemachine.CompareFunction: LocalCompare,
+	})
+})
+
+// DriftGate applies the state machine's DriftGate Choice state to a drift
+// share and a threshold: true when it leads to retraining. The rule lives in
+// statemachine/retrain.asl.json only; reports that show a retrain verdict
+// (drift.Options.Gate) ask the definition through this function.
+func DriftGate(driftShare, threshold float64) (bool, error) {
+	m, err := gateMachine()
+	if err != nil {
+		return false, fmt.Errorf("load state machine: %w", err)
+	}
+	in, err := json.Marshal(map[string]any{"drift": map[string]any{"drift_share": driftShare}, "threshold": threshold})
+	if err != nil {
+		return false, err
+	}
+	next, err := m.Choose("DriftGate", in)
+	if err != nil {
+		return false, err
+	}
+	return next != "NoRetrain", nil
 }

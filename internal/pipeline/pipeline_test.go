@@ -358,3 +358,16 @@ func TestTrainRetryAdoptsVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestDriftGate asks the definition's DriftGate, the one place the rule lives.
+func TestDriftGate(t *testing.T) {
+	for _, tc := range []struct {
+		share, threshold float64
+		want             bool
+	}{{0, 0.02, false}, {0.0199, 0.02, false}, {0.02, 0.02, true}, {0.0667, 0.02, true}, {0.5, 0.6, false}, {0, 0, true}} {
+		got, err := pipeline.DriftGate(tc.share, tc.threshold)
+		if err != nil || got != tc.want {
+			t.Errorf("DriftGate(%v, %v) = %v, %v; want %v", tc.share, tc.threshold, got, err, tc.want)
+		}
+	}
+}

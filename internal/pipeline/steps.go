@@ -97,7 +97,7 @@ func (p *Pipeline) drift(ctx context.Context, in DriftInput) (DriftOutput, error
 	if err != nil {
 		return DriftOutput{}, err
 	}
-	rep, err := drift.Compare(ref.DriftColumns(), cur.DriftColumns(), drift.Options{Threshold: in.Threshold})
+	rep, err := drift.Compare(ref.DriftColumns(), cur.DriftColumns(), drift.Options{Threshold: in.Threshold, Gate: DriftGate})
 	if err != nil {
 		return DriftOutput{}, fmt.Errorf("compare %s with %s: %w", in.ReferenceAsOf, in.CurrentAsOf, err)
 	}
