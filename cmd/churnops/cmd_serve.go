@@ -16,15 +16,15 @@ import (
 )
 
 // service builds the /predict service on the state directory.
-func (a *app) service(st *stores, reload time.Duration, access bool) (*serve.Service, error) {
+func (a *app) service(st *stores, reload, featuresTTL time.Duration, access bool) (*serve.Service, error) {
 	cfg := serve.Config{
 		ModelName: a.model,
 		Registry:  st.Registry,
 		Blobs:     st.Blobs,
 		// Features change at ingest (monthly): a read-through cache spares
-		// the embedded store's per-read file locking on every request, and
-		// an ingest is served within the reload interval.
-		Features:       featurestore.NewCache(st.Features, reload, 1<<20),
+		// the embedded store's per-read file locking on every request; an
+		// ingest is served within featuresTTL.
+		Features:       featurestore.NewCache(st.Features, featuresTTL, 1<<20),
 		Loader:         serve.GBDTLoader(training.Spec()),
 		ReloadInterval: reload,
 		Logger:         slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -38,7 +38,7 @@ func (a *app) service(st *stores, reload time.Duration, access bool) (*serve.Ser
 // predictOne answers POST /predict for one user through the very handler
 // the server and the Lambda function use, so the CLI prints what they send.
 func predictOne(ctx context.Context, a *app, st *stores, userID string) error {
-	svc, err := a.service(st, time.Minute, false)
+	svc, err := a.service(st, time.Minute, 0, false)
 	if err != nil {
 		return err
 	}
@@ -79,6 +79,7 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8000", "listen address")
 	reload := fs.Duration("reload", 5*time.Second, "how often the Production version is re-checked (a promotion is served within this)")
 	access := fs.Bool("access-log", true, "log one line per request")
+	featuresTTL := fs.Duration("features-ttl", time.Minute, "how long online features are cached (an ingest is served within this)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -86,7 +87,7 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, err := a.service(st, *reload, *access)
+	svc, err := a.service(st, *reload, *featuresTTL, *access)
 	if err != nil {
 		return err
 	}
