@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/churnops/churnops/internal/featurestore"
 	"io"
 	"log/slog"
 	"os"
@@ -20,6 +21,8 @@ type app struct {
 	json           bool   // machine-readable output on stdout
 	quiet          bool
 	closers        []func() error
+
+	featureCache *featurestore.Cache // the server's cache over the online features
 }
 
 func newApp(stdout, stderr io.Writer) *app {

@@ -17,6 +17,7 @@ import (
 
 // service builds the /predict service on the state directory.
 func (a *app) service(st *stores, reload, featuresTTL time.Duration, access bool) (*serve.Service, error) {
+	a.featureCache = featurestore.NewCache(st.Features, featuresTTL, 1<<20)
 	cfg := serve.Config{
 		ModelName: a.model,
 		Registry:  st.Registry,
@@ -24,7 +25,7 @@ func (a *app) service(st *stores, reload, featuresTTL time.Duration, access bool
 		// Features change at ingest (monthly): a read-through cache spares
 		// the embedded store's per-read file locking on every request; an
 		// ingest is served within featuresTTL.
-		Features:       featurestore.NewCache(st.Features, featuresTTL, 1<<20),
+		Features:       a.featureCache,
 		Loader:         serve.GBDTLoader(training.Spec()),
 		ReloadInterval: reload,
 		Logger:         slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -91,9 +92,26 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := a.primeFeatures(ctx, st); err != nil {
+		fmt.Fprintf(a.stderr, "churnops serve: features not preloaded (%v); they load on first use\n", err)
+	}
 	if err := svc.Reload(ctx); err != nil {
 		fmt.Fprintf(a.stderr, "churnops serve: no model loaded yet (%v); /ready answers 503 until one is promoted\n", err)
 	}
 	fmt.Fprintf(a.stderr, "churnops serve: listening on http://%s (POST /predict, GET /health /ready /model /metrics); Ctrl-C stops\n", *addr)
 	return svc.ListenAndServe(ctx, *addr)
+}
+
+// primeFeatures loads every online feature record into the server's cache
+// in one read, on the embedded default (the AWS table is read on demand).
+func (a *app) primeFeatures(ctx context.Context, st *stores) error {
+	if st.Local == nil || a.featureCache == nil {
+		return nil
+	}
+	recs, err := st.Local.Features.All(ctx)
+	if err != nil {
+		return err
+	}
+	a.featureCache.Prime(recs)
+	return nil
 }

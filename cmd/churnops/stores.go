@@ -27,8 +27,9 @@ type stores struct {
 	// Approvals keeps executions paused for approval on the embedded
 	// default; nil on AWS, where Step Functions keeps them.
 	Approvals registry.Approvals
-	// AWS is set on the aws backend.
-	AWS *awsbackend.Backend
+	// AWS is set on the aws backend, Local on the embedded default.
+	AWS   *awsbackend.Backend
+	Local *localstore.State
 }
 
 // openStores opens the backend once per process. hold keeps the local
@@ -53,7 +54,7 @@ func (a *app) openStores(ctx context.Context, hold bool) (*stores, error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, st.Close)
-	return &stores{Blobs: st.Blobs, Registry: st.Registry, Features: st.Features, Approvals: st.Approvals}, nil
+	return &stores{Blobs: st.Blobs, Registry: st.Registry, Features: st.Features, Approvals: st.Approvals, Local: st}, nil
 }
 
 // pipeline returns the steps wired to the stores.

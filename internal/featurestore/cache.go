@@ -74,3 +74,17 @@ func (c *Cache) PutBatch(ctx context.Context, recs []Record) error {
 	c.mu.Unlock()
 	return err
 }
+
+// Prime fills the cache with records read in bulk (they expire after TTL
+// like any entry), so a fresh server does not start on cache misses.
+func (c *Cache) Prime(recs []Record) {
+	exp := c.now().Add(c.ttl)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range recs {
+		if len(c.entries) >= c.max {
+			return
+		}
+		c.entries[r.UserID] = cacheEntry{rec: r, expires: exp}
+	}
+}

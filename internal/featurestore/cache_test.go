@@ -78,3 +78,20 @@ func TestCacheServesWithinTTL(t *testing.T) {
 		t.Errorf("after a failure: %v, want a fresh read (ErrNotFound)", err)
 	}
 }
+
+func TestCachePrime(t *testing.T) {
+	ctx := context.Background()
+	inner := &countingStore{Store: open(t)}
+	c := featurestore.NewCache(inner, time.Minute, 2)
+	c.Prime([]featurestore.Record{{UserID: "a", AsOf: "2024-01-31"}, {UserID: "b"}, {UserID: "c"}})
+	if r, err := c.Get(ctx, "a"); err != nil || r.AsOf != "2024-01-31" {
+		t.Fatalf("Get a = %+v, %v; want the primed record", r, err)
+	}
+	if inner.gets != 0 {
+		t.Errorf("%d store reads for a primed user, want 0", inner.gets)
+	}
+	// Past maxEntries nothing more is primed: c falls through to the store.
+	if _, err := c.Get(ctx, "c"); !errors.Is(err, featurestore.ErrNotFound) || inner.gets != 1 {
+		t.Errorf("Get c: %v after %d reads; want a store read answering ErrNotFound", err, inner.gets)
+	}
+}
