@@ -13,7 +13,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/churnops/churnops/internal/dynamo"
 	"github.com/churnops/churnops/internal/pipeline"
@@ -46,7 +45,7 @@ func FromEnv(ctx context.Context) (*Backend, error) {
 			return nil, fmt.Errorf("environment variable %s is not set", name)
 		}
 	}
-	db := dynamodb.NewFromConfig(cfg)
+	db := dynamo.NewClient(cfg)
 	model := os.Getenv(EnvModelName)
 	if model == "" {
 		model = pipeline.DefaultModelName

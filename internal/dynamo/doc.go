@@ -33,8 +33,9 @@
 //
 // # Endpoints
 //
-// The adapters take a client built by the caller. dynamodb.NewFromConfig on
-// a config from config.LoadDefaultConfig honours AWS_ENDPOINT_URL and
-// AWS_ENDPOINT_URL_DYNAMODB, which is how the integration tests reach
-// MiniStack or LocalStack; nothing here knows about emulators.
+// The adapters take a client built by the caller. NewClient (or
+// dynamodb.NewFromConfig) on a config from config.LoadDefaultConfig honours
+// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_DYNAMODB, which is how the
+// integration tests reach MiniStack or LocalStack; NewClient also skips the
+// response CRC32 check there, which emulators do not always get right.
 package dynamo

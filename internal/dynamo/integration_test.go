@@ -39,7 +39,7 @@ func newClient(t *testing.T) *dynamodb.Client {
 	if err != nil {
 		t.Fatalf("load AWS config: %v", err)
 	}
-	return dynamodb.NewFromConfig(cfg)
+	return dynamo.NewClient(cfg)
 }
 
 var tableSeq atomic.Int64

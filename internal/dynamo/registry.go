@@ -120,7 +120,12 @@ func (r *Registry) Register(ctx context.Context, v registry.Version) (registry.V
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
 	})
 	if isConditionFailed(err) {
-		// Only possible if the counter item was deleted or rewritten by hand.
+		// The SDK retries a put whose response was lost; the retry then
+		// finds the item its first attempt wrote. That is success.
+		if got, gerr := r.get(ctx, v.Model, n); gerr == nil && got.CreatedAt.Equal(v.CreatedAt) && got.DataFingerprint == v.DataFingerprint && got.RunID == v.RunID {
+			return got, nil
+		}
+		// Otherwise the counter item was deleted or rewritten by hand.
 		return registry.Version{}, fmt.Errorf("register %s: v%d already exists (counter behind the versions): %w", v.Model, n, registry.ErrConflict)
 	}
 	if err != nil {

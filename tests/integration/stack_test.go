@@ -160,7 +160,7 @@ func (f *fixture) setUp(t *testing.T) error {
 		f.cfg.Region = "us-east-1"
 	}
 	f.s3 = s3store.NewClient(f.cfg)
-	f.ddb = dynamodb.NewFromConfig(f.cfg)
+	f.ddb = dynamo.NewClient(f.cfg)
 	f.sfn = sfn.NewFromConfig(f.cfg)
 	f.cfn = cloudformation.NewFromConfig(f.cfg)
 	f.lambda = lambda.NewFromConfig(f.cfg)
