@@ -371,3 +371,48 @@ func TestDriftGate(t *testing.T) {
 		}
 	}
 }
+
+// TestDriftRerun: the same months compared again reuse the stored reports;
+// with another threshold the reports differ and are stored beside them,
+// never over them.
+func TestDriftRerun(t *testing.T) {
+	p, st := newPipeline(t)
+	ctx := t.Context()
+	asOfs := ingestGenerated(t, p, synth.Config{Users: 600, Months: 2, Seed: 2, Drift: map[int]synth.Drift{1: synth.FeatureShift}})
+	in := pipeline.DriftInput{ReferenceAsOf: asOfs[0], CurrentAsOf: asOfs[1], Threshold: 0.02}
+	first, err := p.Drift(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := p.Drift(ctx, in)
+	if err != nil || again.ReportJSONKey != first.ReportJSONKey {
+		t.Fatalf("rerun: %v, key %s; want the stored %s", err, again.ReportJSONKey, first.ReportJSONKey)
+	}
+	in.Threshold = 0.5
+	other, err := p.Drift(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.ReportJSONKey == first.ReportJSONKey || other.ReportHTMLKey == first.ReportHTMLKey {
+		t.Fatalf("another threshold reused %s", first.ReportJSONKey)
+	}
+	for _, k := range []string{first.ReportJSONKey, other.ReportJSONKey} {
+		raw, err := st.Blobs.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Threshold float64 `json:"threshold"`
+		}
+		if err := json.Unmarshal(raw, &rep); err != nil {
+			t.Fatal(err)
+		}
+		want := 0.02
+		if k == other.ReportJSONKey {
+			want = 0.5
+		}
+		if rep.Threshold != want {
+			t.Errorf("%s has threshold %v, want %v", k, rep.Threshold, want)
+		}
+	}
+}

@@ -3,9 +3,13 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
+	"strings"
 
 	"github.com/churnops/churnops/internal/blob"
 	"github.com/churnops/churnops/internal/drift"
@@ -126,13 +130,28 @@ func (p *Pipeline) drift(ctx context.Context, in DriftInput) (DriftOutput, error
 	if err := rep.WriteHTML(&html); err != nil {
 		return out, fmt.Errorf("render drift html: %w", err)
 	}
-	if err := p.putOnce(ctx, out.ReportJSONKey, js.Bytes()); err != nil {
+	if out.ReportJSONKey, err = p.putVariant(ctx, out.ReportJSONKey, js.Bytes()); err != nil {
 		return out, fmt.Errorf("store drift report: %w", err)
 	}
-	if err := p.putOnce(ctx, out.ReportHTMLKey, html.Bytes()); err != nil {
+	if out.ReportHTMLKey, err = p.putVariant(ctx, out.ReportHTMLKey, html.Bytes()); err != nil {
 		return out, fmt.Errorf("store drift report: %w", err)
 	}
 	return out, nil
+}
+
+// putVariant stores data under key, or — when key already holds another
+// report for the same months (say, computed with another threshold) —
+// under key with a content hash before its extension, since keys are never
+// overwritten. It returns the key that holds data.
+func (p *Pipeline) putVariant(ctx context.Context, key string, data []byte) (string, error) {
+	err := p.putOnce(ctx, key, data)
+	if !errors.Is(err, blob.ErrExists) {
+		return key, err
+	}
+	sum := sha256.Sum256(data)
+	ext := path.Ext(key)
+	variant := strings.TrimSuffix(key, ext) + "-" + hex.EncodeToString(sum[:4]) + ext
+	return variant, p.putOnce(ctx, variant, data)
 }
 
 // Train fits a candidate on the month's training users, validates it on
