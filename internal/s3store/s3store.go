@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -55,6 +56,11 @@ func NewClient(cfg aws.Config, optFns ...func(*s3.Options)) *s3.Client {
 		// BaseEndpoint before option functions run.
 		if o.BaseEndpoint != nil {
 			o.UsePathStyle = true
+			// Drop idle connections before the emulator's 5 s keep-alive
+			// does, so a write never goes out on a closing connection.
+			o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+				tr.IdleConnTimeout = 2 * time.Second
+			})
 		}
 	}}, optFns...)
 	return s3.NewFromConfig(cfg, fns...)
