@@ -192,7 +192,7 @@ func (a *app) observer() asl.Observer {
 			}
 		case "Drift":
 			if d := s.Drift; d != nil {
-				detail = fmt.Sprintf("%s vs %s: drift_share=%.4f (%d/%d columns) %s", d.CurrentAsOf, d.ReferenceAsOf, d.DriftShare, d.DriftedColumns, d.Columns, strings.Join(d.Drifted, " "))
+				detail = strings.TrimSpace(fmt.Sprintf("%s vs %s: drift_share=%.4f (%d/%d columns) %s", d.CurrentAsOf, d.ReferenceAsOf, d.DriftShare, d.DriftedColumns, d.Columns, strings.Join(d.Drifted, " ")))
 			}
 		case "Train":
 			m := s.Candidate.Metrics
