@@ -414,6 +414,8 @@ func (p *parser) parseTop(m *Machine, top map[string]any, order []string) {
 	if !ok || start == "" {
 		if !f.has("StartAt") {
 			f.errf("StartAt", "missing: a definition needs StartAt")
+		} else if ok {
+			f.errf("StartAt", "must name a state, not be empty")
 		}
 	}
 	m.startAt = start
@@ -441,7 +443,7 @@ func (p *parser) parseTop(m *Machine, top map[string]any, order []string) {
 	if len(p.errs) > 0 {
 		return // references and reachability only make sense on valid states
 	}
-	if _, ok := m.states[m.startAt]; !ok && m.startAt != "" {
+	if _, ok := m.states[m.startAt]; !ok {
 		f.errf("StartAt", "names no state: %q", m.startAt)
 		return
 	}
