@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/churnops/churnops/internal/serve"
 	"github.com/churnops/churnops/internal/serve/servetest"
 )
 
@@ -100,18 +98,8 @@ func TestRunRefusesBadConfig(t *testing.T) {
 // test server, briefly.
 func TestRunAgainstService(t *testing.T) {
 	users := servetest.Users(200, 3, "2024-01-31")
-	env := servetest.NewEnv(users)
 	ctx := t.Context()
-	v, err := env.AddVersion(ctx, "churn", "2024-01-31", servetest.NewArtifact(-0.5, 0.5))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Promote(ctx, "churn", v); err != nil {
-		t.Fatal(err)
-	}
-	cfg := env.Config("churn")
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	svc, err := serve.New(cfg)
+	svc, err := servetest.NewEnv(users).ProductionService(ctx, "churn", "2024-01-31")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/churnops/churnops/internal/apigw"
-	"github.com/churnops/churnops/internal/serve"
 	"github.com/churnops/churnops/internal/serve/servetest"
 )
 
@@ -43,17 +41,7 @@ func newService(t *testing.T) http.Handler {
 	for i, id := range []string{"7590-VHVEG", "5575-GNVDE", "3668-QPYBK"} {
 		users[i].UserID = id
 	}
-	env := servetest.NewEnv(users)
-	v, err := env.AddVersion(ctx, "churn", "2023-12-31", servetest.NewArtifact(-0.5, 0.5))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Promote(ctx, "churn", v); err != nil {
-		t.Fatal(err)
-	}
-	cfg := env.Config("churn")
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	svc, err := serve.New(cfg)
+	svc, err := servetest.NewEnv(users).ProductionService(ctx, "churn", "2023-12-31")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,16 +65,7 @@ func benchLatency(b *testing.B, h http.Handler, br *benchRequest, users []string
 func benchFixture(b *testing.B, nUsers int) (http.Handler, []string) {
 	b.Helper()
 	users := servetest.Users(nUsers, 7, "2024-01-31")
-	env := servetest.NewEnv(users)
-	ctx := b.Context()
-	v, err := env.AddVersion(ctx, model, "2024-01-31", servetest.NewArtifact(-0.5, 0.5))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := env.Promote(ctx, model, v); err != nil {
-		b.Fatal(err)
-	}
-	svc, err := newQuietService(env)
+	svc, err := servetest.NewEnv(users).ProductionService(b.Context(), model, "2024-01-31")
 	if err != nil {
 		b.Fatal(err)
 	}

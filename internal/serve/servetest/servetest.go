@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -487,6 +488,22 @@ func (e *Env) Promote(ctx context.Context, model string, version int) error {
 		cur = v.Version
 	}
 	return e.Registry.Promote(ctx, model, version, cur, registry.Decision{Outcome: registry.OutcomePromoted})
+}
+
+// ProductionService registers a fake model version for model (trained on
+// asOf), promotes it and returns a Service over e that logs nothing: the
+// starting point of most handler tests and benchmarks.
+func (e *Env) ProductionService(ctx context.Context, model, asOf string) (*serve.Service, error) {
+	v, err := e.AddVersion(ctx, model, asOf, NewArtifact(-0.5, 0.5))
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Promote(ctx, model, v); err != nil {
+		return nil, err
+	}
+	cfg := e.Config(model)
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	return serve.New(cfg)
 }
 
 // Config returns a serve.Config over e's fakes for model.
