@@ -107,20 +107,8 @@ bench-compare:
 		$$sudo apt-get update && $$sudo apt-get install -y python3-sklearn python3-xgboost; }
 	$(GO) run ./bench/compare -data $(STREAMFLOW_DATA)
 
-bench-serve: ## load test of `churnops serve` on demo data (loopback, 10 s): throughput and p50/p99 (wrk if installed, else the Go generator)
-	@d=$$(mktemp -d); set -e; \
-	$(GO) build -o $$d/churnops ./cmd/churnops; \
-	$$d/churnops demo --dir $$d/demo --quiet >/dev/null; \
-	$$d/churnops serve --state $$d/demo/state --addr 127.0.0.1:18000 --access-log=false 2>$$d/serve.log & pid=$$!; \
-	trap "kill -INT $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf $$d" EXIT; \
-	for i in $$(seq 50); do curl -sf http://127.0.0.1:18000/ready >/dev/null && break; sleep 0.2; done; \
-	users=$$d/demo/data/month_003/users.csv; \
-	if command -v wrk >/dev/null; then \
-		for c in 16 64; do echo "== wrk, $$c connections, 10 s"; USERS=$$users wrk -t1 -c$$c -d10s -s bench/serve/predict.lua http://127.0.0.1:18000/predict | tail -5; done; \
-	else \
-		echo "(apt-get install wrk for a lighter load generator)"; \
-		$(GO) run ./bench/serve -url http://127.0.0.1:18000/predict -duration 10s -concurrency 64 -users-file $$users; \
-	fi
+bench-serve: ## load test of `churnops serve` on demo data and of a net/http baseline (loopback, bounded): throughput, p50/p99, closed and open loop
+	bash bench/serve/run.sh
 
 .PHONY: sam-validate sam-build deploy
 sam-validate: ## lint template.yaml with the pinned SAM CLI (offline)

@@ -11,9 +11,27 @@
 // someone else's server, and it stops after -duration (at most 5m) or
 // -requests. Each client holds one keep-alive connection and sends
 // pre-rendered requests, so that the generator spends little of the CPU it
-// shares with the server it measures. Latency is measured per exchange,
-// from write to the last byte of the response (closed-loop: a slow server
-// lowers the offered load rather than queueing it).
+// shares with the server it measures.
+//
+// Two ways to load:
+//
+//   - closed loop (default): each client sends its next request when the
+//     last one is answered, so the run finds the most the server can do,
+//     and latency is per exchange, from write to the last byte of the
+//     response. A slow server lowers the offered load rather than queueing
+//     it, and at saturation the latencies are mostly the clients' own queue.
+//   - open loop (-rate N): requests are due on a fixed schedule of N per
+//     second, whatever the server does, and each latency counts from the
+//     moment its request was due, so time spent waiting for a free
+//     connection behind a slow answer is counted too (no "coordinated
+//     omission"). This is the latency a service shows at a given load.
+//
+// With -baseline ADDR it loads nothing and instead serves, on a loopback
+// ADDR, a stand-in /predict that reads the request and answers a fixed
+// prediction of the real size. Loading it the same way as the real service
+// measures what this machine, its kernel, net/http and the load generator
+// cost without churnops: the ceiling of any net/http /predict here, which
+// makes figures from noisy or small machines comparable.
 package main
 
 import (
@@ -32,9 +50,11 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -42,6 +62,7 @@ import (
 const (
 	maxDuration    = 5 * time.Minute
 	maxConcurrency = 1024
+	maxRate        = 1_000_000
 )
 
 // config is one run's settings.
@@ -49,8 +70,9 @@ type config struct {
 	URL         string
 	Duration    time.Duration
 	Concurrency int
-	Requests    int64 // stop after this many requests; 0: duration only
-	Batch       int   // 0: {"user_id"}; n: {"user_ids"} of n users
+	Requests    int64   // stop after this many requests; 0: duration only
+	Rate        float64 // open loop: requests due per second; 0: closed loop
+	Batch       int     // 0: {"user_id"}; n: {"user_ids"} of n users
 	Timeout     time.Duration
 	Users       []string
 }
@@ -63,6 +85,10 @@ type result struct {
 	Elapsed   time.Duration
 	Latencies []time.Duration // sorted, successful HTTP exchanges only
 	FirstErr  error
+	// Unsent counts open-loop requests that were due but not answered when
+	// the run ended (in flight, or queued for a connection because the
+	// server fell behind).
+	Unsent int64
 }
 
 func (r result) throughput() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
@@ -196,6 +222,8 @@ func run(ctx context.Context, cfg config) (result, error) {
 		return result{}, fmt.Errorf("concurrency must be in [1, %d]", maxConcurrency)
 	case len(cfg.Users) == 0:
 		return result{}, errors.New("no users")
+	case cfg.Rate < 0 || cfg.Rate > maxRate:
+		return result{}, fmt.Errorf("rate must be in [0, %d] requests/s", maxRate)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
@@ -216,51 +244,106 @@ func run(ctx context.Context, cfg config) (result, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	var (
-		next     atomic.Int64
 		mu       sync.Mutex
 		res      = result{Status: map[int]int64{}}
 		wg       sync.WaitGroup
-		perCap   = 1024
 		start    = time.Now()
 		firstErr atomic.Pointer[error]
 	)
-	for range cfg.Concurrency {
-		wg.Go(func() {
-			c := &conn{addr: u.Host, timeout: cfg.Timeout}
-			defer c.close()
-			lat := make([]time.Duration, 0, perCap)
-			status := map[int]int64{}
-			var errs int64
-			for ctx.Err() == nil {
-				n := next.Add(1)
-				if cfg.Requests > 0 && n > cfg.Requests {
-					break
+	// client runs one connection: next hands it the number of its next
+	// request and the time that request was due (zero: measure from the
+	// write), until next says stop.
+	client := func(next func() (n int64, due time.Time, ok bool)) {
+		c := &conn{addr: u.Host, timeout: cfg.Timeout}
+		defer c.close()
+		lat := make([]time.Duration, 0, 1024)
+		status := map[int]int64{}
+		var errs int64
+		for {
+			n, due, ok := next()
+			if !ok {
+				break
+			}
+			t0 := time.Now()
+			if !due.IsZero() {
+				t0 = due
+			}
+			code, err := c.do(ctx, reqs[int(n)%len(reqs)])
+			d := time.Since(t0)
+			if err != nil {
+				if ctx.Err() != nil || errors.Is(err, errRunOver) {
+					break // the run ended mid-request: not a server error
 				}
-				t0 := time.Now()
-				code, err := c.do(ctx, reqs[int(n-1)%len(reqs)])
-				d := time.Since(t0)
-				if err != nil {
-					if ctx.Err() != nil || errors.Is(err, errRunOver) {
-						break // the run ended mid-request: not a server error
+				firstErr.CompareAndSwap(nil, &err)
+				errs++
+				time.Sleep(10 * time.Millisecond) // do not spin on a dead server
+				continue
+			}
+			status[code]++
+			lat = append(lat, d)
+		}
+		mu.Lock()
+		res.Latencies = append(res.Latencies, lat...)
+		for k, v := range status {
+			res.Status[k] += v
+			res.Requests += v
+		}
+		res.Errors += errs
+		res.Requests += errs
+		mu.Unlock()
+	}
+
+	if cfg.Rate == 0 {
+		var counter atomic.Int64
+		next := func() (int64, time.Time, bool) {
+			n := counter.Add(1) - 1
+			return n, time.Time{}, ctx.Err() == nil && (cfg.Requests == 0 || n < cfg.Requests)
+		}
+		for range cfg.Concurrency {
+			wg.Go(func() { client(next) })
+		}
+	} else {
+		// The schedule: request n is due at start + n/rate. A dispatcher
+		// queues each request when it falls due; a client takes it when its
+		// connection is free. The queue holds a few seconds of requests so
+		// that the dispatcher keeps time while the server lags.
+		queue := make(chan int64, min(int(cfg.Rate*4)+cfg.Concurrency, 4<<20))
+		dueAt := func(n int64) time.Time {
+			return start.Add(time.Duration(float64(n) / cfg.Rate * float64(time.Second)))
+		}
+		next := func() (int64, time.Time, bool) {
+			select {
+			case n, ok := <-queue:
+				return n, dueAt(n), ok && ctx.Err() == nil
+			case <-ctx.Done():
+				return 0, time.Time{}, false
+			}
+		}
+		for range cfg.Concurrency {
+			wg.Go(func() { client(next) })
+		}
+		var sent int64
+		func() {
+			defer close(queue)
+			for ctx.Err() == nil && (cfg.Requests == 0 || sent < cfg.Requests) {
+				due := int64(time.Since(start).Seconds()*cfg.Rate) + 1
+				if cfg.Requests > 0 {
+					due = min(due, cfg.Requests)
+				}
+				for ; sent < due; sent++ {
+					select {
+					case queue <- sent:
+					case <-ctx.Done():
+						return
 					}
-					firstErr.CompareAndSwap(nil, &err)
-					errs++
-					time.Sleep(10 * time.Millisecond) // do not spin on a dead server
-					continue
 				}
-				status[code]++
-				lat = append(lat, d)
+				// Sleep until the next request is due; the runtime wakes us
+				// a little late, and the next round catches up.
+				time.Sleep(time.Until(dueAt(sent)))
 			}
-			mu.Lock()
-			res.Latencies = append(res.Latencies, lat...)
-			for k, v := range status {
-				res.Status[k] += v
-				res.Requests += v
-			}
-			res.Errors += errs
-			res.Requests += errs
-			mu.Unlock()
-		})
+		}()
+		wg.Wait()
+		res.Unsent = sent - res.Requests
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(start)
@@ -277,8 +360,15 @@ func (r result) print(w io.Writer, cfg config) {
 		mode = fmt.Sprintf("batches of %d users", cfg.Batch)
 	}
 	fmt.Fprintf(w, "target       %s (%s, %d distinct users)\n", cfg.URL, mode, len(cfg.Users))
-	fmt.Fprintf(w, "load         %d clients for %v\n", cfg.Concurrency, r.Elapsed.Round(time.Millisecond))
+	if cfg.Rate > 0 {
+		fmt.Fprintf(w, "load         open loop: %.0f req/s due, on %d connections, for %v\n", cfg.Rate, cfg.Concurrency, r.Elapsed.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(w, "load         closed loop: %d clients for %v\n", cfg.Concurrency, r.Elapsed.Round(time.Millisecond))
+	}
 	fmt.Fprintf(w, "requests     %d  (%.0f req/s)  transport errors %d\n", r.Requests, r.throughput(), r.Errors)
+	if cfg.Rate > 0 && r.Unsent > r.Requests/100 {
+		fmt.Fprintf(w, "behind       %d requests due were not answered: the server did not keep up with %.0f req/s, and the latencies below are mostly queueing\n", r.Unsent, cfg.Rate)
+	}
 	codes := make([]int, 0, len(r.Status))
 	for c := range r.Status {
 		codes = append(codes, c)
@@ -290,25 +380,91 @@ func (r result) print(w io.Writer, cfg config) {
 	}
 	fmt.Fprintf(w, "status       %s\n", strings.Join(parts, "  "))
 	l := r.Latencies
-	fmt.Fprintf(w, "latency      p50 %v  p90 %v  p99 %v  max %v\n",
-		percentile(l, 50), percentile(l, 90), percentile(l, 99), percentile(l, 100))
+	from := "write to response"
+	if cfg.Rate > 0 {
+		from = "due time to response"
+	}
+	fmt.Fprintf(w, "latency      p50 %v  p90 %v  p99 %v  p99.9 %v  max %v  (%s)\n",
+		percentile(l, 50), percentile(l, 90), percentile(l, 99), percentile(l, 99.9), percentile(l, 100), from)
 	if r.FirstErr != nil {
 		fmt.Fprintf(w, "first error  %v\n", r.FirstErr)
 	}
 }
 
+// baselineBody is what the stand-in /predict answers: a real response of
+// churnops serve for one user, 14 features.
+var baselineBody = []byte(`{"user_id":"7590-VHVEG","churn_probability":0.6271822453,"prediction":1,` +
+	`"model_name":"churn","model_version":3,"as_of":"2024-04-30","features_used":{` +
+	`"months_active":1,"monthly_fee":29.85,"paperless_billing":true,"plan_stream_tv":false,` +
+	`"plan_stream_movies":false,"net_service":"DSL","watch_hours_30d":12.4,"avg_session_mins_7d":31.5,` +
+	`"unique_devices_30d":2,"skips_7d":14,"rebuffer_events_7d":3,"failed_payments_90d":0,` +
+	`"support_tickets_90d":1,"ticket_avg_resolution_hrs_90d":20.5}}`)
+
+// baselineHandler is the stand-in /predict: read the body, answer 200 with
+// baselineBody.
+func baselineHandler() http.Handler {
+	length := strconv.Itoa(len(baselineBody))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/predict" {
+			http.Error(w, "POST /predict only", http.StatusNotFound)
+			return
+		}
+		if _, err := io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10)); err != nil {
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", length)
+		_, _ = w.Write(baselineBody)
+	})
+}
+
+// serveBaseline serves baselineHandler on a loopback addr until ctx ends.
+func serveBaseline(ctx context.Context, addr string) error {
+	if err := checkLoopback(ctx, "http://"+addr+"/"); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: baselineHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	fmt.Fprintf(os.Stderr, "bench/serve: baseline /predict on http://%s (Ctrl-C stops)\n", ln.Addr())
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
 func main() {
 	var cfg config
-	var usersFile, users string
+	var usersFile, users, baseline string
 	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:8000/predict", "/predict URL (loopback only)")
 	flag.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to run (at most 5m)")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 64, "concurrent clients (at most 1024)")
 	flag.Int64Var(&cfg.Requests, "requests", 0, "stop after this many requests (0: run for -duration)")
+	flag.Float64Var(&cfg.Rate, "rate", 0, "open loop: requests due per second, latency counted from when each was due (0: closed loop, as fast as answers come)")
 	flag.IntVar(&cfg.Batch, "batch", 0, "users per request (0: single-user {\"user_id\"} requests)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "per-request timeout")
 	flag.StringVar(&usersFile, "users-file", "", "user ids: one per line, or a CSV with a user_id column (e.g. users.csv)")
 	flag.StringVar(&users, "users", "", "comma-separated user ids (instead of -users-file)")
+	flag.StringVar(&baseline, "baseline", "", "serve a stand-in /predict with a fixed answer on this loopback host:port instead of loading (a machine's net/http ceiling)")
 	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if baseline != "" {
+		if err := serveBaseline(ctx, baseline); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/serve:", err)
+			os.Exit(2)
+		}
+		return
+	}
 
 	switch {
 	case usersFile != "":
@@ -324,8 +480,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench/serve: give -users-file or -users")
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	res, err := run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench/serve:", err)

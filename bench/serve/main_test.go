@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/churnops/churnops/internal/serve/servetest"
+	"github.com/churnops/churnops/internal/training"
 )
 
 func TestCheckLoopback(t *testing.T) {
@@ -83,6 +86,8 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"no clients", func(c *config) { c.Concurrency = 0 }},
 		{"too many clients", func(c *config) { c.Concurrency = 5000 }},
 		{"no users", func(c *config) { c.Users = nil }},
+		{"negative rate", func(c *config) { c.Rate = -1 }},
+		{"absurd rate", func(c *config) { c.Rate = 1e9 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := base
@@ -140,5 +145,115 @@ func TestRunAgainstService(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOpenLoop checks the open-loop schedule: a server that keeps up gets
+// the requests due (no more, no fewer), and one that answers slower than
+// they fall due is reported behind, with latencies that include the wait
+// for a connection (counted from when each request was due).
+func TestOpenLoop(t *testing.T) {
+	const delay = 20 * time.Millisecond
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(delay)
+		w.Header().Set("Content-Length", "2")
+		_, _ = w.Write([]byte("{}"))
+	}))
+	defer slow.Close()
+
+	t.Run("keeps up", func(t *testing.T) {
+		// 200 req/s on 8 connections: each answers in 20 ms, so 8 connections
+		// serve up to 400 req/s.
+		res, err := run(t.Context(), config{URL: slow.URL + "/predict", Duration: 5 * time.Second, Requests: 200,
+			Rate: 200, Concurrency: 8, Timeout: 5 * time.Second, Users: []string{"a"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Requests != 200 || res.Status[http.StatusOK] != 200 || res.Unsent != 0 {
+			t.Fatalf("requests %d, status %v, unsent %d; want 200 answered", res.Requests, res.Status, res.Unsent)
+		}
+		// 200 requests due over 1 s: the run cannot be much shorter.
+		if res.Elapsed < 990*time.Millisecond {
+			t.Fatalf("200 requests at 200/s took %v: the schedule was not kept", res.Elapsed)
+		}
+		if p := percentile(res.Latencies, 50); p < delay {
+			t.Fatalf("p50 %v below the server's %v delay", p, delay)
+		}
+	})
+	t.Run("falls behind", func(t *testing.T) {
+		// 400 req/s on 2 connections: at most 100 answers a second.
+		res, err := run(t.Context(), config{URL: slow.URL + "/predict", Duration: time.Second,
+			Rate: 400, Concurrency: 2, Timeout: 5 * time.Second, Users: []string{"a"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Unsent < 200 {
+			t.Fatalf("unsent %d after 1 s at 4x the capacity (answered %d)", res.Unsent, res.Requests)
+		}
+		// The last answered request waited behind the queue: hundreds of ms,
+		// where a closed loop would report the 20 ms exchange.
+		if p := percentile(res.Latencies, 100); p < 300*time.Millisecond {
+			t.Fatalf("max latency %v: waiting for a connection was not counted", p)
+		}
+		var out bytes.Buffer
+		res.print(&out, config{URL: slow.URL, Rate: 400, Concurrency: 2, Users: []string{"a"}})
+		for _, want := range []string{"open loop", "behind", "due time to response"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("report lacks %q:\n%s", want, out.String())
+			}
+		}
+	})
+}
+
+// TestBaseline checks the stand-in /predict: it answers what the real
+// service answers for one user (same fields, the churn model's features),
+// and a run against it works like one against the service.
+func TestBaseline(t *testing.T) {
+	users := servetest.Users(5, 3, "2024-01-31")
+	svc, err := servetest.NewEnv(users).ProductionService(t.Context(), "churn", "2024-01-31")
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := httptest.NewServer(svc.ServerHandler())
+	defer real.Close()
+	base := httptest.NewServer(baselineHandler())
+	defer base.Close()
+
+	answer := func(url string) map[string]any {
+		t.Helper()
+		resp, err := http.Post(url+"/predict", "application/json", strings.NewReader(`{"user_id":"`+users[0].UserID+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&m) != nil {
+			t.Fatalf("%s: status %d", url, resp.StatusCode)
+		}
+		return m
+	}
+	keys := func(m map[string]any) []string {
+		return slices.Sorted(maps.Keys(m))
+	}
+	want, got := answer(real.URL), answer(base.URL)
+	if !slices.Equal(keys(got), keys(want)) {
+		t.Fatalf("baseline fields %v, service fields %v", keys(got), keys(want))
+	}
+	var names []string
+	for _, f := range training.Spec() {
+		names = append(names, f.Name)
+	}
+	slices.Sort(names)
+	if fu := keys(got["features_used"].(map[string]any)); !slices.Equal(fu, names) {
+		t.Fatalf("baseline features_used %v, churn model features %v", fu, names)
+	}
+
+	res, err := run(t.Context(), config{URL: base.URL + "/predict", Duration: 2 * time.Second, Requests: 100,
+		Concurrency: 2, Timeout: 5 * time.Second, Users: []string{"a"}})
+	if err != nil || res.Status[http.StatusOK] != 100 {
+		t.Fatalf("run against the baseline: %+v, %v", res, err)
+	}
+	if err := serveBaseline(t.Context(), "192.0.2.1:80"); err == nil {
+		t.Fatal("serveBaseline accepted a non-loopback address")
 	}
 }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Load test of `churnops serve` on demo data, loopback only, bounded time
+# (make bench-serve). It runs the same loads against the real service and
+# against the stand-in /predict of `bench/serve -baseline` (net/http with
+# a fixed answer), so that the figures say how much of this machine's
+# ceiling churnops uses:
+#   - closed loop (wrk if installed, else bench/serve): the most each
+#     answers, with latency per exchange;
+#   - open loop (bench/serve -rate): RATES requests/s due on a schedule,
+#     latency counted from when each was due.
+# Environment: DURATION (default 8s), RATES (default "10000 20000"),
+# CONNS (closed-loop connections, default "16 64"), SERVE_ENV (e.g.
+# GOMAXPROCS=1, for the server only).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+GO=${GO:-go}
+DURATION=${DURATION:-8s}
+RATES=${RATES:-10000 20000}
+CONNS=${CONNS:-16 64}
+SERVE_ENV=${SERVE_ENV:-}
+
+d=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$d"
+}
+trap cleanup EXIT
+
+$GO build -o "$d/churnops" ./cmd/churnops
+$GO build -o "$d/loadgen" ./bench/serve
+"$d/churnops" demo --dir "$d/demo" --quiet >/dev/null
+users=$d/demo/data/month_003/users.csv
+
+env $SERVE_ENV "$d/churnops" serve --state "$d/demo/state" --addr 127.0.0.1:18000 --access-log=false 2>"$d/serve.log" &
+pids+=($!)
+env $SERVE_ENV "$d/loadgen" -baseline 127.0.0.1:18001 2>"$d/baseline.log" &
+pids+=($!)
+for port in 18000 18001; do # up once they answer (churnops: 404 for an unknown user)
+	for _ in $(seq 50); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+			-d '{"user_id":"probe"}' "http://127.0.0.1:$port/predict" || true)
+		[ "$code" != 000 ] && break
+		sleep 0.2
+	done
+done
+
+echo "# machine: $(nproc) cores; server env: ${SERVE_ENV:-default}; $DURATION per run"
+for target in "churnops serve=18000" "baseline (net/http, fixed answer)=18001"; do
+	name=${target%=*}
+	url=http://127.0.0.1:${target##*=}/predict
+	echo
+	echo "## $name"
+	for c in $CONNS; do
+		if command -v wrk >/dev/null; then
+			echo "== closed loop, wrk, $c connections"
+			USERS=$users wrk -t1 -c"$c" -d"$DURATION" -s bench/serve/predict.lua "$url" | tail -5
+		else
+			echo "== closed loop, bench/serve, $c connections (apt-get install wrk for a lighter generator)"
+			"$d/loadgen" -url "$url" -duration "$DURATION" -concurrency "$c" -users-file "$users" | tail -4
+		fi
+	done
+	for r in $RATES; do
+		echo "== open loop, bench/serve, $r req/s due"
+		"$d/loadgen" -url "$url" -duration "$DURATION" -rate "$r" -concurrency 64 -users-file "$users" | tail -n +3 || true
+	done
+done
