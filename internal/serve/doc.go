@@ -30,8 +30,11 @@
 // Inline features must name every feature of the model's feature spec, no
 // more: a missing value is sent as JSON null, never by leaving the key out,
 // so that a typo cannot silently become a missing value. Unknown or absent
-// names and values the model's spec rejects are 400 invalid_request with the
-// offending name in the message and in error.feature.
+// names, values of the wrong type and categories the model does not know
+// are 400 invalid_request with the offending name in the message and in
+// error.feature. Features read from the online store are not held to the
+// categories: a level the model never saw (new in a monthly snapshot) is
+// scored as missing, as training encodes it.
 //
 // # Responses
 //

@@ -20,10 +20,14 @@ func GBDTLoader(expected []gbdt.Feature) Loader {
 			return nil, err
 		}
 		names := make([]string, m.NumFeatures())
+		cats := map[string][]string{}
 		for i, f := range m.Features() {
 			names[i] = f.Name
+			if f.Categorical {
+				cats[f.Name] = f.Categories
+			}
 		}
-		return &gbdtModel{m: m, names: names}, nil
+		return &gbdtModel{m: m, names: names, cats: cats}, nil
 	}
 }
 
@@ -31,6 +35,7 @@ func GBDTLoader(expected []gbdt.Feature) Loader {
 type gbdtModel struct {
 	m     *gbdt.Model
 	names []string
+	cats  map[string][]string // categorical feature -> its categories
 }
 
 func (g *gbdtModel) Encode(raw map[string]any, dst []float64) error {
@@ -42,7 +47,8 @@ func (g *gbdtModel) Encode(raw map[string]any, dst []float64) error {
 	return err
 }
 
-func (g *gbdtModel) PredictProba(x []float64) float64 { return g.m.PredictProba(x) }
-func (g *gbdtModel) NumFeatures() int                 { return g.m.NumFeatures() }
-func (g *gbdtModel) FeatureNames() []string           { return g.names }
-func (g *gbdtModel) Threshold() float64               { return g.m.Threshold }
+func (g *gbdtModel) PredictProba(x []float64) float64   { return g.m.PredictProba(x) }
+func (g *gbdtModel) NumFeatures() int                   { return g.m.NumFeatures() }
+func (g *gbdtModel) FeatureNames() []string             { return g.names }
+func (g *gbdtModel) Threshold() float64                 { return g.m.Threshold }
+func (g *gbdtModel) Categories(feature string) []string { return g.cats[feature] }

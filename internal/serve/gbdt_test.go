@@ -3,9 +3,11 @@ package serve_test
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,6 +97,39 @@ func TestGBDTLoader(t *testing.T) {
 		}
 		if e := decodeError(t, rec); e.Code != serve.CodeInvalidRequest || e.Feature != "monthly_fee" {
 			t.Fatalf("error %+v", e)
+		}
+	})
+	t.Run("inline unknown category is refused", func(t *testing.T) {
+		rec := do(t, h, "POST", "/predict", readTestdata(t, "inline_bad_category.json"))
+		if rec.Code != 400 {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		e := decodeError(t, rec)
+		if e.Code != serve.CodeInvalidRequest || e.Feature != "net_service" || !strings.Contains(e.Message, `"Fiber optic"`) {
+			t.Fatalf("error %+v, want invalid_request on net_service listing its categories", e)
+		}
+	})
+	t.Run("stored unknown category is scored as missing", func(t *testing.T) {
+		rec := knownUsers()[0]
+		rec.UserID = "0000-NEWLEVEL"
+		rec.Features["net_service"] = "Satellite" // a level the model never saw
+		if err := env.Features.PutBatch(ctx, []featurestore.Record{rec}); err != nil {
+			t.Fatal(err)
+		}
+		resp := do(t, h, "POST", "/predict", `{"user_id":"0000-NEWLEVEL"}`)
+		if resp.Code != http.StatusOK {
+			t.Fatalf("status %d: %s", resp.Code, resp.Body)
+		}
+		var got prediction
+		decodeStrict(t, resp.Body.Bytes(), &got)
+		missing := maps.Clone(rec.Features)
+		missing["net_service"] = nil
+		row := make([]float64, m.NumFeatures())
+		if err := m.Encode(missing, row); err != nil {
+			t.Fatal(err)
+		}
+		if want := m.PredictProba(row); got.ChurnProbability != want {
+			t.Fatalf("churn_probability %v, want %v (net_service missing)", got.ChurnProbability, want)
 		}
 	})
 	t.Run("artifact with another spec is refused", func(t *testing.T) {

@@ -10,8 +10,10 @@ type Model interface {
 	// or nil (as the feature store and JSON decoding produce them); nil or an
 	// absent key is a missing value, and keys the model does not use are
 	// ignored (the service enforces the stricter inline-request contract
-	// itself). A value the feature's spec does not accept (wrong type, an
-	// unknown category) is reported as a *FeatureError, possibly wrapped.
+	// itself). A category the model does not know is encoded as missing, as
+	// training encodes it, so that a new level in a monthly snapshot is
+	// scored rather than failed. A value of the wrong type is reported as a
+	// *FeatureError, possibly wrapped.
 	Encode(raw map[string]any, dst []float64) error
 	// PredictProba returns the churn probability for an encoded row. It must
 	// not allocate: it runs on every request.
@@ -23,6 +25,10 @@ type Model interface {
 	FeatureNames() []string
 	// Threshold is the probability at or above which the prediction is 1.
 	Threshold() float64
+	// Categories lists the accepted values of a categorical feature, and is
+	// nil for any other name. Inline features are checked against them: a
+	// client's unknown category is a 400, not a silent missing value.
+	Categories(feature string) []string
 }
 
 // Loader decodes a model artifact's bytes (as stored under a registry

@@ -203,7 +203,7 @@ func (m *loaded) checkInline(raw map[string]any) error {
 		slices.Sort(unknown)
 	}
 	if len(missing) == 0 && len(unknown) == 0 {
-		return nil
+		return m.checkCategories(raw)
 	}
 	var parts []string
 	feature := ""
@@ -220,6 +220,30 @@ func (m *loaded) checkInline(raw map[string]any) error {
 	return &Error{Code: CodeInvalidRequest, Feature: feature,
 		Message: strings.Join(parts, "; ") + fmt.Sprintf("; model %s v%d expects exactly %d features",
 			m.version.Model, m.version.Version, len(m.names))}
+}
+
+// checkCategories refuses a category the model does not know: from a
+// client it is a mistake (a typo, a stale client), where Encode would score
+// it as missing, the lenient reading kept for the online store.
+func (m *loaded) checkCategories(raw map[string]any) error {
+	for _, n := range m.names {
+		levels := m.model.Categories(n)
+		if levels == nil {
+			continue
+		}
+		v, ok := raw[n].(string) // nil is missing; other types fail in Encode
+		if !ok || slices.Contains(levels, v) {
+			continue
+		}
+		q := make([]string, len(levels))
+		for i, l := range levels {
+			q[i] = quote(l)
+		}
+		return &Error{Code: CodeInvalidRequest, Feature: n,
+			Message: fmt.Sprintf("feature %s: unknown category %s; want one of %s, or null for missing",
+				quote(n), quote(v), strings.Join(q, ", "))}
+	}
+	return nil
 }
 
 func quoteList(names []string) string {

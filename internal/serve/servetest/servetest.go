@@ -113,7 +113,8 @@ func Load(data []byte) (serve.Model, error) {
 	return m, nil
 }
 
-// Encode implements serve.Model: NaN for a missing value.
+// Encode implements serve.Model: NaN for a missing value or an unknown
+// category.
 func (m *Model) Encode(raw map[string]any, dst []float64) error {
 	for i, f := range m.a.Spec {
 		v, ok := raw[f.Name]
@@ -145,11 +146,10 @@ func (m *Model) Encode(raw map[string]any, dst []float64) error {
 			if !ok {
 				return &serve.FeatureError{Feature: f.Name, Reason: "want a string, got " + typeName(v)}
 			}
-			j := slices.Index(f.Levels, x)
-			if j < 0 {
-				return &serve.FeatureError{Feature: f.Name, Reason: fmt.Sprintf("unknown category %q; want one of %q", x, f.Levels)}
+			dst[i] = math.NaN() // an unknown category is missing
+			if j := slices.Index(f.Levels, x); j >= 0 {
+				dst[i] = float64(j)
 			}
-			dst[i] = float64(j)
 		}
 	}
 	return nil
@@ -183,6 +183,16 @@ func (m *Model) NumFeatures() int { return len(m.a.Spec) }
 
 // FeatureNames implements serve.Model.
 func (m *Model) FeatureNames() []string { return m.names }
+
+// Categories implements serve.Model.
+func (m *Model) Categories(feature string) []string {
+	for _, f := range m.a.Spec {
+		if f.Name == feature && f.Kind == Category {
+			return f.Levels
+		}
+	}
+	return nil
+}
 
 // Threshold implements serve.Model.
 func (m *Model) Threshold() float64 { return m.a.Threshold }
