@@ -117,6 +117,9 @@ func cmdIngest(ctx context.Context, a *app, args []string) error {
 	if out.AlreadyIngested {
 		note = " (already ingested: same data, nothing new stored)"
 	}
+	if out.OnlineNewerAsOf != "" {
+		note += fmt.Sprintf(" (online features left at the newer as_of=%s)", out.OnlineNewerAsOf)
+	}
 	a.printf("ingested %s as_of=%s: %d customers, %d churners, %d online feature records -> %s%s [%s]\n",
 		*data, out.AsOf, out.Rows, out.Churners, out.OnlineFeatures, out.DatasetKey, note, seconds(time.Since(start)))
 	return a.emit(out)

@@ -33,6 +33,9 @@ type IngestOutput struct {
 	Fingerprint     string `json:"fingerprint"`
 	AlreadyIngested bool   `json:"already_ingested"` // the same data was stored before; nothing new written
 	OnlineFeatures  int    `json:"online_features"`  // records materialized into the online store
+	// OnlineNewerAsOf is set when the online store was left alone because
+	// it holds a newer month (this one is a backfill): that month's as_of.
+	OnlineNewerAsOf string `json:"online_newer_as_of,omitempty"`
 }
 
 // DriftInput is the Drift function's event.

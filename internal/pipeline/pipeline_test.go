@@ -416,3 +416,50 @@ func TestDriftRerun(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestBackfillKeepsNewerOnlineFeatures ingests months out of order:
+// an older month's dataset is stored, but the online store keeps serving
+// the newest month, and a month newer again replaces it.
+func TestIngestBackfillKeepsNewerOnlineFeatures(t *testing.T) {
+	p, st := newPipeline(t)
+	ctx := t.Context()
+	months, err := synth.Generate(synth.Config{Users: 300, Months: 3, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := months[0].Customers[0].UserID
+	onlineAsOf := func() string {
+		t.Helper()
+		rec, err := st.Features.Get(ctx, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.AsOf
+	}
+	asOf := func(i int) string { return months[i].AsOf.Format(snapshot.DateLayout) }
+
+	for _, step := range []struct {
+		month      int
+		wantOnline string // the as_of the online store serves afterwards
+		wantNewer  string // IngestOutput.OnlineNewerAsOf
+	}{
+		{1, asOf(1), ""},
+		{0, asOf(1), asOf(1)}, // a backfill: stored, not materialized
+		{0, asOf(1), asOf(1)}, // and again, idempotently
+		{2, asOf(2), ""},
+	} {
+		out, err := p.IngestMonth(ctx, months[step.month])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.OnlineNewerAsOf != step.wantNewer || (step.wantNewer == "") != (out.OnlineFeatures > 0) {
+			t.Fatalf("ingest of %s: online_newer_as_of %q, online_features %d; want %q", out.AsOf, out.OnlineNewerAsOf, out.OnlineFeatures, step.wantNewer)
+		}
+		if got := onlineAsOf(); got != step.wantOnline {
+			t.Fatalf("after ingesting %s the online store serves %s, want %s", out.AsOf, got, step.wantOnline)
+		}
+	}
+	if all, _ := p.IngestedAsOfs(ctx); !slices.Equal(all, []string{asOf(0), asOf(1), asOf(2)}) {
+		t.Fatalf("datasets %v: the backfilled month must be stored", all)
+	}
+}

@@ -66,6 +66,17 @@ func (p *Pipeline) IngestMonth(ctx context.Context, m *snapshot.Month) (IngestOu
 	}
 	p.progress("ingest", "stored %s (%d rows)", out.DatasetKey, out.Rows)
 
+	// The online store serves the newest month: backfilling an older one
+	// stores its dataset but must not roll every user's features back.
+	all, err := p.IngestedAsOfs(ctx)
+	if err != nil {
+		return out, boundary("ingest", err)
+	}
+	if latest := all[len(all)-1]; latest > asOf {
+		out.OnlineNewerAsOf = latest
+		p.progress("ingest", "online features kept at the newer as_of %s", latest)
+		return out, nil
+	}
 	recs := make([]featurestore.Record, len(m.Customers))
 	for i := range m.Customers {
 		c := &m.Customers[i]
