@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,7 +13,8 @@ import (
 // the local /predict server would otherwise pay the embedded store's
 // per-read file locking on every request. An entry, found or not found,
 // lives for TTL, so an ingest is visible within TTL. Records returned are
-// shared: callers must not modify them.
+// shared: callers must not modify them. GetEntry hands out the entry itself,
+// with a memo slot for data a reader derives from the record.
 type Cache struct {
 	store Store
 	ttl   time.Duration
@@ -24,10 +26,35 @@ type Cache struct {
 }
 
 type cacheEntry struct {
-	rec     Record
-	missing bool
+	e       *Entry // nil when the user is missing
 	expires time.Time
 }
+
+// Entry is one cached record with a memo: a slot where a reader keeps what
+// it derives from the record (the /predict server keeps the encoded model
+// row and the rendered features there), so that derived data is computed
+// once per record and is replaced with it when the record is re-read.
+type Entry struct {
+	Record Record // shared: callers must not modify it
+	memo   atomic.Pointer[memo]
+}
+
+type memo struct {
+	key, value any
+}
+
+// Memo returns the value last stored under key by SetMemo, if the slot
+// still holds key (one key at a time: a new key replaces the old).
+func (e *Entry) Memo(key any) (any, bool) {
+	if m := e.memo.Load(); m != nil && m.key == key {
+		return m.value, true
+	}
+	return nil, false
+}
+
+// SetMemo stores value under key, replacing whatever the slot held. key
+// must be comparable.
+func (e *Entry) SetMemo(key, value any) { e.memo.Store(&memo{key: key, value: value}) }
 
 var _ Store = (*Cache)(nil)
 
@@ -39,28 +66,44 @@ func NewCache(store Store, ttl time.Duration, maxEntries int) *Cache {
 
 // Get returns the user's record from the cache or, past TTL, from the store.
 func (c *Cache) Get(ctx context.Context, userID string) (Record, error) {
+	e, err := c.GetEntry(ctx, userID)
+	if err != nil {
+		return Record{}, err
+	}
+	return e.Record, nil
+}
+
+// GetEntry is Get returning the cache entry itself, with its memo slot.
+func (c *Cache) GetEntry(ctx context.Context, userID string) (*Entry, error) {
 	now := c.now()
 	c.mu.RLock()
-	e, ok := c.entries[userID]
+	ce, ok := c.entries[userID]
 	c.mu.RUnlock()
-	if ok && now.Before(e.expires) {
-		if e.missing {
-			return Record{}, ErrNotFound
+	if ok && now.Before(ce.expires) {
+		if ce.e == nil {
+			return nil, ErrNotFound
 		}
-		return e.rec, nil
+		return ce.e, nil
 	}
 	rec, err := c.store.Get(ctx, userID)
 	missing := errors.Is(err, ErrNotFound)
 	if err != nil && !missing {
-		return Record{}, err // a failing store is not cached
+		return nil, err // a failing store is not cached
+	}
+	ce = cacheEntry{expires: now.Add(c.ttl)}
+	if !missing {
+		ce.e = &Entry{Record: rec}
 	}
 	c.mu.Lock()
 	if len(c.entries) >= c.max {
 		c.entries = make(map[string]cacheEntry, len(c.entries))
 	}
-	c.entries[userID] = cacheEntry{rec: rec, missing: missing, expires: now.Add(c.ttl)}
+	c.entries[userID] = ce
 	c.mu.Unlock()
-	return rec, err
+	if missing {
+		return nil, err
+	}
+	return ce.e, nil
 }
 
 // PutBatch writes through to the store and drops the written users from
@@ -85,6 +128,6 @@ func (c *Cache) Prime(recs []Record) {
 		if len(c.entries) >= c.max {
 			return
 		}
-		c.entries[r.UserID] = cacheEntry{rec: r, expires: exp}
+		c.entries[r.UserID] = cacheEntry{e: &Entry{Record: r}, expires: exp}
 	}
 }

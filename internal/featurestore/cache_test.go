@@ -95,3 +95,58 @@ func TestCachePrime(t *testing.T) {
 		t.Errorf("Get c: %v after %d reads; want a store read answering ErrNotFound", err, inner.gets)
 	}
 }
+
+// TestCacheEntryMemo checks the memo slot's lifetime: it lives with the
+// cached record, answers only the key it was stored under, and is gone when
+// the record is re-read (a write through the cache, or past TTL).
+func TestCacheEntryMemo(t *testing.T) {
+	ctx := context.Background()
+	inner := open(t)
+	put := func(c *featurestore.Cache, asOf string) {
+		t.Helper()
+		if err := c.PutBatch(ctx, []featurestore.Record{{UserID: "u1", AsOf: asOf, Features: map[string]any{"x": 1.0}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entry := func(c *featurestore.Cache) *featurestore.Entry {
+		t.Helper()
+		e, err := c.GetEntry(ctx, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	c := featurestore.NewCache(inner, time.Minute, 10)
+	put(c, "2024-01-31")
+	e := entry(c)
+	if _, ok := e.Memo("model-v1"); ok {
+		t.Fatal("a fresh entry has a memo")
+	}
+	e.SetMemo("model-v1", 42)
+	if v, ok := entry(c).Memo("model-v1"); !ok || v != 42 {
+		t.Fatalf("memo within TTL = %v, %v; want 42", v, ok)
+	}
+	if _, ok := entry(c).Memo("model-v2"); ok {
+		t.Fatal("memo answered another key")
+	}
+	entry(c).SetMemo("model-v2", 43) // a new key replaces the old
+	if _, ok := entry(c).Memo("model-v1"); ok {
+		t.Fatal("the replaced key still answers")
+	}
+	put(c, "2024-02-29") // a write drops the entry: the memo goes with it
+	if e := entry(c); e.Record.AsOf != "2024-02-29" {
+		t.Fatalf("as_of %s after the write", e.Record.AsOf)
+	} else if _, ok := e.Memo("model-v2"); ok {
+		t.Fatal("memo survived a new record")
+	}
+
+	expiring := featurestore.NewCache(inner, time.Nanosecond, 10)
+	entry(expiring).SetMemo("k", 1)
+	time.Sleep(time.Millisecond)
+	if _, ok := entry(expiring).Memo("k"); ok {
+		t.Fatal("memo survived the record's TTL")
+	}
+	if _, err := expiring.GetEntry(ctx, "ghost"); !errors.Is(err, featurestore.ErrNotFound) {
+		t.Fatalf("GetEntry of an unknown user: %v, want ErrNotFound", err)
+	}
+}

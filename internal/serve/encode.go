@@ -12,6 +12,15 @@ import (
 // appendPrediction appends one prediction object. features_used lists the
 // model's features in model order with their raw values (null if absent).
 func appendPrediction(b []byte, m *loaded, userID string, hasUser bool, asOf string, hasAsOf bool, p float64, raw map[string]any) []byte {
+	b = appendPredictionHead(b, m, userID, hasUser, asOf, hasAsOf, p)
+	b = appendFeatures(b, m, raw)
+	return append(b, '}')
+}
+
+// appendPredictionHead appends a prediction object up to its
+// "features_used": key, which the caller follows with the features object
+// and the closing brace.
+func appendPredictionHead(b []byte, m *loaded, userID string, hasUser bool, asOf string, hasAsOf bool, p float64) []byte {
 	b = append(b, `{"user_id":`...)
 	if hasUser {
 		b = appendString(b, userID)
@@ -36,7 +45,13 @@ func appendPrediction(b []byte, m *loaded, userID string, hasUser bool, asOf str
 	} else {
 		b = append(b, "null"...)
 	}
-	b = append(b, `,"features_used":{`...)
+	return append(b, `,"features_used":`...)
+}
+
+// appendFeatures appends the features_used object: the model's features in
+// model order with their raw values.
+func appendFeatures(b []byte, m *loaded, raw map[string]any) []byte {
+	b = append(b, '{')
 	for i, name := range m.names {
 		if i > 0 {
 			b = append(b, ',')
@@ -45,7 +60,7 @@ func appendPrediction(b []byte, m *loaded, userID string, hasUser bool, asOf str
 		b = append(b, ':')
 		b = appendValue(b, raw[name])
 	}
-	return append(b, "}}"...)
+	return append(b, '}')
 }
 
 // appendError appends {"error":{…}}.

@@ -160,7 +160,9 @@ func TestGBDTLoader(t *testing.T) {
 }
 
 // BenchmarkPredictSingleGBDT is BenchmarkPredictSingle with a real
-// 200-tree gbdt model instead of the fake.
+// 200-tree gbdt model instead of the fake, reading the feature store
+// directly (as Lambda does) or through a featurestore.Cache (as churnops
+// serve does), whose entries keep each user's prepared row and features.
 func BenchmarkPredictSingleGBDT(b *testing.B) {
 	users := servetest.Users(10000, 7, "2024-01-31")
 	env := servetest.NewEnv(users)
@@ -172,16 +174,27 @@ func BenchmarkPredictSingleGBDT(b *testing.B) {
 	if err := env.Promote(b.Context(), model, v); err != nil {
 		b.Fatal(err)
 	}
-	cfg := env.Config(model)
-	cfg.Loader = serve.GBDTLoader(training.Spec())
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	svc, err := serve.New(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
 	ids := make([]string, len(users))
 	for i, u := range users {
 		ids[i] = u.UserID
 	}
-	benchLatency(b, svc.Handler(), newBenchRequest(`{"user_id":"x"}`), ids)
+	for _, bc := range []struct {
+		name     string
+		features featurestore.Store
+	}{
+		{"store", env.Features},
+		{"cache", featurestore.NewCache(env.Features, time.Hour, len(users))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := env.Config(model)
+			cfg.Features = bc.features
+			cfg.Loader = serve.GBDTLoader(training.Spec())
+			cfg.Logger = slog.New(slog.DiscardHandler)
+			svc, err := serve.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchLatency(b, svc.Handler(), newBenchRequest(`{"user_id":"x"}`), ids)
+		})
+	}
 }

@@ -16,7 +16,8 @@ type Model interface {
 	// *FeatureError, possibly wrapped.
 	Encode(raw map[string]any, dst []float64) error
 	// PredictProba returns the churn probability for an encoded row. It must
-	// not allocate: it runs on every request.
+	// not allocate (it runs on every request) nor modify x, which requests
+	// for the same user share.
 	PredictProba(x []float64) float64
 	// NumFeatures is the length of an encoded row.
 	NumFeatures() int

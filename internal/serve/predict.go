@@ -66,6 +66,9 @@ func userNotFound(id string) *Error {
 }
 
 func (s *Service) predictUser(ctx context.Context, m *loaded, id string, out []byte) ([]byte, error) {
+	if s.entries != nil {
+		return s.predictEntry(ctx, m, id, out)
+	}
 	rec, err := s.cfg.Features.Get(ctx, id)
 	if errors.Is(err, featurestore.ErrNotFound) {
 		return out, userNotFound(id)
@@ -78,6 +81,54 @@ func (s *Service) predictUser(ctx context.Context, m *loaded, id string, out []b
 		return out, internal(fmt.Errorf("stored features of %q: %w", id, err))
 	}
 	return appendPrediction(out, m, id, true, rec.AsOf, true, p, rec.Features), nil
+}
+
+// predictEntry is predictUser on a feature store that hands out cache
+// entries: the user's row is encoded and the features_used object rendered
+// once per cached record and model (kept in the entry's memo), so that a
+// request pays for the model itself and little else.
+func (s *Service) predictEntry(ctx context.Context, m *loaded, id string, out []byte) ([]byte, error) {
+	e, err := s.entries.GetEntry(ctx, id)
+	if errors.Is(err, featurestore.ErrNotFound) {
+		return out, userNotFound(id)
+	}
+	if err != nil {
+		return out, internal(fmt.Errorf("feature store get %q: %w", id, err))
+	}
+	pr, err := m.prepare(e)
+	if err != nil {
+		return out, internal(fmt.Errorf("stored features of %q: %w", id, err))
+	}
+	p, err := m.proba(pr.row)
+	if err != nil {
+		return out, internal(err)
+	}
+	out = appendPredictionHead(out, m, id, true, e.Record.AsOf, true, p)
+	out = append(out, pr.features...)
+	return append(out, '}'), nil
+}
+
+// prepared is what predictions for one stored record need from it under one
+// model: the encoded row and the rendered features_used object. Both are
+// read-only once made: requests share them.
+type prepared struct {
+	row      []float64
+	features []byte
+}
+
+// prepare returns e's prepared record for m from e's memo, making it on
+// first use (concurrent first uses may each make one; the last one stays).
+func (m *loaded) prepare(e *featurestore.Entry) (*prepared, error) {
+	if v, ok := e.Memo(m); ok {
+		return v.(*prepared), nil
+	}
+	row := make([]float64, m.model.NumFeatures())
+	if err := m.model.Encode(e.Record.Features, row); err != nil {
+		return nil, err
+	}
+	pr := &prepared{row: row, features: appendFeatures(nil, m, e.Record.Features)}
+	e.SetMemo(m, pr)
+	return pr, nil
 }
 
 func (s *Service) predictInline(m *loaded, req Request, out []byte) ([]byte, error) {
@@ -170,15 +221,19 @@ func (m *loaded) score(raw map[string]any) (float64, error) {
 	}
 	row := (*rp)[:n]
 	clear(row)
-	err := m.model.Encode(raw, row)
-	var p float64
-	if err == nil {
-		p = m.model.PredictProba(row)
-	}
-	rowPool.Put(rp)
-	if err != nil {
+	if err := m.model.Encode(raw, row); err != nil {
+		rowPool.Put(rp)
 		return 0, err
 	}
+	p, err := m.proba(row)
+	rowPool.Put(rp)
+	return p, err
+}
+
+// proba is the model's probability for an encoded row, refusing a value
+// that is not one.
+func (m *loaded) proba(row []float64) (float64, error) {
+	p := m.model.PredictProba(row)
 	if math.IsNaN(p) || p < 0 || p > 1 {
 		return 0, fmt.Errorf("model %s v%d returned probability %v", m.version.Model, m.version.Version, p)
 	}

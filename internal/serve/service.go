@@ -87,6 +87,16 @@ type Service struct {
 	idPrefix string
 	idSeq    atomic.Uint64
 	http     httpMetrics
+
+	// entries is Config.Features when it hands out cache entries with a
+	// memo (featurestore.Cache), where prepared records are kept; else nil.
+	entries entryStore
+}
+
+// entryStore is a feature store whose reads return shared cache entries
+// with a memo slot, as featurestore.Cache does.
+type entryStore interface {
+	GetEntry(ctx context.Context, userID string) (*featurestore.Entry, error)
 }
 
 // loaded is one loaded model version with what the handlers need precomputed.
@@ -142,10 +152,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	var p [4]byte
 	_, _ = rand.Read(p[:]) // never fails (crypto/rand panics instead)
+	es, _ := cfg.Features.(entryStore)
 	return &Service{
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "serve", "model", cfg.ModelName),
 		idPrefix: hex.EncodeToString(p[:]),
+		entries:  es,
 	}, nil
 }
 

@@ -1,0 +1,158 @@
+package serve_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/churnops/churnops/internal/featurestore"
+	"github.com/churnops/churnops/internal/serve"
+	"github.com/churnops/churnops/internal/serve/servetest"
+	"github.com/churnops/churnops/internal/training"
+)
+
+// preparedPair serves env's users twice: reading the store directly, and
+// through a featurestore.Cache, whose entries let the service prepare each
+// record once (encoded row and features_used) instead of per request.
+type preparedPair struct {
+	env           *servetest.Env
+	clock         *fakeClock
+	cache         *featurestore.Cache
+	plain, cached http.Handler
+	ids           []string
+}
+
+func newPreparedPair(t *testing.T, env *servetest.Env, users []featurestore.Record, loader serve.Loader) *preparedPair {
+	t.Helper()
+	pp := &preparedPair{env: env, clock: newClock(), cache: featurestore.NewCache(env.Features, time.Hour, 10_000)}
+	service := func(features featurestore.Store) http.Handler {
+		cfg := env.Config(model)
+		cfg.Features = features
+		cfg.Loader = loader
+		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.Clock = pp.clock.Now
+		cfg.ReloadInterval = time.Second
+		svc, err := serve.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc.Handler()
+	}
+	pp.plain, pp.cached = service(env.Features), service(pp.cache)
+	pp.ids = []string{"no-such-user"}
+	for _, u := range users {
+		pp.ids = append(pp.ids, u.UserID)
+	}
+	return pp
+}
+
+func (pp *preparedPair) ask(t *testing.T, h http.Handler, id string) string {
+	rec := do(t, h, "POST", "/predict", fmt.Sprintf(`{"user_id":%q}`, id))
+	return fmt.Sprint(rec.Code, " ", rec.Body.String())
+}
+
+// compare checks every user's answer from both services, twice and
+// concurrently: the first read of a user prepares its record, the second
+// uses the memo.
+func (pp *preparedPair) compare(t *testing.T, what string) {
+	t.Helper()
+	for range 2 {
+		var wg sync.WaitGroup
+		errs := make(chan string, len(pp.ids))
+		for _, id := range pp.ids {
+			wg.Go(func() {
+				if got, want := pp.ask(t, pp.cached, id), pp.ask(t, pp.plain, id); got != want {
+					errs <- fmt.Sprintf("%s: %s\ncached: %s\nplain:  %s", what, id, got, want)
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatal(e)
+		}
+	}
+}
+
+// promote promotes artifact and waits until both services serve it.
+func (pp *preparedPair) promote(t *testing.T, asOf string, artifact []byte) int {
+	t.Helper()
+	v, err := pp.env.AddVersion(t.Context(), model, asOf, artifact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pp.env.Promote(t.Context(), model, v); err != nil {
+		t.Fatal(err)
+	}
+	pp.clock.Advance(time.Minute)
+	for _, h := range []http.Handler{pp.plain, pp.cached} { // the check runs in the background
+		deadline := time.Now().Add(5 * time.Second)
+		for servedVersion(t, h) != v {
+			if time.Now().After(deadline) {
+				t.Fatalf("v%d not served after its promotion", v)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return v
+}
+
+// TestPreparedRecordsMatchPlainReads: with the real model, answers through
+// prepared records are byte for byte those of plain reads, before and after
+// a promotion, and a write through the cache is served at once.
+func TestPreparedRecordsMatchPlainReads(t *testing.T) {
+	users := append(knownUsers(), servetest.Users(300, 9, "2024-01-31")...)
+	pp := newPreparedPair(t, servetest.NewEnv(users), users, serve.GBDTLoader(training.Spec()))
+	v1, _ := trainTiny(t, training.Spec(), users, 30)
+	pp.promote(t, "2024-01-31", v1)
+	pp.compare(t, "v1")
+	v2, _ := trainTiny(t, training.Spec(), users[:150], 10)
+	pp.promote(t, "2024-02-29", v2)
+	pp.compare(t, "v2")
+
+	changed := knownUsers()[0]
+	changed.AsOf = "2024-02-29"
+	changed.Features["monthly_fee"] = 99.5
+	if err := pp.cache.PutBatch(t.Context(), []featurestore.Record{changed}); err != nil {
+		t.Fatal(err)
+	}
+	got := pp.ask(t, pp.cached, changed.UserID)
+	if !strings.Contains(got, `"monthly_fee":99.5`) || !strings.Contains(got, `"as_of":"2024-02-29"`) {
+		t.Fatalf("after a write through the cache: %s", got)
+	}
+	pp.compare(t, "after a write")
+}
+
+// TestPreparedRecordsFollowTheModel: a record prepared for one model is not
+// used for the next, whose feature order (and so row and features_used)
+// differs.
+func TestPreparedRecordsFollowTheModel(t *testing.T) {
+	users := append(knownUsers(), servetest.Users(200, 4, "2024-01-31")...)
+	pp := newPreparedPair(t, servetest.NewEnv(users), users, servetest.Load)
+	pp.promote(t, "2024-01-31", servetest.NewArtifact(-0.5, 0.5))
+	pp.compare(t, "v1")
+
+	var a servetest.Artifact
+	if err := json.Unmarshal(servetest.NewArtifact(0.3, 0.5), &a); err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(a.Spec)
+	for i := range a.Weights {
+		a.Weights[i] = 0.1 * float64(i%3-1)
+	}
+	reversed, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp.promote(t, "2024-02-29", reversed)
+	pp.compare(t, "v2, features reversed")
+	if got := pp.ask(t, pp.cached, users[0].UserID); !strings.Contains(got, `"features_used":{"`+a.Spec[0].Name+`"`) {
+		t.Fatalf("features_used not in the new model's order: %s", got)
+	}
+}
