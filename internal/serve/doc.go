@@ -85,4 +85,14 @@
 // interval. A registry that reports no Production version while a model is
 // loaded keeps that model (and logs it): taking a working service down is
 // never the safer choice.
+//
+// # Online features
+//
+// Config.Features is read once per user per request. When it is a
+// featurestore.Cache (as in churnops serve), the service also keeps, in the
+// cache entry's memo, the user's encoded row and rendered features_used for
+// the loaded model: they are made on the first request for that record and
+// model, and dropped with the entry when the record is re-read or another
+// model is loaded, so a request pays for the model and little else. The
+// model itself runs on every request; predictions are never cached.
 package serve
