@@ -66,44 +66,55 @@ func userNotFound(id string) *Error {
 }
 
 func (s *Service) predictUser(ctx context.Context, m *loaded, id string, out []byte) ([]byte, error) {
-	if s.entries != nil {
-		return s.predictEntry(ctx, m, id, out)
-	}
-	rec, err := s.cfg.Features.Get(ctx, id)
+	rec, e, err := s.read(ctx, id)
 	if errors.Is(err, featurestore.ErrNotFound) {
 		return out, userNotFound(id)
 	}
 	if err != nil {
 		return out, internal(fmt.Errorf("feature store get %q: %w", id, err))
 	}
-	p, err := m.score(rec.Features)
-	if err != nil {
-		return out, internal(fmt.Errorf("stored features of %q: %w", id, err))
-	}
-	return appendPrediction(out, m, id, true, rec.AsOf, true, p, rec.Features), nil
-}
-
-// predictEntry is predictUser on a feature store that hands out cache
-// entries: the user's row is encoded and the features_used object rendered
-// once per cached record and model (kept in the entry's memo), so that a
-// request pays for the model itself and little else.
-func (s *Service) predictEntry(ctx context.Context, m *loaded, id string, out []byte) ([]byte, error) {
-	e, err := s.entries.GetEntry(ctx, id)
-	if errors.Is(err, featurestore.ErrNotFound) {
-		return out, userNotFound(id)
-	}
-	if err != nil {
-		return out, internal(fmt.Errorf("feature store get %q: %w", id, err))
-	}
-	pr, err := m.prepare(e)
-	if err != nil {
-		return out, internal(fmt.Errorf("stored features of %q: %w", id, err))
-	}
-	p, err := m.proba(pr.row)
+	out, err = m.appendStored(out, id, rec, e)
 	if err != nil {
 		return out, internal(err)
 	}
-	out = appendPredictionHead(out, m, id, true, e.Record.AsOf, true, p)
+	return out, nil
+}
+
+// read returns the user's stored record and, when the feature store hands
+// out cache entries (featurestore.Cache, in churnops serve), the entry
+// holding it, whose memo keeps the record prepared for the model.
+func (s *Service) read(ctx context.Context, id string) (featurestore.Record, *featurestore.Entry, error) {
+	if s.entries != nil {
+		e, err := s.entries.GetEntry(ctx, id)
+		if err != nil {
+			return featurestore.Record{}, nil, err
+		}
+		return e.Record, e, nil
+	}
+	rec, err := s.cfg.Features.Get(ctx, id)
+	return rec, nil, err
+}
+
+// appendStored appends the prediction for a stored record. With its cache
+// entry, the row is encoded and features_used rendered once per record and
+// model, so that a request pays for the model itself and little else.
+func (m *loaded) appendStored(out []byte, id string, rec featurestore.Record, e *featurestore.Entry) ([]byte, error) {
+	if e == nil {
+		p, err := m.score(rec.Features)
+		if err != nil {
+			return out, fmt.Errorf("stored features of %q: %w", id, err)
+		}
+		return appendPrediction(out, m, id, true, rec.AsOf, true, p, rec.Features), nil
+	}
+	pr, err := m.prepare(e)
+	if err != nil {
+		return out, fmt.Errorf("stored features of %q: %w", id, err)
+	}
+	p, err := m.proba(pr.row)
+	if err != nil {
+		return out, err
+	}
+	out = appendPredictionHead(out, m, id, true, rec.AsOf, true, p)
 	out = append(out, pr.features...)
 	return append(out, '}'), nil
 }
@@ -148,8 +159,9 @@ func (s *Service) predictInline(m *loaded, req Request, out []byte) ([]byte, err
 
 func (s *Service) predictBatch(ctx context.Context, m *loaded, ids []string, out []byte) ([]byte, error) {
 	recs := make([]featurestore.Record, len(ids))
+	ents := make([]*featurestore.Entry, len(ids))
 	errs := make([]error, len(ids))
-	s.fetchAll(ctx, ids, recs, errs)
+	s.fetchAll(ctx, ids, recs, ents, errs)
 	for i, err := range errs {
 		if err != nil && !errors.Is(err, featurestore.ErrNotFound) {
 			return out, internal(fmt.Errorf("feature store get %q: %w", ids[i], err))
@@ -169,23 +181,22 @@ func (s *Service) predictBatch(ctx context.Context, m *loaded, ids []string, out
 			out = append(out, '}')
 			continue
 		}
-		p, err := m.score(recs[i].Features)
-		if err != nil {
-			return out, internal(fmt.Errorf("stored features of %q: %w", id, err))
+		var err error
+		if out, err = m.appendStored(out, id, recs[i], ents[i]); err != nil {
+			return out, internal(err)
 		}
-		out = appendPrediction(out, m, id, true, recs[i].AsOf, true, p, recs[i].Features)
 	}
 	return append(out, "]}"...), nil
 }
 
-// fetchAll reads the ids' records with at most BatchConcurrency reads in
-// flight: a remote store (DynamoDB) answers a batch of 100 in a few round
-// trips instead of 100.
-func (s *Service) fetchAll(ctx context.Context, ids []string, recs []featurestore.Record, errs []error) {
+// fetchAll reads the ids' records (and cache entries, see read) with at
+// most BatchConcurrency reads in flight: a remote store (DynamoDB) answers
+// a batch of 100 in a few round trips instead of 100.
+func (s *Service) fetchAll(ctx context.Context, ids []string, recs []featurestore.Record, ents []*featurestore.Entry, errs []error) {
 	workers := min(s.cfg.BatchConcurrency, len(ids))
 	if workers <= 1 {
 		for i, id := range ids {
-			recs[i], errs[i] = s.cfg.Features.Get(ctx, id)
+			recs[i], ents[i], errs[i] = s.read(ctx, id)
 		}
 		return
 	}
@@ -202,7 +213,7 @@ func (s *Service) fetchAll(ctx context.Context, ids []string, recs []featurestor
 				if i >= len(ids) {
 					return
 				}
-				recs[i], errs[i] = s.cfg.Features.Get(ctx, ids[i])
+				recs[i], ents[i], errs[i] = s.read(ctx, ids[i])
 			}
 		})
 	}

@@ -58,8 +58,8 @@ func (pp *preparedPair) ask(t *testing.T, h http.Handler, id string) string {
 }
 
 // compare checks every user's answer from both services, twice and
-// concurrently: the first read of a user prepares its record, the second
-// uses the memo.
+// concurrently (the first read of a user prepares its record, the second
+// uses the memo), one by one and in batches.
 func (pp *preparedPair) compare(t *testing.T, what string) {
 	t.Helper()
 	for range 2 {
@@ -76,6 +76,15 @@ func (pp *preparedPair) compare(t *testing.T, what string) {
 		close(errs)
 		for e := range errs {
 			t.Fatal(e)
+		}
+		// Batches take the same path, an unknown user included.
+		for lo := 0; lo < len(pp.ids); lo += 50 {
+			q, _ := json.Marshal(map[string][]string{"user_ids": pp.ids[lo:min(lo+50, len(pp.ids))]})
+			got := do(t, pp.cached, "POST", "/predict", string(q))
+			want := do(t, pp.plain, "POST", "/predict", string(q))
+			if got.Code != http.StatusOK || got.Body.String() != want.Body.String() {
+				t.Fatalf("%s: batch from %d: %d\ncached: %s\nplain:  %s", what, lo, got.Code, got.Body, want.Body)
+			}
 		}
 	}
 }
