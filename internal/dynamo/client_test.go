@@ -4,7 +4,10 @@ import (
 	"context"
 	"testing"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/churnops/churnops/internal/awsemu"
 	"github.com/churnops/churnops/internal/dynamo"
 )
 
@@ -19,8 +22,17 @@ func TestNewClientEmulatorChecksum(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := dynamo.NewClient(cfg).Options().DisableValidateResponseChecksum; got != tc.want {
+		opts := dynamo.NewClient(cfg).Options()
+		if got := opts.DisableValidateResponseChecksum; got != tc.want {
 			t.Errorf("endpoint %q: DisableValidateResponseChecksum %v, want %v", tc.endpoint, got, tc.want)
+		}
+		// The emulator's HTTP client (awsemu), only for an endpoint override.
+		hc, ok := opts.HTTPClient.(*awshttp.BuildableClient)
+		if !ok {
+			t.Fatalf("endpoint %q: HTTP client %T", tc.endpoint, opts.HTTPClient)
+		}
+		if got := hc.GetTransport().IdleConnTimeout == awsemu.IdleTimeout; got != tc.want {
+			t.Errorf("endpoint %q: idle timeout %v, emulator's = %v, want %v", tc.endpoint, hc.GetTransport().IdleConnTimeout, got, tc.want)
 		}
 	}
 }

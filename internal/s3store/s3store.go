@@ -28,12 +28,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/churnops/churnops/internal/awsemu"
 	"github.com/churnops/churnops/internal/blob"
 )
 
@@ -49,18 +49,15 @@ func BucketFromEnv() string { return os.Getenv(EnvBucket) }
 // config.LoadDefaultConfig). When an endpoint override is configured
 // (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3, or cfg.BaseEndpoint), it uses
 // path-style addressing: bucket.localhost-style virtual hosts do not
-// resolve for emulators. optFns apply last.
+// resolve for emulators, and it drops idle connections before the
+// emulator's keep-alive does (awsemu.HTTPClient). optFns apply last.
 func NewClient(cfg aws.Config, optFns ...func(*s3.Options)) *s3.Client {
 	fns := append([]func(*s3.Options){func(o *s3.Options) {
 		// NewFromConfig has resolved the service-specific endpoint into
 		// BaseEndpoint before option functions run.
 		if o.BaseEndpoint != nil {
 			o.UsePathStyle = true
-			// Drop idle connections before the emulator's 5 s keep-alive
-			// does, so a write never goes out on a closing connection.
-			o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-				tr.IdleConnTimeout = 2 * time.Second
-			})
+			o.HTTPClient = awsemu.HTTPClient()
 		}
 	}}, optFns...)
 	return s3.NewFromConfig(cfg, fns...)
