@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -126,24 +127,12 @@ func New(cfg Config) (*Service, error) {
 		cfg.MaxBodyBytes < 0, cfg.BatchConcurrency < 0, cfg.ReadyTimeout < 0:
 		return nil, errors.New("serve: negative Config value")
 	}
-	if cfg.ReloadInterval == 0 {
-		cfg.ReloadInterval = DefaultReloadInterval
-	}
-	if cfg.ReloadTimeout == 0 {
-		cfg.ReloadTimeout = DefaultReloadTimeout
-	}
-	if cfg.MaxBatch == 0 {
-		cfg.MaxBatch = DefaultMaxBatch
-	}
-	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if cfg.BatchConcurrency == 0 {
-		cfg.BatchConcurrency = DefaultBatchConcurrency
-	}
-	if cfg.ReadyTimeout == 0 {
-		cfg.ReadyTimeout = DefaultReadyTimeout
-	}
+	cfg.ReloadInterval = cmp.Or(cfg.ReloadInterval, DefaultReloadInterval)
+	cfg.ReloadTimeout = cmp.Or(cfg.ReloadTimeout, DefaultReloadTimeout)
+	cfg.MaxBatch = cmp.Or(cfg.MaxBatch, DefaultMaxBatch)
+	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	cfg.BatchConcurrency = cmp.Or(cfg.BatchConcurrency, DefaultBatchConcurrency)
+	cfg.ReadyTimeout = cmp.Or(cfg.ReadyTimeout, DefaultReadyTimeout)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
