@@ -99,12 +99,7 @@ func (f *boltFile) release() error {
 	if f.users > 0 || f.db == nil || (f.hold && !f.closed) {
 		return nil
 	}
-	db := f.db
-	f.db = nil
-	if err := db.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", f.path, err)
-	}
-	return nil
+	return f.closeDB()
 }
 
 // close marks the file closed and closes it now, or when the operations
@@ -116,6 +111,11 @@ func (f *boltFile) close() error {
 	if f.users > 0 || f.db == nil {
 		return nil
 	}
+	return f.closeDB()
+}
+
+// closeDB closes the open database; f.mu is held.
+func (f *boltFile) closeDB() error {
 	db := f.db
 	f.db = nil
 	if err := db.Close(); err != nil {
