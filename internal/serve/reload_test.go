@@ -440,8 +440,10 @@ func (g *gatedFeatures) Get(ctx context.Context, id string) (featurestore.Record
 	return g.Features.Get(ctx, id)
 }
 
-func TestInFlightRequestKeepsItsModel(t *testing.T) {
-	f := newFixture(t)
+// gatedService is f's service on features whose Get for 3668-QPYBK blocks
+// until the gate is released, to hold a request in flight.
+func gatedService(t *testing.T, f *fixture) (*serve.Service, *gatedFeatures) {
+	t.Helper()
 	gate := &gatedFeatures{Features: f.env.Features, user: "3668-QPYBK",
 		entered: make(chan struct{}), release: make(chan struct{})}
 	cfg := f.cfg
@@ -450,6 +452,12 @@ func TestInFlightRequestKeepsItsModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc, gate
+}
+
+func TestInFlightRequestKeepsItsModel(t *testing.T) {
+	f := newFixture(t)
+	svc, gate := gatedService(t, f)
 	h := svc.Handler()
 	slowDone := make(chan int)
 	go func() {

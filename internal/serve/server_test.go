@@ -131,14 +131,7 @@ func TestAccessLog(t *testing.T) {
 
 func TestServeGracefulShutdown(t *testing.T) {
 	f := newFixture(t)
-	gate := &gatedFeatures{Features: f.env.Features, user: "3668-QPYBK",
-		entered: make(chan struct{}), release: make(chan struct{})}
-	cfg := f.cfg
-	cfg.Features = gate
-	svc, err := serve.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, gate := gatedService(t, f)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
