@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -112,15 +113,9 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 
 // outcomeOf reads the decision of a finished execution.
 func outcomeOf(exec *asl.Execution) string {
-	var s runState
+	var s pipeline.ExecutionState
 	if err := json.Unmarshal(exec.Output, &s); err != nil {
 		return "unknown"
 	}
-	switch {
-	case s.Result != nil:
-		return s.Result.Outcome
-	case s.Compare != nil:
-		return s.Compare.Decision.Outcome
-	}
-	return "unknown"
+	return cmp.Or(s.Outcome(), "unknown")
 }

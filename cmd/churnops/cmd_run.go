@@ -107,8 +107,11 @@ func (a *app) finish(ctx context.Context, st *stores, exec *asl.Execution) error
 		if err != nil {
 			return err
 		}
-		var state runState
+		var state pipeline.ExecutionState
 		_ = json.Unmarshal(exec.Checkpoint.Input, &state)
+		if state.Candidate == nil || state.Production == nil {
+			return fmt.Errorf("execution paused at %s before a candidate and its bar were known", exec.Checkpoint.State)
+		}
 		info := registry.ApprovalInfo{Model: state.ModelName, Version: state.Candidate.Version, CandidateAUC: state.Candidate.ValAUC, ProductionAUC: state.Production.ValAUC}
 		if err := st.Approvals.Put(ctx, exec.Checkpoint.Token, cp, info); err != nil {
 			return fmt.Errorf("persist paused execution: %w", err)
@@ -122,38 +125,6 @@ func (a *app) finish(ctx context.Context, st *stores, exec *asl.Execution) error
 		}
 		return fmt.Errorf("execution %s %s: %s: %s", exec.Name, strings.ToLower(string(exec.Status)), exec.Error, exec.Cause)
 	}
-}
-
-// runState is the part of the state machine's data the CLI prints.
-type runState struct {
-	ModelName     string  `json:"model_name"`
-	ReferenceAsOf string  `json:"reference_as_of"`
-	CurrentAsOf   string  `json:"current_as_of"`
-	Threshold     float64 `json:"threshold"`
-	Delta         float64 `json:"delta"`
-	Run           struct {
-		Phase string `json:"phase"`
-		AsOf  string `json:"as_of"`
-	} `json:"run"`
-	Drift     *pipeline.DriftOutput `json:"drift"`
-	Candidate struct {
-		Version int                `json:"version"`
-		ValAUC  float64            `json:"val_auc"`
-		Metrics map[string]float64 `json:"metrics"`
-	} `json:"candidate"`
-	Production struct {
-		HasProduction bool    `json:"has_production"`
-		Version       int     `json:"version"`
-		ValAUC        float64 `json:"val_auc"`
-		Bar           float64 `json:"bar"`
-	} `json:"production"`
-	Compare *struct {
-		Decision pipeline.CompareOutput `json:"decision"`
-	} `json:"compare"`
-	Bootstrap *pipeline.CompareOutput `json:"bootstrap"`
-	Result    *struct {
-		Outcome string `json:"outcome"`
-	} `json:"result"`
 }
 
 // observer prints one line per state as the execution goes (not in --json
@@ -174,34 +145,31 @@ func (a *app) observer() asl.Observer {
 		default:
 			return
 		}
-		var s runState
+		var s pipeline.ExecutionState
 		_ = json.Unmarshal(ev.Output, &s)
 		detail := ""
 		switch ev.State {
 		case "CheckProduction":
 			detail = "no Production model yet: bootstrap from the reference month"
-			var raw struct {
-				Baseline struct {
-					HasProduction bool `json:"has_production"`
-					Version       int  `json:"version"`
-				} `json:"baseline"`
-			}
-			_ = json.Unmarshal(ev.Output, &raw)
-			if raw.Baseline.HasProduction {
-				detail = fmt.Sprintf("Production is v%d", raw.Baseline.Version)
+			if b := s.Baseline; b != nil && b.HasProduction {
+				detail = fmt.Sprintf("Production is v%d", b.Version)
 			}
 		case "Drift":
 			if d := s.Drift; d != nil {
 				detail = strings.TrimSpace(fmt.Sprintf("%s vs %s: drift_share=%.4f (%d/%d columns) %s", d.CurrentAsOf, d.ReferenceAsOf, d.DriftShare, d.DriftedColumns, d.Columns, strings.Join(d.Drifted, " ")))
 			}
 		case "Train":
-			m := s.Candidate.Metrics
-			detail = fmt.Sprintf("candidate v%d on %s: val_auc=%.4f f1=%.4f acc=%.4f (%g train rows, %.2fs fit)", s.Candidate.Version, s.Run.AsOf, s.Candidate.ValAUC, m["val_f1"], m["val_acc"], m["train_rows"], m["train_time_s"])
+			if c := s.Candidate; c != nil {
+				m := c.Metrics
+				detail = fmt.Sprintf("candidate v%d on %s: val_auc=%.4f f1=%.4f acc=%.4f (%g train rows, %.2fs fit)", c.Version, runAsOf(&s), c.ValAUC, m["val_f1"], m["val_acc"], m["train_rows"], m["train_time_s"])
+			}
 		case "Evaluate":
-			if s.Production.HasProduction {
-				detail = fmt.Sprintf("Production v%d on the same validation users: val_auc=%.4f, bar=%.4f", s.Production.Version, s.Production.ValAUC, s.Production.Bar)
-			} else {
-				detail = fmt.Sprintf("no Production model: bar is the floor min_auc=%.4f", s.Production.Bar)
+			switch p := s.Production; {
+			case p == nil:
+			case p.HasProduction:
+				detail = fmt.Sprintf("Production v%d on the same validation users: val_auc=%.4f, bar=%.4f", p.Version, p.ValAUC, p.Bar)
+			default:
+				detail = fmt.Sprintf("no Production model: bar is the floor min_auc=%.4f", p.Bar)
 			}
 		case "Promote", "Skip", "Reject":
 			if s.Compare != nil {
@@ -232,7 +200,7 @@ func firstLine(s string) string {
 
 // printSummary prints the lab's closing lines for a finished execution.
 func printSummary(a *app, output json.RawMessage) {
-	var s runState
+	var s pipeline.ExecutionState
 	if err := json.Unmarshal(output, &s); err != nil {
 		return
 	}
@@ -256,7 +224,7 @@ func printSummary(a *app, output json.RawMessage) {
 	prodV, prodAUC := d.Decision.ProductionVersion, d.Decision.ProductionAUC
 	a.printf("[COMPARE] candidate_auc=%.4f vs prod_auc=%.4f (delta=%.4f)\n", d.CandidateAUC, prodAUC, d.Delta)
 	a.printf("[DECISION] %s\n", d.Outcome)
-	a.printf("[SUMMARY] as_of=%s cand_v=%d cand_auc=%.4f prod_v=%d prod_auc=%.4f -> %s\n", s.Run.AsOf, d.CandidateVersion, d.CandidateAUC, prodV, prodAUC, d.Outcome)
+	a.printf("[SUMMARY] as_of=%s cand_v=%d cand_auc=%.4f prod_v=%d prod_auc=%.4f -> %s\n", runAsOf(&s), d.CandidateVersion, d.CandidateAUC, prodV, prodAUC, d.Outcome)
 }
 
 // resumeApproval answers a paused execution (approve or reject) and runs it
@@ -312,4 +280,12 @@ func resumeApproval(ctx context.Context, a *app, st *stores, token string, appro
 		return err
 	}
 	return a.finish(ctx, st, exec)
+}
+
+// runAsOf is the month the run trained on, "" before Bootstrap or Retrain.
+func runAsOf(s *pipeline.ExecutionState) string {
+	if s.Run == nil {
+		return ""
+	}
+	return s.Run.AsOf
 }

@@ -156,3 +156,50 @@ type CompareOutput struct {
 	Bar               float64           `json:"bar"`
 	Decision          registry.Decision `json:"decision"`
 }
+
+// ExecutionState is the state machine's data as statemachine/retrain.asl.json
+// builds it: the execution's input, then one field per state's ResultPath.
+// A finished execution's output, and the state data of its events and
+// checkpoints, decode into it; a field is nil until its state has run.
+type ExecutionState struct {
+	ExecutionInput
+	Baseline   *EvaluateOutput `json:"baseline"`   // CheckProduction: is there a Production model
+	Run        *RunTarget      `json:"run"`        // Bootstrap or Retrain: the month to train on
+	Drift      *DriftOutput    `json:"drift"`      // Drift
+	Candidate  *Candidate      `json:"candidate"`  // Train
+	Production *EvaluateOutput `json:"production"` // Evaluate: the bar the candidate must beat
+	Compare    *struct {
+		Decision CompareOutput `json:"decision"`
+	} `json:"compare"` // Promote, Skip or Reject
+	Bootstrap *CompareOutput `json:"bootstrap"` // Bootstrapped: the first run's decision
+	Result    *struct {
+		Outcome string `json:"outcome"`
+	} `json:"result"` // NoRetrain
+}
+
+// RunTarget is what Bootstrap and Retrain set: which month Train uses.
+type RunTarget struct {
+	Phase string `json:"phase"` // "bootstrap" or "retrain"
+	AsOf  string `json:"as_of"`
+}
+
+// Candidate is the part of Train's output the state machine keeps.
+type Candidate struct {
+	Version           int                `json:"version"`
+	ArtifactKey       string             `json:"artifact_key"`
+	ValAUC            float64            `json:"val_auc"`
+	Metrics           map[string]float64 `json:"metrics"`
+	ValPredictionsKey string             `json:"val_predictions_key"`
+}
+
+// Outcome is what the execution decided last: no_drift (NoRetrain), else
+// Compare's outcome (promoted, skipped, rejected); "" before either.
+func (s ExecutionState) Outcome() string {
+	switch {
+	case s.Result != nil:
+		return s.Result.Outcome
+	case s.Compare != nil:
+		return s.Compare.Decision.Outcome
+	}
+	return ""
+}

@@ -85,16 +85,15 @@ func TestRealSampleMonths(t *testing.T) {
 	if exec.Status != asl.StatusSucceeded {
 		t.Fatalf("execution %s: %s %s", exec.Status, exec.Error, exec.Cause)
 	}
-	var out struct {
-		Drift      pipeline.DriftOutput `json:"drift"`
-		Bootstrap  pipeline.CompareOutput
-		Production pipeline.EvaluateOutput `json:"production"`
-		Compare    struct {
-			Decision pipeline.CompareOutput `json:"decision"`
-		} `json:"compare"`
-	}
+	var out pipeline.ExecutionState
 	if err := json.Unmarshal(exec.Output, &out); err != nil {
 		t.Fatal(err)
+	}
+	if out.Drift == nil || out.Run == nil || out.Candidate == nil || out.Production == nil || out.Bootstrap == nil {
+		t.Fatalf("execution output lacks a state's result: %s", exec.Output)
+	}
+	if out.Run.Phase != "retrain" || out.Run.AsOf != "2024-02-29" || out.Candidate.Version != 2 || out.Bootstrap.Outcome != registry.OutcomePromoted {
+		t.Errorf("run %+v, candidate v%d, bootstrap %q: want the retrain on 2024-02-29 (v2) after a promoted bootstrap", *out.Run, out.Candidate.Version, out.Bootstrap.Outcome)
 	}
 	if out.Drift.DriftShare < 0.02 {
 		t.Errorf("drift_share %v: the lab's months drift (rebuffer_events_7d and labels changed)", out.Drift.DriftShare)
@@ -119,6 +118,9 @@ func TestRealSampleMonths(t *testing.T) {
 	}
 	if vs[1].Stage != wantStage {
 		t.Errorf("v2 stage %s with cand %.4f vs prod %.4f + 0.01, want %s", vs[1].Stage, d.CandidateAUC, d.ProductionAUC, wantStage)
+	}
+	if got, want := out.Outcome(), map[registry.Stage]string{registry.StageProduction: registry.OutcomePromoted, registry.StageNone: registry.OutcomeSkipped}[wantStage]; got != want {
+		t.Errorf("execution outcome %q, want %q", got, want)
 	}
 	// Production was evaluated on the very users the candidate was validated
 	// on: the user-hash validation split of month_001.

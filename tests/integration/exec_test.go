@@ -38,68 +38,14 @@ type execution struct {
 	Wall   time.Duration
 }
 
-// runState is the part of the state machine's data the tests read: the
-// values the gates compared and what Compare did.
-type runState struct {
-	ModelName string `json:"model_name"`
-	Run       *struct {
-		Phase string `json:"phase"`
-		AsOf  string `json:"as_of"`
-	} `json:"run"`
-	Baseline *struct {
-		HasProduction bool `json:"has_production"`
-		Version       int  `json:"version"`
-	} `json:"baseline"`
-	Bootstrap *pipeline.CompareOutput `json:"bootstrap"`
-	Drift     *struct {
-		ReferenceAsOf  string   `json:"reference_as_of"`
-		CurrentAsOf    string   `json:"current_as_of"`
-		DriftShare     float64  `json:"drift_share"`
-		DriftedColumns int      `json:"drifted_columns"`
-		Columns        int      `json:"columns"`
-		Drifted        []string `json:"drifted"`
-		ReportJSONKey  string   `json:"report_json_key"`
-		ReportHTMLKey  string   `json:"report_html_key"`
-	} `json:"drift"`
-	Candidate *struct {
-		Version     int     `json:"version"`
-		ArtifactKey string  `json:"artifact_key"`
-		ValAUC      float64 `json:"val_auc"`
-	} `json:"candidate"`
-	Production *struct {
-		HasProduction bool    `json:"has_production"`
-		Version       int     `json:"version"`
-		ValAUC        float64 `json:"val_auc"`
-		Bar           float64 `json:"bar"`
-	} `json:"production"`
-	Compare *struct {
-		Decision pipeline.CompareOutput `json:"decision"`
-	} `json:"compare"`
-	Result *struct {
-		Outcome string `json:"outcome"`
-	} `json:"result"`
-}
-
 // state decodes a succeeded execution's output.
-func (e *execution) state(t *testing.T) runState {
+func (e *execution) state(t *testing.T) pipeline.ExecutionState {
 	t.Helper()
-	var s runState
+	var s pipeline.ExecutionState
 	if err := json.Unmarshal(e.Output, &s); err != nil {
 		t.Fatalf("execution %s: output is not the state machine's data: %v\n%s", e.Name, err, e.Output)
 	}
 	return s
-}
-
-// outcome is what the run decided last: no_drift (NoRetrain's result) or
-// Compare's outcome (promoted, skipped, rejected).
-func (s runState) outcome() string {
-	switch {
-	case s.Result != nil:
-		return s.Result.Outcome
-	case s.Compare != nil:
-		return s.Compare.Decision.Outcome
-	}
-	return ""
 }
 
 // executionInput is the lab's defaults for one pair of months.

@@ -96,12 +96,12 @@ func TestRetrainLoop(t *testing.T) {
 				t.Errorf("emulator path:\n got %v\nwant %v", got.Path, r.wantPath)
 			}
 			gs := got.state(t)
-			if gs.outcome() != r.wantOutcome {
-				t.Errorf("emulator outcome %q, want %q", gs.outcome(), r.wantOutcome)
-				if want.Status == "SUCCEEDED" && want.state(t).outcome() == gs.outcome() {
+			if gs.Outcome() != r.wantOutcome {
+				t.Errorf("emulator outcome %q, want %q", gs.Outcome(), r.wantOutcome)
+				if want.Status == "SUCCEEDED" && want.state(t).Outcome() == gs.Outcome() {
 					t.Errorf("the local executor decides %q too: the generated months no longer tell the story "+
 						"(a model or generator change moved the AUCs); pick another synthSeed with `churnops demo --users %d --seed N`",
-						gs.outcome(), synthUsers)
+						gs.Outcome(), synthUsers)
 				}
 			}
 			// Identical definitions on identical data decide identically.
@@ -142,10 +142,10 @@ func TestRetrainLoop(t *testing.T) {
 
 // compareStates compares the values the gates decided on, emulator against
 // local executor.
-func compareStates(t *testing.T, got, want runState) {
+func compareStates(t *testing.T, got, want pipeline.ExecutionState) {
 	t.Helper()
-	if got.outcome() != want.outcome() {
-		t.Errorf("outcome: emulator %q, local %q", got.outcome(), want.outcome())
+	if got.Outcome() != want.Outcome() {
+		t.Errorf("outcome: emulator %q, local %q", got.Outcome(), want.Outcome())
 	}
 	if (got.Drift == nil) != (want.Drift == nil) {
 		t.Fatalf("drift result present: emulator %v, local %v", got.Drift != nil, want.Drift != nil)
@@ -249,7 +249,7 @@ func versionsString(vs []registry.Version) string {
 // checkDriftReport reads the run's drift reports from S3: the JSON report
 // must carry the drift share the DriftGate compared, the HTML report must
 // name every column.
-func checkDriftReport(t *testing.T, blobs blob.Store, ref, cur string, s runState) {
+func checkDriftReport(t *testing.T, blobs blob.Store, ref, cur string, s pipeline.ExecutionState) {
 	t.Helper()
 	jsonKey, htmlKey := pipeline.DriftReportKey(ref, cur, "json"), pipeline.DriftReportKey(ref, cur, "html")
 	if s.Drift.ReportJSONKey != jsonKey || s.Drift.ReportHTMLKey != htmlKey {
