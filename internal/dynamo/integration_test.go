@@ -5,7 +5,6 @@ package dynamo_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"sync"
@@ -14,10 +13,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/churnops/churnops/internal/awsemu/awsemutest"
 	"github.com/churnops/churnops/internal/dynamo"
 	"github.com/churnops/churnops/internal/featurestore"
 	"github.com/churnops/churnops/internal/featurestore/featurestoretest"
@@ -26,20 +25,10 @@ import (
 )
 
 // newClient returns a DynamoDB client on the emulator named by
-// AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_DYNAMODB), through the SDK's own
-// endpoint resolution, or skips the test when neither is set: these tests
-// create and delete tables and must never run against a real account by
-// accident.
+// AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_DYNAMODB), or skips the test.
 func newClient(t *testing.T) *dynamodb.Client {
 	t.Helper()
-	if os.Getenv("AWS_ENDPOINT_URL") == "" && os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" {
-		t.Skip("AWS_ENDPOINT_URL is not set: start an emulator (scripts/ministack.sh start) and export AWS_ENDPOINT_URL=http://127.0.0.1:4566")
-	}
-	cfg, err := config.LoadDefaultConfig(t.Context())
-	if err != nil {
-		t.Fatalf("load AWS config: %v", err)
-	}
-	return dynamo.NewClient(cfg)
+	return dynamo.NewClient(awsemutest.Config(t, "AWS_ENDPOINT_URL_DYNAMODB"))
 }
 
 var tableSeq atomic.Int64

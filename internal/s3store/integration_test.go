@@ -5,34 +5,24 @@ package s3store_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/churnops/churnops/internal/awsemu/awsemutest"
 	"github.com/churnops/churnops/internal/blob"
 	"github.com/churnops/churnops/internal/blob/blobtest"
 	"github.com/churnops/churnops/internal/s3store"
 )
 
 // newClient returns an S3 client on the emulator named by AWS_ENDPOINT_URL
-// (or AWS_ENDPOINT_URL_S3), through the SDK's own endpoint resolution, or
-// skips the test when neither is set: these tests create and delete
-// buckets and must never run against a real account by accident.
+// (or AWS_ENDPOINT_URL_S3), or skips the test.
 func newClient(t *testing.T) *s3.Client {
 	t.Helper()
-	if os.Getenv("AWS_ENDPOINT_URL") == "" && os.Getenv("AWS_ENDPOINT_URL_S3") == "" {
-		t.Skip("AWS_ENDPOINT_URL is not set: start an emulator (scripts/ministack.sh start) and export AWS_ENDPOINT_URL=http://127.0.0.1:4566")
-	}
-	cfg, err := config.LoadDefaultConfig(t.Context())
-	if err != nil {
-		t.Fatalf("load AWS config: %v", err)
-	}
-	return s3store.NewClient(cfg)
+	return s3store.NewClient(awsemutest.Config(t, "AWS_ENDPOINT_URL_S3"))
 }
 
 var bucketSeq atomic.Int64

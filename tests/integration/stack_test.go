@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/churnops/churnops/internal/awsemu/awsemutest"
 	"github.com/churnops/churnops/internal/dynamo"
 	"github.com/churnops/churnops/internal/pipeline"
 	"github.com/churnops/churnops/internal/s3store"
@@ -112,10 +113,7 @@ var (
 // the test when no emulator endpoint is configured.
 func shared(t *testing.T) *fixture {
 	t.Helper()
-	if os.Getenv("AWS_ENDPOINT_URL") == "" {
-		t.Skip("AWS_ENDPOINT_URL is not set: run `make test-integration`, or start an emulator " +
-			"(scripts/ministack.sh start) and export AWS_ENDPOINT_URL=http://127.0.0.1:4566 with dummy credentials")
-	}
+	awsemutest.RequireEndpoint(t)
 	fixOnce.Do(func() {
 		fix = &fixture{}
 		fixErr = fix.setUp(t)
