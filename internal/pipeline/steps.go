@@ -72,9 +72,9 @@ func (p *Pipeline) IngestMonth(ctx context.Context, m *snapshot.Month) (IngestOu
 	if err != nil {
 		return out, boundary("ingest", err)
 	}
-	if latest := all[len(all)-1]; latest > asOf {
-		out.OnlineNewerAsOf = latest
-		p.progress("ingest", "online features kept at the newer as_of %s", latest)
+	if n := len(all); n > 0 && all[n-1] > asOf {
+		out.OnlineNewerAsOf = all[n-1]
+		p.progress("ingest", "online features kept at the newer as_of %s", out.OnlineNewerAsOf)
 		return out, nil
 	}
 	recs := make([]featurestore.Record, len(m.Customers))
