@@ -364,5 +364,6 @@ func fromJSON(mj *modelJSON) (*Model, error) {
 			m.nodes = append(m.nodes, nd)
 		}
 	}
+	m.tab = compileTables(m, maxTableCells, maxTablesTotal)
 	return m, nil
 }

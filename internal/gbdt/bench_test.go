@@ -18,23 +18,37 @@ func BenchmarkTrainSynthetic(b *testing.B) {
 	}
 }
 
+// benchModel is 300 trees of the shape churnops trains (depth 2).
 func benchModel(b *testing.B) (*gbdt.Model, gbdt.Dataset) {
 	b.Helper()
 	d := logisticData(b, 5300, 1)
 	p := gbdt.DefaultParams()
+	p.MaxDepth, p.MaxLeaves, p.MinSamplesLeaf, p.ColSample = 2, 4, 50, 0.5
 	p.EarlyStoppingRounds = 0
 	p.Rounds = 300
 	return train(b, d, p), d
 }
 
+// BenchmarkPredictRow compares the lookup tables PredictProba reads with
+// walking the trees, on the same row of a 300-tree model.
 func BenchmarkPredictRow(b *testing.B) {
 	m, d := benchModel(b)
-	x := row(d, 7)
-	var sink float64
-	for b.Loop() {
-		sink += m.PredictProba(x)
+	if !m.Compiled() {
+		b.Fatal("the model did not compile to tables")
 	}
-	_ = sink
+	x := row(d, 7)
+	for _, bb := range []struct {
+		name string
+		f    func([]float64) float64
+	}{{"tables", m.PredictProba}, {"walk", m.WalkRaw}} {
+		b.Run(bb.name, func(b *testing.B) {
+			var sink float64
+			for b.Loop() {
+				sink += bb.f(x)
+			}
+			_ = sink
+		})
+	}
 }
 
 func BenchmarkPredictBatch(b *testing.B) {

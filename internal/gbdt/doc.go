@@ -44,8 +44,14 @@
 //
 // # Inference and artifacts
 //
-// A Model stores all trees in one flat node array; PredictProba walks it
-// without allocating. Encode turns a raw record (as decoded from JSON) into
+// A Model stores all trees in one flat node array, which the artifact
+// records. For prediction the trees are also compiled into lookup tables
+// (tables.go): trees reading the same features are summed into one table
+// indexed by where each value falls among the split thresholds, so a
+// depth-2 model of hundreds of trees costs a binary search per feature and
+// one read per table instead of a walk per tree. The tables give the trees'
+// answer to the last bits of the sum; a model too large for them (deep
+// trees over many features) walks its trees. PredictProba does not allocate. Encode turns a raw record (as decoded from JSON) into
 // the row PredictProba takes. Marshal/Save and Unmarshal/Load read and write
 // the artifact, a compact JSON document described in artifact.go.
 package gbdt

@@ -59,7 +59,7 @@ func TestRawThresholdsMatchBins(t *testing.T) {
 		for j := range x {
 			x[j] = d.Cols[j][i]
 		}
-		if got := m.PredictRaw(x); got != want {
+		if got := m.walkRaw(x); got != want {
 			t.Fatalf("row %d %v: raw-value walk %v, bin walk %v", i, x, got, want)
 		}
 	}

@@ -39,6 +39,7 @@ type Model struct {
 	nodes    []node
 	roots    []int32
 	cats     []uint64 // category sets of categorical splits, 64 categories a word
+	tab      *tables  // the trees compiled for prediction; nil: walk them
 
 	// Params are the hyper-parameters the model was trained with.
 	Params Params
@@ -93,6 +94,7 @@ func newModel(spec []Feature, b *binned, base float64, trees []ttree, p Params, 
 			m.nodes = append(m.nodes, n)
 		}
 	}
+	m.tab = compileTables(m, maxTableCells, maxTablesTotal)
 	return m
 }
 
@@ -114,10 +116,20 @@ func (m *Model) NumFeatures() int { return len(m.features) }
 func (m *Model) NumTrees() int { return len(m.roots) }
 
 // PredictRaw returns the log-odds for one encoded row (see PredictProba).
+// It reads the model's lookup tables (tables.go) when it has them.
 func (m *Model) PredictRaw(x []float64) float64 {
 	if len(x) < len(m.features) {
 		panic(fmt.Sprintf("gbdt: row has %d values, model needs %d", len(x), len(m.features)))
 	}
+	if m.tab != nil {
+		return m.tab.raw(x, m.base)
+	}
+	return m.walkRaw(x)
+}
+
+// walkRaw sums the trees one by one: the reference the tables are checked
+// against, and the path of a model too large to compile.
+func (m *Model) walkRaw(x []float64) float64 {
 	s := m.base
 	nodes := m.nodes
 	for _, i := range m.roots {
