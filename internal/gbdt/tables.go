@@ -1,6 +1,7 @@
 package gbdt
 
 import (
+	"encoding/binary"
 	"math"
 	"slices"
 	"strconv"
@@ -20,10 +21,12 @@ import (
 //     is its code; missing values and unknown codes get a rank of their own.
 //  2. Trees that read the same set of features are grouped (in order, up to
 //     maxTableCells per table). Within a group, each feature's ranks fall
-//     into a few cells between the cuts the group uses; every tree of the
-//     group answers the same leaf for every rank in a cell. The group's
-//     table holds, for each combination of cells, the sum of its trees'
-//     leaves, computed once by walking the trees.
+//     into a few cells: ranks that every split of the group's trees sends
+//     the same way (those between two of its thresholds; missing with
+//     whichever side all its splits send missing values) share a cell, and
+//     the trees answer the same for all of them. The group's table holds,
+//     for each combination of cells, the sum of its trees' leaves, computed
+//     once by walking the trees.
 //  3. A prediction computes each feature's rank once (a binary search),
 //     then adds one table entry per group: base + sum over groups.
 //
@@ -35,6 +38,9 @@ import (
 // maxTableCells bounds one group's table. Groups whose trees use more cuts
 // are split, so the tables stay small enough to stay in cache.
 const maxTableCells = 512
+
+// A cell offset within one table is a uint16.
+var _ [1<<16 - maxTableCells]struct{}
 
 // maxTablesTotal bounds the cells of all of a model's tables; a model that
 // would need more (deep trees over many features) keeps walking its trees.
@@ -49,7 +55,7 @@ type tables struct {
 	feats  []rankFeature // per model feature
 	groups []tableGroup
 	gfeats []groupFeature // groups' features, groups[i].lo:hi
-	maps   []int32        // rank -> cell offset (cell index * stride) per group feature
+	maps   []uint16       // rank -> cell offset (cell index * stride); shared by group features that split alike
 	cells  []float64      // every group's table
 }
 
@@ -121,23 +127,23 @@ func (t *tables) raw(x []float64, base float64) float64 {
 	for _, g := range t.groups {
 		idx := g.cellOff
 		for _, gf := range gfeats[g.lo:g.hi] {
-			idx += maps[gf.mapOff+rk[gf.feature]]
+			idx += int32(maps[gf.mapOff+rk[gf.feature]])
 		}
 		s += t.cells[idx]
 	}
 	return s
 }
 
-// treeCuts is what one tree reads: per feature (sorted), the cut indices
-// its numeric splits use.
-type treeCuts struct {
+// treeReads is what one tree reads: its features (sorted) and, per
+// feature, its nodes splitting on it.
+type treeReads struct {
 	feats []int32
-	cuts  [][]int32 // per feats entry; nil for a categorical feature
+	nodes [][]int32 // per feats entry, indices into Model.nodes
 }
 
-func (tc treeCuts) key() string {
+func (tr treeReads) key() string {
 	var b strings.Builder
-	for _, f := range tc.feats {
+	for _, f := range tr.feats {
 		b.WriteString(strconv.Itoa(int(f)))
 		b.WriteByte(',')
 	}
@@ -172,25 +178,26 @@ func compileTables(m *Model, maxCells, maxTotal int) *tables {
 
 	// What each tree reads, and the trees grouped by the features they read,
 	// in order of first appearance.
-	reads := make([]treeCuts, len(m.roots))
+	reads := make([]treeReads, len(m.roots))
 	var order []string
 	byKey := map[string][]int{}
 	for ti, root := range m.roots {
-		reads[ti] = t.treeCuts(m, root)
+		reads[ti] = readsOf(m, root)
 		k := reads[ti].key()
 		if _, ok := byKey[k]; !ok {
 			order = append(order, k)
 		}
 		byKey[k] = append(byKey[k], ti)
 	}
+	shared := map[string]int32{} // rank map contents -> offset in t.maps
 	for _, k := range order {
 		trees := byKey[k]
 		for len(trees) > 0 {
-			n, cuts := t.fit(reads, trees, maxCells)
+			n, cells := t.fit(m, reads, trees, maxCells)
 			if n == 0 {
 				return nil
 			}
-			t.addGroup(m, reads[trees[0]].feats, cuts, trees[:n])
+			t.addGroup(m, reads[trees[0]].feats, cells, trees[:n], shared)
 			if len(t.cells) > maxTotal {
 				return nil
 			}
@@ -200,97 +207,124 @@ func compileTables(m *Model, maxCells, maxTotal int) *tables {
 	return t
 }
 
-// treeCuts lists the features and cuts the tree at root reads.
-func (t *tables) treeCuts(m *Model, root int32) treeCuts {
+// readsOf lists the features and nodes of the tree at root.
+func readsOf(m *Model, root int32) treeReads {
 	per := map[int32][]int32{}
 	stack := []int32{root}
 	for len(stack) > 0 {
 		i := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		n := &m.nodes[i]
-		if n.feature < 0 {
-			continue
+		if n := &m.nodes[i]; n.feature >= 0 {
+			per[n.feature] = append(per[n.feature], i)
+			stack = append(stack, n.left, n.left+1)
 		}
-		c := per[n.feature]
-		if n.catOff < 0 {
-			k, _ := slices.BinarySearch(t.feats[n.feature].cuts, n.value)
-			c = append(c, int32(k))
-		}
-		per[n.feature] = c
-		stack = append(stack, n.left, n.left+1)
 	}
-	var tc treeCuts
+	var tr treeReads
 	for f := range per {
-		tc.feats = append(tc.feats, f)
+		tr.feats = append(tr.feats, f)
 	}
-	slices.Sort(tc.feats)
-	for _, f := range tc.feats {
-		c := per[f]
-		slices.Sort(c)
-		tc.cuts = append(tc.cuts, slices.Compact(c))
+	slices.Sort(tr.feats)
+	for _, f := range tr.feats {
+		tr.nodes = append(tr.nodes, per[f])
 	}
-	return tc
+	return tr
+}
+
+// partition is a feature's ranks cut into cells: ranks that every node of
+// a table's trees sends the same way share a cell, so the trees answer the
+// same for all of them. Cells are numbered by their first rank.
+type partition struct {
+	cell []int32 // per rank
+	n    int32   // cells
+}
+
+// split refines p by node: a cell whose ranks the node sends both ways
+// becomes two.
+func (t *tables) split(m *Model, p partition, node int32) partition {
+	next := partition{cell: make([]int32, len(p.cell))}
+	ids := make([]int32, 2*p.n) // (old cell, direction) -> new cell + 1
+	for r, c := range p.cell {
+		k := 2 * c
+		if t.goesLeft(m, &m.nodes[node], int32(r)) {
+			k++
+		}
+		if ids[k] == 0 {
+			next.n++
+			ids[k] = next.n
+		}
+		next.cell[r] = ids[k] - 1
+	}
+	return next
 }
 
 // fit returns how many of trees (which read the same features), taken in
-// order, fit one table of at most maxCells, and the cuts per feature that
-// table splits on.
-func (t *tables) fit(reads []treeCuts, trees []int, maxCells int) (int, [][]int32) {
+// order, fit one table of at most maxCells, and that table's partition of
+// each feature's ranks.
+func (t *tables) fit(m *Model, reads []treeReads, trees []int, maxCells int) (int, []partition) {
 	feats := reads[trees[0]].feats
-	cuts := make([][]int32, len(feats))
+	parts := make([]partition, len(feats))
+	for d, f := range feats {
+		parts[d] = partition{cell: make([]int32, t.feats[f].ranks()), n: 1}
+	}
 	n := 0
 	for _, ti := range trees {
-		next := make([][]int32, len(feats))
+		next := slices.Clone(parts)
 		size := 1
-		for d, f := range feats {
-			next[d] = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(cuts[d]), reads[ti].cuts[d]...))))
-			size *= t.cellsOf(f, next[d])
+		for d := range feats {
+			for _, node := range reads[ti].nodes[d] {
+				next[d] = t.split(m, next[d], node)
+			}
+			size *= int(next[d].n)
 		}
 		if size > maxCells {
 			break
 		}
-		cuts, n = next, n+1
+		parts, n = next, n+1
 	}
-	return n, cuts
+	return n, parts
 }
 
-// cellsOf is the number of cells of feature f in a table splitting on cuts:
-// the ranges between the cuts and the missing cell for a numeric feature,
-// every code and the missing cell for a categorical one.
-func (t *tables) cellsOf(f int32, cuts []int32) int {
-	if t.feats[f].categorical {
-		return int(t.feats[f].ncat) + 1
-	}
-	return len(cuts) + 2
-}
-
-// addGroup appends the table of trees, which read feats, split on cuts.
-func (t *tables) addGroup(m *Model, feats []int32, cuts [][]int32, trees []int) {
+// addGroup appends the table of trees, which read feats, with each
+// feature's ranks partitioned into cells by parts. A rank map equal to one
+// already built is shared (shared: contents -> offset in t.maps).
+func (t *tables) addGroup(m *Model, feats []int32, parts []partition, trees []int, shared map[string]int32) {
 	g := tableGroup{cellOff: int32(len(t.cells)), lo: int32(len(t.gfeats))}
-	dims := make([]int, len(feats))
 	strides := make([]int, len(feats))
 	size := 1
 	for d := len(feats) - 1; d >= 0; d-- {
-		dims[d] = t.cellsOf(feats[d], cuts[d])
 		strides[d] = size
-		size *= dims[d]
+		size *= int(parts[d].n)
 	}
 	for d, f := range feats {
-		rf := &t.feats[f]
-		gf := groupFeature{feature: f, mapOff: int32(len(t.maps))}
-		for r := range rf.ranks() {
-			t.maps = append(t.maps, int32(t.cellOf(f, cuts[d], r)*strides[d]))
+		key := binary.LittleEndian.AppendUint32(nil, uint32(f))
+		rm := make([]uint16, len(parts[d].cell))
+		for r, c := range parts[d].cell {
+			rm[r] = uint16(int(c) * strides[d])
+			key = binary.LittleEndian.AppendUint16(key, rm[r])
 		}
-		t.gfeats = append(t.gfeats, gf)
+		off, ok := shared[string(key)]
+		if !ok {
+			off = int32(len(t.maps))
+			t.maps = append(t.maps, rm...)
+			shared[string(key)] = off
+		}
+		t.gfeats = append(t.gfeats, groupFeature{feature: f, mapOff: off})
 	}
 	g.hi = int32(len(t.gfeats))
 
-	// Each cell's entry: the trees' leaves for a rank inside the cell.
+	// Each cell's entry: the trees' leaves at the cell's first rank.
+	first := make([][]int32, len(feats))
+	for d, p := range parts {
+		first[d] = make([]int32, p.n)
+		for r := len(p.cell) - 1; r >= 0; r-- {
+			first[d][p.cell[r]] = int32(r)
+		}
+	}
 	rk := make([]int32, len(t.feats))
-	cell := make([]int, len(feats))
+	cell := make([]int32, len(feats))
 	for range size {
 		for d, f := range feats {
-			rk[f] = t.rankIn(f, cuts[d], cell[d])
+			rk[f] = first[d][cell[d]]
 		}
 		var s float64
 		for _, ti := range trees {
@@ -298,7 +332,7 @@ func (t *tables) addGroup(m *Model, feats []int32, cuts [][]int32, trees []int) 
 		}
 		t.cells = append(t.cells, s)
 		for d := len(cell) - 1; d >= 0; d-- { // next cell, last feature fastest
-			if cell[d]++; cell[d] < dims[d] {
+			if cell[d]++; cell[d] < parts[d].n {
 				break
 			}
 			cell[d] = 0
@@ -307,33 +341,18 @@ func (t *tables) addGroup(m *Model, feats []int32, cuts [][]int32, trees []int) 
 	t.groups = append(t.groups, g)
 }
 
-// cellOf returns the cell of rank r of feature f in a table splitting on cuts.
-func (t *tables) cellOf(f int32, cuts []int32, r int32) int {
-	rf := &t.feats[f]
-	if rf.categorical || r == rf.missing() {
-		if rf.categorical {
-			return int(r)
-		}
-		return len(cuts) + 1
-	}
-	// The cuts below r: a split on cut k sends r left exactly when r <= k,
-	// so ranks between two consecutive cuts all go the same way.
-	c, _ := slices.BinarySearch(cuts, r)
-	return c
-}
-
-// rankIn returns a rank inside cell c of feature f (the inverse of cellOf).
-func (t *tables) rankIn(f int32, cuts []int32, c int) int32 {
-	rf := &t.feats[f]
+// goesLeft routes rank r of node n's feature through n, as walkRaw routes
+// any value of that rank.
+func (t *tables) goesLeft(m *Model, n *node, r int32) bool {
+	rf := &t.feats[n.feature]
 	switch {
-	case rf.categorical:
-		return int32(c)
-	case c == len(cuts)+1:
-		return rf.missing()
-	case c == 0:
-		return 0
+	case r == rf.missing():
+		return n.defLeft
+	case n.catOff >= 0:
+		return m.cats[int(n.catOff)+int(r)>>6]&(1<<(r&63)) != 0
 	default:
-		return cuts[c-1] + 1
+		k, _ := slices.BinarySearch(rf.cuts, n.value)
+		return r <= int32(k)
 	}
 }
 
@@ -345,19 +364,7 @@ func (t *tables) leafAt(m *Model, root int32, rk []int32) float64 {
 		if n.feature < 0 {
 			return n.value
 		}
-		rf := &t.feats[n.feature]
-		r := rk[n.feature]
-		var left bool
-		switch {
-		case r == rf.missing():
-			left = n.defLeft
-		case n.catOff >= 0:
-			left = m.cats[int(n.catOff)+int(r)>>6]&(1<<(r&63)) != 0
-		default:
-			k, _ := slices.BinarySearch(rf.cuts, n.value)
-			left = r <= int32(k)
-		}
-		if left {
+		if t.goesLeft(m, n, rk[n.feature]) {
 			i = n.left
 		} else {
 			i = n.left + 1
