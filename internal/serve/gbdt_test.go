@@ -38,7 +38,7 @@ func trainTiny(t testing.TB, spec []gbdt.Feature, users []featurestore.Record, r
 		churn := u.Features["months_active"].(float64) < 12 || r.Float64() < 0.1
 		d.Label = append(d.Label, map[bool]float64{true: 1, false: 0}[churn])
 	}
-	p := gbdt.DefaultParams()
+	p := training.DefaultParams().GBDT // the shape churnops trains
 	p.Rounds, p.EarlyStoppingRounds = rounds, 0
 	m, err := gbdt.Train(d, p)
 	if err != nil {
