@@ -1,6 +1,7 @@
 package gbdt_test
 
 import (
+	"encoding/binary"
 	"math"
 	"slices"
 	"testing"
@@ -114,4 +115,44 @@ func TestTablesAfterLoad(t *testing.T) {
 	if !slices.Equal(predict(t, loaded, d), predict(t, m, d)) {
 		t.Fatal("PredictColumns differ after a round trip")
 	}
+}
+
+// FuzzTablesMatchWalk feeds arbitrary rows (any float64 bit patterns:
+// NaN payloads, infinities, subnormals, huge and fractional category
+// codes) to a depth-2 model with a categorical feature, and checks that the
+// lookup tables answer as walking the trees does. make fuzz runs it.
+func FuzzTablesMatchWalk(f *testing.F) {
+	d := logisticData(f, 3000, 11)
+	p := gbdt.DefaultParams()
+	p.MaxDepth, p.MaxLeaves, p.MinSamplesLeaf, p.ColSample, p.MaxCatOneHot = 2, 4, 20, 0.5, 2
+	p.Rounds, p.EarlyStoppingRounds = 150, 0
+	m := train(f, d, p)
+	if !m.Compiled() {
+		f.Fatal("the model did not compile to tables")
+	}
+	nf := m.NumFeatures()
+	for _, x := range edgeRows(m, d, 50) {
+		f.Add(rowBytes(x))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		x := make([]float64, nf)
+		for j := range x {
+			if len(b) >= 8 {
+				x[j] = math.Float64frombits(binary.LittleEndian.Uint64(b))
+				b = b[8:]
+			}
+		}
+		got, want := m.PredictRaw(x), m.WalkRaw(x)
+		if math.Abs(got-want) > 1e-12*max(1, math.Abs(want)) {
+			t.Fatalf("row %v: tables %v, walk %v", x, got, want)
+		}
+	})
+}
+
+func rowBytes(x []float64) []byte {
+	var b []byte
+	for _, v := range x {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+	}
+	return b
 }
