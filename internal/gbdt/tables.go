@@ -39,7 +39,8 @@ import (
 // are split, so the tables stay small enough to stay in cache.
 const maxTableCells = 512
 
-// A cell offset within one table is a uint16.
+// A cell offset within one table is a uint16 (compileTables checks its
+// argument; this, the default).
 var _ [1<<16 - maxTableCells]struct{}
 
 // maxTablesTotal bounds the cells of all of a model's tables; a model that
@@ -154,7 +155,7 @@ func (tr treeReads) key() string {
 // returns nil when one tree alone needs more than maxCells or all tables
 // more than maxTotal (the model then keeps walking its trees).
 func compileTables(m *Model, maxCells, maxTotal int) *tables {
-	if len(m.features) > maxTableFeatures {
+	if len(m.features) > maxTableFeatures || maxCells > 1<<16 { // offsets in a table are uint16
 		return nil
 	}
 	t := &tables{feats: make([]rankFeature, len(m.features))}
