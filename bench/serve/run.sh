@@ -46,23 +46,49 @@ for port in 18000 18001; do # up once they answer (churnops: 404 for an unknown 
 	done
 done
 
+# cpu PID BEFORE OUTPUT [bound]: the server's CPU time (user + system,
+# from /proc) per request answered during the run whose output is OUTPUT.
+# It is steadier than req/s on a shared machine. Under a saturating
+# (closed-loop) load, 2 cores divided by it bounds what the server could
+# answer with both cores to itself; at a lower rate a request costs more
+# (fewer requests per wake-up), so no bound is printed there.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu() {
+	local n
+	n=$(grep -o -m1 'requests *[0-9]*' <<<"$3" | grep -o '[0-9]*$' || true)
+	[ -n "$n" ] && [ "$n" -gt 0 ] || return 0
+	awk -v t=$(($(ticks "$1") - $2)) -v hz="$(getconf CLK_TCK)" -v n="$n" -v bound="${4:-}" 'BEGIN {
+		us = t * 1e6 / hz / n
+		printf "server CPU %.0f µs/request", us
+		if (bound) printf " (2 cores / that = %.0fk req/s at most)", 2e3 / us
+		printf "\n" }'
+}
+
 echo "# machine: $(nproc) cores; server env: ${SERVE_ENV:-default}; $DURATION per run"
-for target in "churnops serve=18000" "baseline (net/http, fixed answer)=18001"; do
-	name=${target%=*}
-	url=http://127.0.0.1:${target##*=}/predict
+for target in "churnops serve=18000=${pids[0]}" "baseline (net/http, fixed answer)=18001=${pids[1]}"; do
+	name=${target%%=*}
+	rest=${target#*=}
+	url=http://127.0.0.1:${rest%=*}/predict
+	pid=${rest#*=}
 	echo
 	echo "## $name"
 	for c in $CONNS; do
+		t0=$(ticks "$pid")
 		if command -v wrk >/dev/null; then
 			echo "== closed loop, wrk, $c connections"
-			USERS=$users wrk -t1 -c"$c" -d"$DURATION" -s bench/serve/predict.lua "$url" | tail -5
+			out=$(USERS=$users wrk -t1 -c"$c" -d"$DURATION" -s bench/serve/predict.lua "$url" | tail -5)
 		else
 			echo "== closed loop, bench/serve, $c connections (apt-get install wrk for a lighter generator)"
-			"$d/loadgen" -url "$url" -duration "$DURATION" -concurrency "$c" -users-file "$users" | tail -4
+			out=$("$d/loadgen" -url "$url" -duration "$DURATION" -concurrency "$c" -users-file "$users" | tail -4)
 		fi
+		echo "$out"
+		cpu "$pid" "$t0" "$out" bound
 	done
 	for r in $RATES; do
 		echo "== open loop, bench/serve, $r req/s due"
-		"$d/loadgen" -url "$url" -duration "$DURATION" -rate "$r" -concurrency 64 -users-file "$users" | tail -n +3 || true
+		t0=$(ticks "$pid")
+		out=$("$d/loadgen" -url "$url" -duration "$DURATION" -rate "$r" -concurrency 64 -users-file "$users" | tail -n +3 || true)
+		echo "$out"
+		cpu "$pid" "$t0" "$out"
 	done
 done
