@@ -29,7 +29,7 @@ func benchModel(b *testing.B) (*gbdt.Model, gbdt.Dataset) {
 	return train(b, d, p), d
 }
 
-// BenchmarkPredictRow compares the lookup tables PredictProba reads with
+// BenchmarkPredictRow compares the lookup tables PredictRaw reads with
 // walking the trees, on the same row of a 300-tree model.
 func BenchmarkPredictRow(b *testing.B) {
 	m, d := benchModel(b)
@@ -40,7 +40,7 @@ func BenchmarkPredictRow(b *testing.B) {
 	for _, bb := range []struct {
 		name string
 		f    func([]float64) float64
-	}{{"tables", m.PredictProba}, {"walk", m.WalkRaw}} {
+	}{{"tables", m.PredictRaw}, {"walk", m.WalkRaw}} {
 		b.Run(bb.name, func(b *testing.B) {
 			var sink float64
 			for b.Loop() {
