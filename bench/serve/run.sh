@@ -9,14 +9,14 @@
 #   - open loop (bench/serve -rate): RATES requests/s due on a schedule,
 #     latency counted from when each was due.
 # Environment: DURATION (default 8s), RATES (default "10000 20000"),
-# CONNS (closed-loop connections, default "16 64"), SERVE_ENV (e.g.
+# CONNS (closed-loop connections, default "8 16 64"), SERVE_ENV (e.g.
 # GOMAXPROCS=1, for the server only).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 GO=${GO:-go}
 DURATION=${DURATION:-8s}
 RATES=${RATES:-10000 20000}
-CONNS=${CONNS:-16 64}
+CONNS=${CONNS:-8 16 64}
 SERVE_ENV=${SERVE_ENV:-}
 
 d=$(mktemp -d)
