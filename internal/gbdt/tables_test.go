@@ -20,7 +20,7 @@ func edgeRows(m *gbdt.Model, d gbdt.Dataset, n int) [][]float64 {
 	}
 	thresholds := m.SplitThresholds()
 	for j, f := range d.Features {
-		vals := []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0, -0.0}
+		vals := []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0, math.Copysign(0, -1)}
 		if f.Categorical {
 			for c := range len(f.Categories) + 1 {
 				vals = append(vals, float64(c))
