@@ -33,7 +33,7 @@ import (
 // The tables give the trees' answer for every input, exactly, except that
 // the leaves are summed per group rather than tree by tree: the log-odds
 // may differ from the walk in the last bits (about 1e-15). Tests check the
-// two against each other on real rows, edges and fuzzed values.
+// two against each other on training rows, edge values and fuzzed rows.
 
 // maxTableCells bounds one group's table. Groups whose trees use more cuts
 // are split, so the tables stay small enough to stay in cache.
@@ -194,11 +194,11 @@ func compileTables(m *Model, maxCells, maxTotal int) *tables {
 	for _, k := range order {
 		trees := byKey[k]
 		for len(trees) > 0 {
-			n, cells := t.fit(m, reads, trees, maxCells)
+			n, parts := t.fit(m, reads, trees, maxCells)
 			if n == 0 {
 				return nil
 			}
-			t.addGroup(m, reads[trees[0]].feats, cells, trees[:n], shared)
+			t.addGroup(m, reads[trees[0]].feats, parts, trees[:n], shared)
 			if len(t.cells) > maxTotal {
 				return nil
 			}
