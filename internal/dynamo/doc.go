@@ -14,16 +14,20 @@
 //	sk "COUNTER"       the last version number handed out: last_version (N)
 //
 // Version sort keys are zero-padded so that a Query returns versions in
-// numeric order. Register takes the next number from the counter with an
-// atomic UpdateItem ADD, then writes the version conditioned on its key not
-// existing. Promote is one TransactWriteItems that moves the pointer
+// numeric order. Register reads the counter and writes the next number and
+// the version in one TransactWriteItems, conditioned on the counter still
+// holding what it read and on the version not existing (retried on the new
+// number when a concurrent Register won): numbers are never skipped or
+// handed out twice. Promote is one TransactWriteItems that moves the pointer
 // (conditioned on the Production version the caller evaluated, or on there
 // being none), sets the candidate to Production (conditioned on its stage
 // being None or Archived) and archives the old Production (conditioned on
 // it being Production): two concurrent runs can never leave two Production
 // versions or lose one. A cancelled transaction maps onto
 // registry.ErrConflict (or registry.ErrNotFound when the version does not
-// exist).
+// exist). The SDK may resend a write whose first attempt committed but
+// whose answer was lost; its conditions then fail, and Register, Promote
+// and Decide recognise their own write (by its timestamps) as success.
 //
 // # Features table
 //

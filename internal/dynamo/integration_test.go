@@ -4,6 +4,7 @@ package dynamo_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -244,11 +245,12 @@ func TestPutBatchResendsUnprocessedItems(t *testing.T) {
 
 func TestPromoteRetriesTransactionConflicts(t *testing.T) {
 	c := newClient(t)
-	f := &flakyClient{Client: c, conflictsToSend: 2}
-	r := dynamo.NewRegistry(f, freshTables(t, c, true, false).Registry)
-	if _, err := r.Register(t.Context(), registry.Version{Model: "churn"}); err != nil {
+	table := freshTables(t, c, true, false).Registry
+	if _, err := dynamo.NewRegistry(c, table).Register(t.Context(), registry.Version{Model: "churn"}); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
+	f := &flakyClient{Client: c, conflictsToSend: 2}
+	r := dynamo.NewRegistry(f, table)
 	if err := r.Promote(t.Context(), "churn", 1, 0, registry.Decision{Outcome: registry.OutcomePromoted}); err != nil {
 		t.Fatalf("Promote after two transaction conflicts: %v", err)
 	}
@@ -257,5 +259,82 @@ func TestPromoteRetriesTransactionConflicts(t *testing.T) {
 	}
 	if v, err := r.Production(t.Context(), "churn"); err != nil || v.Version != 1 {
 		t.Errorf("Production: v%d, %v; want v1", v.Version, err)
+	}
+}
+
+// resendClient wraps a real client and sends every registry write twice,
+// answering with the second reply: what the SDK does when the answer to a
+// write that committed is lost (a dropped connection) and it retries.
+// DynamoDB (and the emulator) deduplicate a resent transaction by its
+// ClientRequestToken for ten minutes; the second transaction here carries
+// a new token, as a store that does not deduplicate would see it, so that
+// what is tested is the adapter's own recognition of its write.
+type resendClient struct {
+	*dynamodb.Client
+	resent atomic.Int64
+}
+
+func (c *resendClient) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	if _, err := c.Client.TransactWriteItems(ctx, in, optFns...); err != nil {
+		return nil, err
+	}
+	c.resent.Add(1)
+	again := *in
+	again.ClientRequestToken = nil
+	return c.Client.TransactWriteItems(ctx, &again, optFns...)
+}
+
+func (c *resendClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if _, err := c.Client.UpdateItem(ctx, in, optFns...); err != nil {
+		return nil, err
+	}
+	c.resent.Add(1)
+	return c.Client.UpdateItem(ctx, in, optFns...)
+}
+
+// TestRegistryWritesSurviveResends: a resent write that committed the first
+// time is the call's success, not a skipped version number or a conflict.
+// (CI once failed a contract test on a version that did not exist: the
+// counter had been advanced twice by an ADD the SDK resent.)
+func TestRegistryWritesSurviveResends(t *testing.T) {
+	c := newClient(t)
+	rc := &resendClient{Client: c}
+	r := dynamo.NewRegistry(rc, freshTables(t, c, true, false).Registry)
+	ctx := t.Context()
+	for i := 1; i <= 3; i++ {
+		v, err := r.Register(ctx, registry.Version{Model: "churn", RunID: fmt.Sprintf("run-%d", i)})
+		if err != nil {
+			t.Fatalf("Register #%d: %v", i, err)
+		}
+		if v.Version != i {
+			t.Fatalf("Register #%d got v%d, want v%d (no gaps)", i, v.Version, i)
+		}
+	}
+	if err := r.Promote(ctx, "churn", 1, 0, registry.Decision{Outcome: registry.OutcomePromoted}); err != nil {
+		t.Fatalf("Promote v1: %v", err)
+	}
+	if err := r.Promote(ctx, "churn", 2, 1, registry.Decision{Outcome: registry.OutcomePromoted}); err != nil {
+		t.Fatalf("Promote v2: %v", err)
+	}
+	if err := r.Decide(ctx, "churn", 3, registry.StageRejected, registry.Decision{Outcome: registry.OutcomeRejected}); err != nil {
+		t.Fatalf("Decide v3: %v", err)
+	}
+	vs, err := r.List(ctx, "churn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range vs {
+		got = append(got, fmt.Sprintf("v%d %s", v.Version, v.Stage))
+	}
+	if want := []string{"v1 Archived", "v2 Production", "v3 Rejected"}; !slices.Equal(got, want) {
+		t.Errorf("versions %v, want %v", got, want)
+	}
+	if rc.resent.Load() < 6 {
+		t.Errorf("%d writes resent, want every one of the 6", rc.resent.Load())
+	}
+	// A real conflict is still one.
+	if err := r.Promote(ctx, "churn", 3, 1, registry.Decision{Outcome: registry.OutcomePromoted}); !errors.Is(err, registry.ErrConflict) {
+		t.Errorf("Promote v3 expecting the old Production: %v, want ErrConflict", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +23,6 @@ import (
 // transaction conflicts) that an emulator never does.
 type Client interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
@@ -52,8 +52,8 @@ const (
 const maxAttempts = 8
 
 // Registry is the model registry on a DynamoDB table; safe for concurrent
-// use by any number of processes (every rule is a condition checked by
-// DynamoDB, none is a read-then-write in this process).
+// use by any number of processes: every rule is a condition checked by
+// DynamoDB in the write itself, never a check in this process before it.
 type Registry struct {
 	client Client
 	table  string
@@ -83,55 +83,105 @@ func timestamp(t time.Time) types.AttributeValue { return str(t.UTC().Format(tim
 
 func now() time.Time { return time.Now().UTC() }
 
-// Register implements registry.Registry.
+// Register implements registry.Registry. The next number and the version
+// item are written in one transaction, conditioned on the counter still
+// holding the number read just before and on the version not existing, so
+// a number is never handed out without its version (no gap if the process
+// dies between two writes) and never twice. A transaction whose counter
+// moved meanwhile (a concurrent Register) is retried on the new number.
+// The SDK may resend a transaction whose first attempt committed but whose
+// answer was lost; the resend then fails its conditions, and Register
+// recognises its own version (same created_at, fingerprint and run id).
 func (r *Registry) Register(ctx context.Context, v registry.Version) (registry.Version, error) {
 	if v.Model == "" {
 		return registry.Version{}, fmt.Errorf("register: empty model name: %w", registry.ErrInvalid)
 	}
-	out, err := r.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &r.table,
-		Key:                       key(v.Model, skCounter),
-		UpdateExpression:          aws.String("ADD #n :one"),
-		ExpressionAttributeNames:  map[string]string{"#n": attrLastVersion},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1)},
-		ReturnValues:              types.ReturnValueUpdatedNew,
-	})
-	if err != nil {
-		return registry.Version{}, fmt.Errorf("register %s: next version number: %w", v.Model, err)
-	}
-	n, err := intAttr(out.Attributes, attrLastVersion)
-	if err != nil {
-		return registry.Version{}, fmt.Errorf("register %s: counter: %w", v.Model, err)
-	}
 	t := now()
-	v.Version, v.Stage, v.CreatedAt, v.UpdatedAt = n, registry.StageNone, t, t
-	if v.ArtifactKey == "" {
-		v.ArtifactKey = registry.ArtifactKey(v.Model, n)
-	}
-	item, err := structToAttrs(v)
-	if err != nil {
-		return registry.Version{}, fmt.Errorf("register %s v%d: encode: %w", v.Model, n, err)
-	}
-	item[attrPK], item[attrSK] = str(v.Model), str(versionSK(n))
-	_, err = r.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                &r.table,
-		Item:                     item,
-		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
-	})
-	if isConditionFailed(err) {
-		// The SDK retries a put whose response was lost; the retry then
-		// finds the item its first attempt wrote. That is success.
-		if got, gerr := r.get(ctx, v.Model, n); gerr == nil && got.CreatedAt.Equal(v.CreatedAt) && got.DataFingerprint == v.DataFingerprint && got.RunID == v.RunID {
-			return got, nil
+	v.Stage, v.CreatedAt, v.UpdatedAt = registry.StageNone, t, t
+	defaultKey := v.ArtifactKey == ""
+	for attempt := 1; ; attempt++ {
+		last, err := r.lastVersion(ctx, v.Model)
+		if err != nil {
+			return registry.Version{}, fmt.Errorf("register %s: read the counter: %w", v.Model, err)
 		}
-		// Otherwise the counter item was deleted or rewritten by hand.
-		return registry.Version{}, fmt.Errorf("register %s: v%d already exists (counter behind the versions): %w", v.Model, n, registry.ErrConflict)
+		n := last + 1
+		v.Version = n
+		if defaultKey {
+			v.ArtifactKey = registry.ArtifactKey(v.Model, n)
+		}
+		item, err := structToAttrs(v)
+		if err != nil {
+			return registry.Version{}, fmt.Errorf("register %s v%d: encode: %w", v.Model, n, err)
+		}
+		item[attrPK], item[attrSK] = str(v.Model), str(versionSK(n))
+		counter := &types.Update{
+			TableName:                 &r.table,
+			Key:                       key(v.Model, skCounter),
+			UpdateExpression:          aws.String("SET #n = :n"),
+			ConditionExpression:       aws.String("#n = :last"),
+			ExpressionAttributeNames:  map[string]string{"#n": attrLastVersion},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(n), ":last": num(last)},
+		}
+		if last == 0 {
+			counter.ConditionExpression = aws.String("attribute_not_exists(#n)")
+			delete(counter.ExpressionAttributeValues, ":last")
+		}
+		put := &types.Put{
+			TableName:                &r.table,
+			Item:                     item,
+			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+			ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+		}
+		failed, err := r.transact(ctx, []types.TransactWriteItem{{Update: counter}, {Put: put}})
+		if err != nil {
+			return registry.Version{}, fmt.Errorf("register %s v%d: %w", v.Model, n, err)
+		}
+		if failed == nil {
+			return v, nil
+		}
+		if got, gerr := r.get(ctx, v.Model, n); gerr == nil && got.CreatedAt.Equal(v.CreatedAt) && got.DataFingerprint == v.DataFingerprint && got.RunID == v.RunID {
+			return got, nil // this registration's own resent transaction
+		}
+		if !slices.Contains(failed, 0) {
+			// The counter held the number read, yet the version exists: the
+			// counter item was deleted or rewritten by hand.
+			return registry.Version{}, fmt.Errorf("register %s: v%d already exists (counter behind the versions): %w", v.Model, n, registry.ErrConflict)
+		}
+		if attempt == registerAttempts {
+			return registry.Version{}, fmt.Errorf("register %s: the counter kept moving during %d attempts: %w", v.Model, registerAttempts, registry.ErrConflict)
+		}
+		if err := sleep(ctx, registerBackoff(attempt)); err != nil {
+			return registry.Version{}, err
+		}
 	}
+}
+
+// registerAttempts bounds Register's retries when concurrent registrations
+// of the same model keep taking the number it read; each round one of them
+// wins, so a few dozen cover any realistic contention.
+const registerAttempts = 50
+
+// registerBackoff is full jitter up to 2ms, 4ms, … capped at 100ms: the
+// race is for one item, decided within a round trip.
+func registerBackoff(attempt int) time.Duration {
+	d := min(2*time.Millisecond<<min(attempt-1, 10), 100*time.Millisecond)
+	return time.Duration(rand.Int64N(int64(d)) + 1)
+}
+
+// lastVersion returns the number the counter last handed out, 0 for none.
+func (r *Registry) lastVersion(ctx context.Context, model string) (int, error) {
+	out, err := r.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &r.table,
+		Key:            key(model, skCounter),
+		ConsistentRead: aws.Bool(true),
+	})
 	if err != nil {
-		return registry.Version{}, fmt.Errorf("register %s v%d: %w", v.Model, n, err)
+		return 0, err
 	}
-	return v, nil
+	if out.Item == nil {
+		return 0, nil
+	}
+	return intAttr(out.Item, attrLastVersion)
 }
 
 // Get implements registry.Registry.
@@ -267,7 +317,8 @@ func (r *Registry) promote(ctx context.Context, model string, version, expected 
 	if err != nil {
 		return fmt.Errorf("encode decision: %w", err)
 	}
-	t := timestamp(now())
+	at := now()
+	t := timestamp(at)
 
 	pointer := &types.Update{
 		TableName:                &r.table,
@@ -322,10 +373,16 @@ func (r *Registry) promote(ctx context.Context, model string, version, expected 
 	if failed == nil {
 		return nil
 	}
-	// Some condition failed and nothing was written. An unknown version is
-	// ErrNotFound whatever else failed; otherwise say which rule broke.
-	if _, err := r.get(ctx, model, version); err != nil {
+	// Some condition failed and nothing was written by this attempt. An
+	// unknown version is ErrNotFound whatever else failed. A version that is
+	// Production as of this very call's timestamp was promoted by this call:
+	// the SDK resent a transaction whose first attempt committed.
+	got, err := r.get(ctx, model, version)
+	if err != nil {
 		return err
+	}
+	if got.Stage == registry.StageProduction && got.UpdatedAt.Equal(at) {
+		return nil
 	}
 	why := []string{
 		fmt.Sprintf("Production is not v%d", expected),
@@ -396,6 +453,7 @@ func (r *Registry) decide(ctx context.Context, model string, version int, stage 
 	if err != nil {
 		return fmt.Errorf("encode decision: %w", err)
 	}
+	at := now()
 	_, err = r.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &r.table,
 		Key:                      key(model, versionSK(version)),
@@ -406,7 +464,7 @@ func (r *Registry) decide(ctx context.Context, model string, version int, stage 
 			":stage": str(string(stage)),
 			":none":  str(string(registry.StageNone)),
 			":d":     dec,
-			":t":     timestamp(now()),
+			":t":     timestamp(at),
 		},
 	})
 	if !isConditionFailed(err) {
@@ -415,6 +473,9 @@ func (r *Registry) decide(ctx context.Context, model string, version int, stage 
 	v, err := r.get(ctx, model, version)
 	if err != nil {
 		return err
+	}
+	if v.Stage == stage && v.UpdatedAt.Equal(at) {
+		return nil // this call's own update, resent by the SDK after its answer was lost
 	}
 	return fmt.Errorf("v%d is %s, not None: %w", version, v.Stage, registry.ErrConflict)
 }
