@@ -150,7 +150,9 @@ func (r *Registry) Register(ctx context.Context, v registry.Version) (registry.V
 		if attempt == registerAttempts {
 			return registry.Version{}, fmt.Errorf("register %s: the counter kept moving during %d attempts: %w", v.Model, registerAttempts, registry.ErrConflict)
 		}
-		if err := sleep(ctx, registerBackoff(attempt)); err != nil {
+		// Full jitter up to 2ms, 4ms, … 100ms: the race is for one item,
+		// decided within a round trip.
+		if err := sleep(ctx, jitter(attempt, 2*time.Millisecond, 100*time.Millisecond)); err != nil {
 			return registry.Version{}, err
 		}
 	}
@@ -160,13 +162,6 @@ func (r *Registry) Register(ctx context.Context, v registry.Version) (registry.V
 // of the same model keep taking the number it read; each round one of them
 // wins, so a few dozen cover any realistic contention.
 const registerAttempts = 50
-
-// registerBackoff is full jitter up to 2ms, 4ms, … capped at 100ms: the
-// race is for one item, decided within a round trip.
-func registerBackoff(attempt int) time.Duration {
-	d := min(2*time.Millisecond<<min(attempt-1, 10), 100*time.Millisecond)
-	return time.Duration(rand.Int64N(int64(d)) + 1)
-}
 
 // lastVersion returns the number the counter last handed out, 0 for none.
 func (r *Registry) lastVersion(ctx context.Context, model string) (int, error) {
@@ -498,8 +493,12 @@ func intAttr(item map[string]types.AttributeValue, name string) (int, error) {
 }
 
 // backoff is full-jitter exponential backoff: 25ms, 50ms, … capped at 2s.
-func backoff(attempt int) time.Duration {
-	d := min(25*time.Millisecond<<min(attempt-1, 10), 2*time.Second)
+func backoff(attempt int) time.Duration { return jitter(attempt, 25*time.Millisecond, 2*time.Second) }
+
+// jitter is full-jitter exponential backoff: a random wait up to base,
+// 2×base, 4×base, … for attempts 1, 2, 3, …, capped at limit.
+func jitter(attempt int, base, limit time.Duration) time.Duration {
+	d := min(base<<min(attempt-1, 10), limit)
 	return time.Duration(rand.Int64N(int64(d)) + 1)
 }
 
