@@ -92,13 +92,7 @@ func (pp *preparedPair) compare(t *testing.T, what string) {
 // promote promotes artifact and waits until both services serve it.
 func (pp *preparedPair) promote(t *testing.T, asOf string, artifact []byte) int {
 	t.Helper()
-	v, err := pp.env.AddVersion(t.Context(), model, asOf, artifact)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pp.env.Promote(t.Context(), model, v); err != nil {
-		t.Fatal(err)
-	}
+	v := publish(t, pp.env, asOf, artifact)
 	pp.clock.Advance(time.Minute)
 	for _, h := range []http.Handler{pp.plain, pp.cached} { // the check runs in the background
 		deadline := time.Now().Add(5 * time.Second)

@@ -33,11 +33,18 @@ func servedVersion(t testing.TB, h http.Handler) int {
 // addAndPromote registers artifact as a new version and promotes it.
 func addAndPromote(t testing.TB, f *fixture, artifact []byte) int {
 	t.Helper()
-	v, err := f.env.AddVersion(context.Background(), model, "2024-01-31", artifact)
+	return publish(t, f.env, "2024-01-31", artifact)
+}
+
+// publish registers artifact as a new version of model on env and
+// promotes it to Production, returning its version.
+func publish(t testing.TB, env *servetest.Env, asOf string, artifact []byte) int {
+	t.Helper()
+	v, err := env.AddVersion(context.Background(), model, asOf, artifact)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.env.Promote(context.Background(), model, v); err != nil {
+	if err := env.Promote(context.Background(), model, v); err != nil {
 		t.Fatal(err)
 	}
 	return v
