@@ -190,15 +190,21 @@ func compileTables(m *Model, maxCells, maxTotal int) *tables {
 		}
 		byKey[k] = append(byKey[k], ti)
 	}
-	shared := map[string]int32{} // rank map contents -> offset in t.maps
+	c := &compiler{t: t, m: m, cut: make([]int32, len(m.nodes)), shared: map[string]int32{}}
+	for i, n := range m.nodes {
+		if n.feature >= 0 && n.catOff < 0 {
+			k, _ := slices.BinarySearch(t.feats[n.feature].cuts, n.value)
+			c.cut[i] = int32(k)
+		}
+	}
 	for _, k := range order {
 		trees := byKey[k]
 		for len(trees) > 0 {
-			n, parts := t.fit(m, reads, trees, maxCells)
+			n, parts := c.fit(reads, trees, maxCells)
 			if n == 0 {
 				return nil
 			}
-			t.addGroup(m, reads[trees[0]].feats, parts, trees[:n], shared)
+			c.addGroup(reads[trees[0]].feats, parts, trees[:n])
 			if len(t.cells) > maxTotal {
 				return nil
 			}
@@ -206,6 +212,14 @@ func compileTables(m *Model, maxCells, maxTotal int) *tables {
 		}
 	}
 	return t
+}
+
+// compiler is what compileTables keeps while it builds t from m.
+type compiler struct {
+	t      *tables
+	m      *Model
+	cut    []int32          // per node of m with a numeric split: its threshold's index in the feature's cuts
+	shared map[string]int32 // rank map contents -> offset in t.maps
 }
 
 // readsOf lists the features and nodes of the tree at root.
@@ -241,12 +255,12 @@ type partition struct {
 
 // split refines p by node: a cell whose ranks the node sends both ways
 // becomes two.
-func (t *tables) split(m *Model, p partition, node int32) partition {
+func (c *compiler) split(p partition, node int32) partition {
 	next := partition{cell: make([]int32, len(p.cell))}
 	ids := make([]int32, 2*p.n) // (old cell, direction) -> new cell + 1
-	for r, c := range p.cell {
-		k := 2 * c
-		if t.goesLeft(m, &m.nodes[node], int32(r)) {
+	for r, cell := range p.cell {
+		k := 2 * cell
+		if c.goesLeft(node, int32(r)) {
 			k++
 		}
 		if ids[k] == 0 {
@@ -261,11 +275,11 @@ func (t *tables) split(m *Model, p partition, node int32) partition {
 // fit returns how many of trees (which read the same features), taken in
 // order, fit one table of at most maxCells, and that table's partition of
 // each feature's ranks.
-func (t *tables) fit(m *Model, reads []treeReads, trees []int, maxCells int) (int, []partition) {
+func (c *compiler) fit(reads []treeReads, trees []int, maxCells int) (int, []partition) {
 	feats := reads[trees[0]].feats
 	parts := make([]partition, len(feats))
 	for d, f := range feats {
-		parts[d] = partition{cell: make([]int32, t.feats[f].ranks()), n: 1}
+		parts[d] = partition{cell: make([]int32, c.t.feats[f].ranks()), n: 1}
 	}
 	n := 0
 	for _, ti := range trees {
@@ -273,7 +287,7 @@ func (t *tables) fit(m *Model, reads []treeReads, trees []int, maxCells int) (in
 		size := 1
 		for d := range feats {
 			for _, node := range reads[ti].nodes[d] {
-				next[d] = t.split(m, next[d], node)
+				next[d] = c.split(next[d], node)
 			}
 			size *= int(next[d].n)
 		}
@@ -287,8 +301,9 @@ func (t *tables) fit(m *Model, reads []treeReads, trees []int, maxCells int) (in
 
 // addGroup appends the table of trees, which read feats, with each
 // feature's ranks partitioned into cells by parts. A rank map equal to one
-// already built is shared (shared: contents -> offset in t.maps).
-func (t *tables) addGroup(m *Model, feats []int32, parts []partition, trees []int, shared map[string]int32) {
+// already built is shared.
+func (c *compiler) addGroup(feats []int32, parts []partition, trees []int) {
+	t, shared := c.t, c.shared
 	g := tableGroup{cellOff: int32(len(t.cells)), lo: int32(len(t.gfeats))}
 	strides := make([]int, len(feats))
 	size := 1
@@ -299,8 +314,8 @@ func (t *tables) addGroup(m *Model, feats []int32, parts []partition, trees []in
 	for d, f := range feats {
 		key := binary.LittleEndian.AppendUint32(nil, uint32(f))
 		rm := make([]uint16, len(parts[d].cell))
-		for r, c := range parts[d].cell {
-			rm[r] = uint16(int(c) * strides[d])
+		for r, cell := range parts[d].cell {
+			rm[r] = uint16(int(cell) * strides[d])
 			key = binary.LittleEndian.AppendUint16(key, rm[r])
 		}
 		off, ok := shared[string(key)]
@@ -329,7 +344,7 @@ func (t *tables) addGroup(m *Model, feats []int32, parts []partition, trees []in
 		}
 		var s float64
 		for _, ti := range trees {
-			s += t.leafAt(m, m.roots[ti], rk)
+			s += c.leafAt(c.m.roots[ti], rk)
 		}
 		t.cells = append(t.cells, s)
 		for d := len(cell) - 1; d >= 0; d-- { // next cell, last feature fastest
@@ -342,30 +357,29 @@ func (t *tables) addGroup(m *Model, feats []int32, parts []partition, trees []in
 	t.groups = append(t.groups, g)
 }
 
-// goesLeft routes rank r of node n's feature through n, as walkRaw routes
-// any value of that rank.
-func (t *tables) goesLeft(m *Model, n *node, r int32) bool {
-	rf := &t.feats[n.feature]
+// goesLeft routes rank r of node i's feature through node i, as walkRaw
+// routes any value of that rank.
+func (c *compiler) goesLeft(i, r int32) bool {
+	n := &c.m.nodes[i]
 	switch {
-	case r == rf.missing():
+	case r == c.t.feats[n.feature].missing():
 		return n.defLeft
 	case n.catOff >= 0:
-		return m.cats[int(n.catOff)+int(r)>>6]&(1<<(r&63)) != 0
+		return c.m.cats[int(n.catOff)+int(r)>>6]&(1<<(r&63)) != 0
 	default:
-		k, _ := slices.BinarySearch(rf.cuts, n.value)
-		return r <= int32(k)
+		return r <= c.cut[i]
 	}
 }
 
 // leafAt walks the tree at root in rank space and returns its leaf value.
-func (t *tables) leafAt(m *Model, root int32, rk []int32) float64 {
+func (c *compiler) leafAt(root int32, rk []int32) float64 {
 	i := root
 	for {
-		n := &m.nodes[i]
+		n := &c.m.nodes[i]
 		if n.feature < 0 {
 			return n.value
 		}
-		if t.goesLeft(m, n, rk[n.feature]) {
+		if c.goesLeft(i, rk[n.feature]) {
 			i = n.left
 		} else {
 			i = n.left + 1
