@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/churnops/churnops/internal/featurestore"
 	"io"
 	"log/slog"
 	"os"
@@ -21,8 +20,6 @@ type app struct {
 	json           bool   // machine-readable output on stdout
 	quiet          bool
 	closers        []func() error
-
-	featureCache *featurestore.Cache // the server's cache over the online features
 }
 
 func newApp(stdout, stderr io.Writer) *app {

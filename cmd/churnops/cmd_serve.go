@@ -15,17 +15,14 @@ import (
 	"github.com/churnops/churnops/internal/training"
 )
 
-// service builds the /predict service on the state directory.
-func (a *app) service(st *stores, reload, featuresTTL time.Duration, access bool) (*serve.Service, error) {
-	a.featureCache = featurestore.NewCache(st.Features, featuresTTL, 1<<20)
+// service builds the /predict service on the stores, reading online
+// features from features.
+func (a *app) service(st *stores, features featurestore.Store, reload time.Duration, access bool) (*serve.Service, error) {
 	cfg := serve.Config{
-		ModelName: a.model,
-		Registry:  st.Registry,
-		Blobs:     st.Blobs,
-		// Features change at ingest (monthly): a read-through cache spares
-		// the embedded store's per-read file locking on every request; an
-		// ingest is served within featuresTTL.
-		Features:       a.featureCache,
+		ModelName:      a.model,
+		Registry:       st.Registry,
+		Blobs:          st.Blobs,
+		Features:       features,
 		Loader:         serve.GBDTLoader(training.Spec()),
 		ReloadInterval: reload,
 		Logger:         slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -39,7 +36,7 @@ func (a *app) service(st *stores, reload, featuresTTL time.Duration, access bool
 // predictOne answers POST /predict for one user through the very handler
 // the server and the Lambda function use, so the CLI prints what they send.
 func predictOne(ctx context.Context, a *app, st *stores, userID string) error {
-	svc, err := a.service(st, time.Minute, 0, false)
+	svc, err := a.service(st, st.Features, time.Minute, false)
 	if err != nil {
 		return err
 	}
@@ -88,11 +85,15 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, err := a.service(st, *reload, *featuresTTL, *access)
+	// Features change at ingest (monthly): a read-through cache spares the
+	// embedded store's per-read file locking on every request; an ingest is
+	// served within featuresTTL.
+	cache := featurestore.NewCache(st.Features, *featuresTTL, 1<<20)
+	svc, err := a.service(st, cache, *reload, *access)
 	if err != nil {
 		return err
 	}
-	if err := a.primeFeatures(ctx, st); err != nil {
+	if err := primeFeatures(ctx, st, cache); err != nil {
 		fmt.Fprintf(a.stderr, "churnops serve: features not preloaded (%v); they load on first use\n", err)
 	}
 	if err := svc.Reload(ctx); err != nil {
@@ -102,16 +103,16 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	return svc.ListenAndServe(ctx, *addr)
 }
 
-// primeFeatures loads every online feature record into the server's cache
-// in one read, on the embedded default (the AWS table is read on demand).
-func (a *app) primeFeatures(ctx context.Context, st *stores) error {
-	if st.Local == nil || a.featureCache == nil {
+// primeFeatures loads every online feature record into cache in one read,
+// on the embedded default (the AWS table is read on demand).
+func primeFeatures(ctx context.Context, st *stores, cache *featurestore.Cache) error {
+	if st.Local == nil {
 		return nil
 	}
 	recs, err := st.Local.Features.All(ctx)
 	if err != nil {
 		return err
 	}
-	a.featureCache.Prime(recs)
+	cache.Prime(recs)
 	return nil
 }
