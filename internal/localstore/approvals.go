@@ -71,21 +71,7 @@ func (a *Approvals) Get(ctx context.Context, token string) (registry.Approval, e
 
 // List returns every paused run, oldest first.
 func (a *Approvals) List(ctx context.Context) ([]registry.Approval, error) {
-	var out []registry.Approval
-	err := a.file.view(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketApprovals)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, raw []byte) error {
-			var ap registry.Approval
-			if err := json.Unmarshal(raw, &ap); err != nil {
-				return fmt.Errorf("decode %s: %w", k, err)
-			}
-			out = append(out, ap)
-			return nil
-		})
-	})
+	out, err := readAll[registry.Approval](ctx, a.file, bucketApprovals)
 	if err != nil {
 		return nil, fmt.Errorf("list approvals: %w", err)
 	}

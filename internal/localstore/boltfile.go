@@ -2,6 +2,7 @@ package localstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -149,4 +150,25 @@ func joinRelease(err, releaseErr error) error {
 		return err
 	}
 	return errors.Join(err, releaseErr)
+}
+
+// readAll decodes every JSON value of bucket, in key order, in one read
+// transaction; a missing bucket holds nothing.
+func readAll[T any](ctx context.Context, f *boltFile, bucket []byte) ([]T, error) {
+	var out []T
+	err := f.view(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, raw []byte) error {
+			var v T
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return fmt.Errorf("decode %s: %w", k, err)
+			}
+			out = append(out, v)
+			return nil
+		})
+	})
+	return out, err
 }

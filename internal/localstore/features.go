@@ -93,21 +93,7 @@ func (f *Features) Get(ctx context.Context, userID string) (featurestore.Record,
 // transaction: a server warms its cache with it instead of paying one file
 // lock per user on its first requests.
 func (f *Features) All(ctx context.Context) ([]featurestore.Record, error) {
-	var out []featurestore.Record
-	err := f.file.view(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketFeatures)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var r featurestore.Record
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("record %s: %w", k, err)
-			}
-			out = append(out, r)
-			return nil
-		})
-	})
+	out, err := readAll[featurestore.Record](ctx, f.file, bucketFeatures)
 	if err != nil {
 		return nil, fmt.Errorf("read all features: %w", err)
 	}
