@@ -116,7 +116,7 @@ bench-compare:
 		$$sudo apt-get update && $$sudo apt-get install -y python3-sklearn python3-xgboost; }
 	$(GO) run ./bench/compare -data $(STREAMFLOW_DATA)
 
-bench-serve: ## load test of `churnops serve` on demo data and of a net/http baseline (loopback, bounded): throughput, p50/p99, closed and open loop
+bench-serve: ## load test of `churnops serve` on demo data and of a net/http baseline (loopback, bounded; server and load generator on their own CPUs, LAYOUT=shared to float): throughput, p50/p99, closed and open loop
 	bash bench/serve/run.sh
 
 .PHONY: sam-validate sam-build deploy

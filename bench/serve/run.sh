@@ -8,9 +8,21 @@
 #     answers, with latency per exchange;
 #   - open loop (bench/serve -rate): RATES requests/s due on a schedule,
 #     latency counted from when each was due.
-# Environment: DURATION (default 8s), RATES (default "10000 20000"),
-# CONNS (closed-loop connections, default "8 16 64"), SERVE_ENV (e.g.
-# GOMAXPROCS=1, for the server only).
+#
+# Layout (LAYOUT): the load generator runs on this machine too, and where
+# it runs decides much of the tail latency.
+#   - split (default, with taskset and 2+ CPUs): the server is pinned to
+#     its own CPUs (CPU 0 on a 2-CPU machine, CPUs 0-1 on a larger one) and
+#     the load generator to the others. Neither waits for the other's time
+#     slice, so latencies are the server's. On a 2-CPU machine the server
+#     has one core: half of what the goal allows it.
+#   - shared: both float over all CPUs, as they would by default. A
+#     request then often waits a scheduler tick (4 ms at HZ=250) behind
+#     the other program, which shows in p99.
+# Environment: LAYOUT, ROUNDS (closed-loop runs per setting, default 1;
+# with more, a median line follows), DURATION (default 8s), RATES
+# (default "10000 20000"), CONNS (closed-loop connections, default
+# "8 16 64"), SERVE_ENV (e.g. GOMAXPROCS=1, for the server only).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 GO=${GO:-go}
@@ -18,6 +30,33 @@ DURATION=${DURATION:-8s}
 RATES=${RATES:-10000 20000}
 CONNS=${CONNS:-8 16 64}
 SERVE_ENV=${SERVE_ENV:-}
+ROUNDS=${ROUNDS:-1}
+LAYOUT=${LAYOUT:-split}
+
+ncpu=$(nproc)
+span() { if [ "$1" = "$2" ]; then echo "$1"; else echo "$1-$2"; fi; } # CPUs $1..$2 for taskset
+server_pin=() # command prefixes; empty in the shared layout
+gen_pin=()
+server_cores=$ncpu
+gen_threads=1
+case $LAYOUT in
+split)
+	if ! command -v taskset >/dev/null || [ "$ncpu" -lt 2 ]; then
+		echo "bench-serve: LAYOUT=split needs taskset (util-linux) and 2+ CPUs; running LAYOUT=shared" >&2
+		LAYOUT=shared
+	else
+		server_cores=$((ncpu >= 4 ? 2 : 1))
+		server_pin=(taskset -c "$(span 0 $((server_cores - 1)))")
+		gen_pin=(taskset -c "$(span "$server_cores" $((ncpu - 1)))")
+		gen_threads=$((ncpu - server_cores > 4 ? 4 : ncpu - server_cores))
+	fi
+	;;
+shared) ;;
+*)
+	echo "bench-serve: LAYOUT must be split or shared, not $LAYOUT" >&2
+	exit 2
+	;;
+esac
 
 d=$(mktemp -d)
 pids=()
@@ -33,9 +72,12 @@ $GO build -o "$d/loadgen" ./bench/serve
 "$d/churnops" demo --dir "$d/demo" --quiet >/dev/null
 users=$d/demo/data/month_003/users.csv
 
-env $SERVE_ENV "$d/churnops" serve --state "$d/demo/state" --addr 127.0.0.1:18000 --access-log=false 2>"$d/serve.log" &
+# SERVE_ENV is split on purpose: it holds NAME=value words for env.
+# shellcheck disable=SC2086
+"${server_pin[@]}" env $SERVE_ENV "$d/churnops" serve --state "$d/demo/state" --addr 127.0.0.1:18000 --access-log=false 2>"$d/serve.log" &
 pids+=($!)
-env $SERVE_ENV "$d/loadgen" -baseline 127.0.0.1:18001 2>"$d/baseline.log" &
+# shellcheck disable=SC2086
+"${server_pin[@]}" env $SERVE_ENV "$d/loadgen" -baseline 127.0.0.1:18001 2>"$d/baseline.log" &
 pids+=($!)
 for port in 18000 18001; do # up once they answer (churnops: 404 for an unknown user)
 	for _ in $(seq 50); do
@@ -49,22 +91,46 @@ done
 # cpu PID BEFORE OUTPUT [bound]: the server's CPU time (user + system,
 # from /proc) per request answered during the run whose output is OUTPUT.
 # It is steadier than req/s on a shared machine. Under a saturating
-# (closed-loop) load, 2 cores divided by it bounds what the server could
-# answer with both cores to itself; at a lower rate a request costs more
+# (closed-loop) load, the server's cores divided by it bound what it could
+# answer with those cores to itself; at a lower rate a request costs more
 # (fewer requests per wake-up), so no bound is printed there.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 cpu() {
 	local n
 	n=$(grep -o -m1 'requests *[0-9]*' <<<"$3" | grep -o '[0-9]*$' || true)
 	[ -n "$n" ] && [ "$n" -gt 0 ] || return 0
-	awk -v t=$(($(ticks "$1") - $2)) -v hz="$(getconf CLK_TCK)" -v n="$n" -v bound="${4:-}" 'BEGIN {
+	awk -v t=$(($(ticks "$1") - $2)) -v hz="$(getconf CLK_TCK)" -v n="$n" -v bound="${4:-}" -v cores="$server_cores" 'BEGIN {
 		us = t * 1e6 / hz / n
 		printf "server CPU %.0f µs/request", us
-		if (bound) printf " (2 cores / that = %.0fk req/s at most)", 2e3 / us
+		if (bound) printf " (%d core%s / that = %.0fk req/s at most)", cores, (cores > 1 ? "s" : ""), cores * 1e3 / us
 		printf "\n" }'
 }
 
-echo "# machine: $(nproc) cores; server env: ${SERVE_ENV:-default}; $DURATION per run"
+# figures OUTPUT: "req/s p99-in-ms" of a closed-loop run (wrk or bench/serve).
+figures() {
+	awk '/req\/s/ && !rate { for (i = 1; i <= NF; i++) if ($i ~ /req\/s/) { v = $(i - 1); gsub(/[(]/, "", v); rate = v } }
+		/^latency p99 / { p99 = $3 }
+		/^latency +p50/ { for (i = 1; i <= NF; i++) if ($i == "p99") { v = $(i + 1)
+			if (v ~ /µs$/) p99 = v / 1000; else if (v ~ /ms$/) p99 = v + 0; else p99 = v * 1000 } }
+		END { print rate + 0, p99 + 0 }' <<<"$1"
+}
+
+# median FILE: the median req/s and p99 of the "req/s p99" lines in FILE.
+median() {
+	local n m r p
+	n=$(wc -l <"$1")
+	m=$(((n + 1) / 2))
+	r=$(cut -d' ' -f1 "$1" | sort -g | sed -n "${m}p")
+	p=$(cut -d' ' -f2 "$1" | sort -g | sed -n "${m}p")
+	printf "median of %d runs: %.0f req/s, p99 %.3f ms\n" "$n" "$r" "$p"
+}
+
+if [ "$LAYOUT" = split ]; then
+	where="server on CPU ${server_pin[2]}, load generator on CPU ${gen_pin[2]}"
+else
+	where="server and load generator share all CPUs"
+fi
+echo "# machine: $ncpu CPUs; layout $LAYOUT: $where; server env: ${SERVE_ENV:-default}; $DURATION per run"
 for target in "churnops serve=18000=${pids[0]}" "baseline (net/http, fixed answer)=18001=${pids[1]}"; do
 	name=${target%%=*}
 	rest=${target#*=}
@@ -73,21 +139,28 @@ for target in "churnops serve=18000=${pids[0]}" "baseline (net/http, fixed answe
 	echo
 	echo "## $name"
 	for c in $CONNS; do
-		t0=$(ticks "$pid")
-		if command -v wrk >/dev/null; then
-			echo "== closed loop, wrk, $c connections"
-			out=$(USERS=$users wrk -t1 -c"$c" -d"$DURATION" -s bench/serve/predict.lua "$url" | tail -5)
-		else
-			echo "== closed loop, bench/serve, $c connections (apt-get install wrk for a lighter generator)"
-			out=$("$d/loadgen" -url "$url" -duration "$DURATION" -concurrency "$c" -users-file "$users" | tail -4)
-		fi
-		echo "$out"
-		cpu "$pid" "$t0" "$out" bound
+		: >"$d/runs"
+		for round in $(seq "$ROUNDS"); do
+			t0=$(ticks "$pid")
+			label=""
+			[ "$ROUNDS" -gt 1 ] && label=" (run $round of $ROUNDS)"
+			if command -v wrk >/dev/null; then
+				echo "== closed loop, wrk, $c connections$label"
+				out=$(USERS=$users "${gen_pin[@]}" wrk -t"$((c < gen_threads ? c : gen_threads))" -c"$c" -d"$DURATION" -s bench/serve/predict.lua "$url" | tail -5)
+			else
+				echo "== closed loop, bench/serve, $c connections$label (apt-get install wrk for a lighter generator)"
+				out=$("${gen_pin[@]}" "$d/loadgen" -url "$url" -duration "$DURATION" -concurrency "$c" -users-file "$users" | tail -4)
+			fi
+			echo "$out"
+			cpu "$pid" "$t0" "$out" bound
+			figures "$out" >>"$d/runs"
+		done
+		[ "$ROUNDS" -gt 1 ] && median "$d/runs"
 	done
 	for r in $RATES; do
 		echo "== open loop, bench/serve, $r req/s due"
 		t0=$(ticks "$pid")
-		out=$("$d/loadgen" -url "$url" -duration "$DURATION" -rate "$r" -concurrency 64 -users-file "$users" | tail -n +3 || true)
+		out=$("${gen_pin[@]}" "$d/loadgen" -url "$url" -duration "$DURATION" -rate "$r" -concurrency 64 -users-file "$users" | tail -n +3 || true)
 		echo "$out"
 		cpu "$pid" "$t0" "$out"
 	done
