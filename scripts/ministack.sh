@@ -143,8 +143,7 @@ stop() {
 	log "stopping pid $p"
 	# The server leads its own process group (setsid): signal the group.
 	kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true
-	local i
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		kill -0 "$p" 2>/dev/null || break
 		sleep 0.2
 	done
