@@ -21,14 +21,15 @@
 #     the other program, which shows in p99.
 # Environment: LAYOUT, ROUNDS (closed-loop runs per setting, default 1;
 # with more, a median line follows), DURATION (default 8s), RATES
-# (default "10000 20000"), CONNS (closed-loop connections, default
-# "8 16 64"), SERVE_ENV (e.g. GOMAXPROCS=1, for the server only).
+# (default "10000 20000"; empty: no open loop), CONNS (closed-loop
+# connections, default "8 16 64"; empty: no closed loop), SERVE_ENV (e.g.
+# GOMAXPROCS=1, for the server only).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 GO=${GO:-go}
 DURATION=${DURATION:-8s}
-RATES=${RATES:-10000 20000}
-CONNS=${CONNS:-8 16 64}
+RATES=${RATES-10000 20000} # RATES="" skips the open loop
+CONNS=${CONNS-8 16 64}    # CONNS="" skips the closed loop
 SERVE_ENV=${SERVE_ENV:-}
 ROUNDS=${ROUNDS:-1}
 LAYOUT=${LAYOUT:-split}
