@@ -156,7 +156,7 @@ for target in "churnops serve=18000=${pids[0]}" "baseline (net/http, fixed answe
 			cpu "$pid" "$t0" "$out" bound
 			figures "$out" >>"$d/runs"
 		done
-		[ "$ROUNDS" -gt 1 ] && median "$d/runs"
+		if [ "$ROUNDS" -gt 1 ]; then median "$d/runs"; fi
 	done
 	for r in $RATES; do
 		echo "== open loop, bench/serve, $r req/s due"
