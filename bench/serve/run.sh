@@ -20,7 +20,7 @@
 #     request then often waits a scheduler tick (4 ms at HZ=250) behind
 #     the other program, which shows in p99.
 # Environment: LAYOUT, ROUNDS (closed-loop runs per setting, default 1;
-# with more, a median line follows), DURATION (default 8s), RATES
+# with more, a median line follows; then how many met the goal), DURATION (default 8s), RATES
 # (default "10000 20000"; empty: no open loop), CONNS (closed-loop
 # connections, default "8 16 64"; empty: no closed loop), SERVE_ENV (e.g.
 # GOMAXPROCS=1, for the server only).
@@ -116,14 +116,22 @@ figures() {
 		END { print rate + 0, p99 + 0 }' <<<"$1"
 }
 
-# median FILE: the median req/s and p99 of the "req/s p99" lines in FILE.
-median() {
-	local n m r p
+# summary FILE: the median req/s and p99 of the "req/s p99" lines in FILE
+# (with more than one), and how many runs met issue #6's goal for
+# single-user predictions: GOAL_RPS req/s or more with p99 under GOAL_P99_MS.
+GOAL_RPS=20000
+GOAL_P99_MS=5
+summary() {
+	local n m r p met
 	n=$(wc -l <"$1")
 	m=$(((n + 1) / 2))
-	r=$(cut -d' ' -f1 "$1" | sort -g | sed -n "${m}p")
-	p=$(cut -d' ' -f2 "$1" | sort -g | sed -n "${m}p")
-	printf "median of %d runs: %.0f req/s, p99 %.3f ms\n" "$n" "$r" "$p"
+	if [ "$n" -gt 1 ]; then
+		r=$(cut -d' ' -f1 "$1" | sort -g | sed -n "${m}p")
+		p=$(cut -d' ' -f2 "$1" | sort -g | sed -n "${m}p")
+		printf "median of %d runs: %.0f req/s, p99 %.3f ms\n" "$n" "$r" "$p"
+	fi
+	met=$(awk -v rps="$GOAL_RPS" -v p99="$GOAL_P99_MS" '$1 >= rps && $2 < p99 { k++ } END { print k + 0 }' "$1")
+	echo "goal (>= $GOAL_RPS req/s, p99 < $GOAL_P99_MS ms): met in $met of $n run(s)"
 }
 
 if [ "$LAYOUT" = split ]; then
@@ -156,7 +164,7 @@ for target in "churnops serve=18000=${pids[0]}" "baseline (net/http, fixed answe
 			cpu "$pid" "$t0" "$out" bound
 			figures "$out" >>"$d/runs"
 		done
-		if [ "$ROUNDS" -gt 1 ]; then median "$d/runs"; fi
+		summary "$d/runs"
 	done
 	for r in $RATES; do
 		echo "== open loop, bench/serve, $r req/s due"
