@@ -115,14 +115,7 @@ func TestMissingnessIsSignal(t *testing.T) {
 		}
 	}
 	// Round-trip: the missing-vs-present split has an infinite threshold.
-	b, err := m.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2, err := gbdt.Unmarshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m2 := roundTrip(t, m)
 	if got := m2.PredictProba([]float64{math.NaN(), 0}); got != pMissing {
 		t.Errorf("after round trip P(missing) = %v, want %v", got, pMissing)
 	}

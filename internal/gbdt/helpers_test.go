@@ -71,6 +71,20 @@ func train(tb testing.TB, d gbdt.Dataset, p gbdt.Params) *gbdt.Model {
 	return m
 }
 
+// roundTrip returns m after Marshal and Unmarshal, as a loaded artifact.
+func roundTrip(tb testing.TB, m *gbdt.Model) *gbdt.Model {
+	tb.Helper()
+	b, err := m.Marshal()
+	if err != nil {
+		tb.Fatalf("Marshal: %v", err)
+	}
+	loaded, err := gbdt.Unmarshal(b)
+	if err != nil {
+		tb.Fatalf("Unmarshal: %v", err)
+	}
+	return loaded
+}
+
 func predict(tb testing.TB, m *gbdt.Model, d gbdt.Dataset) []float64 {
 	tb.Helper()
 	p, err := m.PredictColumns(d.Cols)

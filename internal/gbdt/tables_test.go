@@ -96,14 +96,7 @@ func TestTablesAfterLoad(t *testing.T) {
 	p := gbdt.DefaultParams()
 	p.MaxDepth, p.MaxLeaves, p.Rounds, p.EarlyStoppingRounds = 2, 4, 200, 0
 	m := train(t, d, p)
-	b, err := m.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := gbdt.Unmarshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	loaded := roundTrip(t, m)
 	if !m.Compiled() || !loaded.Compiled() {
 		t.Fatalf("compiled: trained %v, loaded %v; want both", m.Compiled(), loaded.Compiled())
 	}
