@@ -40,6 +40,7 @@ server_pin=() # command prefixes; empty in the shared layout
 gen_pin=()
 server_cores=$ncpu
 gen_threads=1
+where="server and load generator share all CPUs"
 case $LAYOUT in
 split)
 	if ! command -v taskset >/dev/null || [ "$ncpu" -lt 2 ]; then
@@ -47,9 +48,12 @@ split)
 		LAYOUT=shared
 	else
 		server_cores=$((ncpu >= 4 ? 2 : 1))
-		server_pin=(taskset -c "$(span 0 $((server_cores - 1)))")
-		gen_pin=(taskset -c "$(span "$server_cores" $((ncpu - 1)))")
+		server_cpus=$(span 0 $((server_cores - 1)))
+		gen_cpus=$(span "$server_cores" $((ncpu - 1)))
+		server_pin=(taskset -c "$server_cpus")
+		gen_pin=(taskset -c "$gen_cpus")
 		gen_threads=$((ncpu - server_cores > 4 ? 4 : ncpu - server_cores))
+		where="server on CPU $server_cpus, load generator on CPU $gen_cpus"
 	fi
 	;;
 shared) ;;
@@ -134,11 +138,6 @@ summary() {
 	echo "goal (>= $GOAL_RPS req/s, p99 < $GOAL_P99_MS ms): met in $met of $n run(s)"
 }
 
-if [ "$LAYOUT" = split ]; then
-	where="server on CPU ${server_pin[2]}, load generator on CPU ${gen_pin[2]}"
-else
-	where="server and load generator share all CPUs"
-fi
 echo "# machine: $ncpu CPUs; layout $LAYOUT: $where; server env: ${SERVE_ENV:-default}; $DURATION per run"
 for target in "churnops serve=18000=${pids[0]}" "baseline (net/http, fixed answer)=18001=${pids[1]}"; do
 	name=${target%%=*}
