@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/churnops/churnops/internal/blob"
+	"github.com/churnops/churnops/internal/crashpoint"
 )
 
 // tmpDir holds files being written, inside the blob root so that a link to
@@ -135,7 +136,11 @@ func (b *Blobs) put(ctx context.Context, key string, data []byte) error {
 		}
 		return blob.ErrExists
 	}
-	return b.syncDirs(dir)
+	if err := b.syncDirs(dir); err != nil {
+		return err
+	}
+	crashpoint.Hit("blob put " + key)
+	return nil
 }
 
 // prefixIsKey returns the first proper prefix of key (at a '/') that is
@@ -191,31 +196,84 @@ func (b *Blobs) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 func (b *Blobs) get(ctx context.Context, key string) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	f, err := b.root.Open(filepath.FromSlash(key))
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return nil, blob.ErrNotFound
-	}
+	f, size, err := b.open(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if info.IsDir() { // a "directory" of keys is not a key
-		return nil, blob.ErrNotFound
-	}
 	// Files are complete when linked and never rewritten, so the size is
 	// final.
-	data := make([]byte, info.Size())
+	data := make([]byte, size)
 	if _, err := io.ReadFull(f, data); err != nil {
 		return nil, err
 	}
 	return data, nil
+}
+
+// open opens the file of key for reading and returns its size.
+func (b *Blobs) open(ctx context.Context, key string) (*os.File, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	f, err := b.root.Open(filepath.FromSlash(key))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, 0, blob.ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if !info.Mode().IsRegular() { // a "directory" of keys is not a key
+		f.Close()
+		return nil, 0, blob.ErrNotFound
+	}
+	return f, info.Size(), nil
+}
+
+// Open streams the file of key.
+func (b *Blobs) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := blob.CheckKey(key); err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	f, _, err := b.open(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", key, err)
+	}
+	return f, nil
+}
+
+// Delete unlinks the file of key and syncs its directory, so the removal
+// survives a crash. A reader that opened the file before keeps reading the
+// complete old bytes (the inode lives until it is closed).
+func (b *Blobs) Delete(ctx context.Context, key string) error {
+	if err := blob.CheckKey(key); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	name := filepath.FromSlash(key)
+	info, err := b.root.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+		return nil
+	case err != nil:
+		return fmt.Errorf("delete %s: %w", key, err)
+	case info.IsDir(): // keys below it, not a key: nothing to delete
+		return nil
+	}
+	if err := b.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	if err := b.syncDirs(filepath.Dir(name)); err != nil {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	crashpoint.Hit("blob delete " + key)
+	return nil
 }
 
 // List walks only the directories that can hold keys with prefix, then

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/churnops/churnops/internal/crashpoint"
 )
 
 // boltFile is one bbolt database file and the lock discipline around it:
@@ -131,7 +134,11 @@ func (f *boltFile) update(ctx context.Context, fn func(tx *bbolt.Tx) error) erro
 	if err != nil {
 		return err
 	}
-	return joinRelease(db.Update(fn), f.release())
+	err = db.Update(fn)
+	if err == nil {
+		crashpoint.Hit("commit " + filepath.Base(f.path))
+	}
+	return joinRelease(err, f.release())
 }
 
 // view runs fn in one read-only transaction.

@@ -69,6 +69,7 @@ type API interface {
 	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
 var _ API = (*s3.Client)(nil)
@@ -142,6 +143,34 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("get s3://%s/%s: read body: %w", s.bucket, key, err)
 	}
 	return data, nil
+}
+
+// Open implements blob.Store: the GetObject body, streamed.
+func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := blob.CheckKey(key); err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	if isNotFound(err) {
+		return nil, fmt.Errorf("open s3://%s/%s: %w", s.bucket, key, blob.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open s3://%s/%s: %w", s.bucket, key, err)
+	}
+	return out.Body, nil
+}
+
+// Delete implements blob.Store with DeleteObject, which succeeds for a
+// missing key too. On the template's versioned bucket it adds a delete
+// marker: the bytes stay recoverable as a noncurrent version.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := blob.CheckKey(key); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete s3://%s/%s: %w", s.bucket, key, err)
+	}
+	return nil
 }
 
 // List implements blob.Store with ListObjectsV2 pages. S3 already returns

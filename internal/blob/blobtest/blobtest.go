@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -43,6 +44,8 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		{"missing keys", testNotFound},
 		{"a failed Put leaves nothing behind", testFailedPut},
 		{"concurrent Puts to one key", testConcurrentPut},
+		{"Open streams what Get returns", testOpen},
+		{"Delete removes a key, and only it", testDelete},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
@@ -279,4 +282,80 @@ func testConcurrentPut(t *testing.T, s blob.Store) {
 		t.Fatal("no Put succeeded")
 	}
 	assertGet(t, s, key, payload(winner))
+}
+
+func testOpen(t *testing.T, s blob.Store) {
+	p := prefix(t)
+	big := bytes.Repeat([]byte("user_id,churn\n"), 1<<20) // 14 MiB: read in pieces
+	put(t, s, p+"incoming/users.csv", big)
+	r, err := s.Open(t.Context(), p+"incoming/users.csv")
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	var got bytes.Buffer
+	if _, err := io.CopyBuffer(&got, r, make([]byte, 4096)); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if !bytes.Equal(got.Bytes(), big) {
+		t.Errorf("Open read %d bytes, want %d", got.Len(), len(big))
+	}
+	put(t, s, p+"dir/file", []byte("x"))
+	for _, tc := range []struct {
+		name, key string
+		want      error
+	}{
+		{"never written", p + "nothing", blob.ErrNotFound},
+		{"a directory of keys", p + "dir", blob.ErrNotFound},
+		{"bad key", p + "a//b", blob.ErrBadKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := s.Open(t.Context(), tc.key)
+			if err == nil {
+				r.Close()
+			}
+			if !errors.Is(err, tc.want) {
+				t.Errorf("Open(%q): err %v, want %v", tc.key, err, tc.want)
+			}
+		})
+	}
+}
+
+func testDelete(t *testing.T, s blob.Store) {
+	p := prefix(t)
+	for _, k := range []string{"a/1", "a/2", "a/2b", "b"} {
+		put(t, s, p+k, []byte(k))
+	}
+	if err := s.Delete(t.Context(), p+"a/2"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, err := s.Get(t.Context(), p+"a/2"); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("Get after Delete: err %v, want ErrNotFound", err)
+	}
+	keys, err := s.List(t.Context(), p)
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if want := []string{p + "a/1", p + "a/2b", p + "b"}; !slices.Equal(keys, want) {
+		t.Errorf("List after Delete:\n got %q\nwant %q", keys, want)
+	}
+	for _, tc := range []struct{ name, key string }{
+		{"a key already deleted", p + "a/2"},
+		{"a key never written", p + "never"},
+		{"a directory of keys", p + "a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := s.Delete(t.Context(), tc.key); err != nil {
+				t.Errorf("Delete(%q): %v, want success", tc.key, err)
+			}
+		})
+	}
+	assertGet(t, s, p+"a/1", []byte("a/1")) // "a" was not a key: nothing below it went
+	if err := s.Delete(t.Context(), p+"a//b"); !errors.Is(err, blob.ErrBadKey) {
+		t.Errorf("Delete of a bad key: err %v, want ErrBadKey", err)
+	}
+	put(t, s, p+"a/2", []byte("again")) // a deleted key is free again
+	assertGet(t, s, p+"a/2", []byte("again"))
 }

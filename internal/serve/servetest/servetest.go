@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -335,6 +336,23 @@ func (b *Blobs) Get(_ context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", key, blob.ErrNotFound)
 	}
 	return slices.Clone(d), nil
+}
+
+// Open implements blob.Store.
+func (b *Blobs) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	data, err := b.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+// Delete implements blob.Store.
+func (b *Blobs) Delete(_ context.Context, key string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.data, key)
+	return nil
 }
 
 // List implements blob.Store.
