@@ -1,0 +1,27 @@
+package asl
+
+import (
+	"time"
+)
+
+func (x *run) pass(st *state, raw any, entered time.Time) stepResult {
+	eff, err := st.inputPath.apply(raw, "InputPath")
+	if err != nil {
+		return stepResult{err: err}
+	}
+	if st.parameters != nil {
+		if eff, err = st.parameters.eval(x.env(eff, x.contextObject(st, entered, 0, "")), "Parameters"); err != nil {
+			return stepResult{err: err}
+		}
+	}
+	result := eff
+	if st.hasResult {
+		result = st.result
+	}
+	out, err := st.resultPath.merge(raw, result)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	out, err = st.outputPath.apply(out, "OutputPath")
+	return stepResult{next: st.next, output: out, err: err}
+}
