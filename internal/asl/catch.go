@@ -30,3 +30,22 @@ func (p *parser) parseCatch(f objFields) []catcher {
 	}
 	return out
 }
+
+// catch applies the first of st's catchers that matches serr: the error
+// output {"Error", "Cause"} goes through the catcher's ResultPath to its
+// Next state. caught is false when none matches.
+func (x *run) catch(st *state, raw any, serr *stateError) (res stepResult, caught bool) {
+	for _, c := range st.catch {
+		if !matchErrors(c.errorEquals, serr.Name) {
+			continue
+		}
+		out, err := c.resultPath.merge(raw, map[string]any{"Error": serr.Name, "Cause": serr.Cause})
+		if err != nil {
+			return stepResult{err: &stateError{Name: ErrorRuntime, Cause: "Catch " + err.Cause}}, true
+		}
+		x.emit(Event{Type: EventStateCaught, State: st.name, StateType: st.typ, Error: serr.Name, Cause: serr.Cause,
+			Next: c.next, Output: rawJSON(out)})
+		return stepResult{next: c.next, output: out}, true
+	}
+	return stepResult{}, false
+}

@@ -99,7 +99,6 @@ func (r *Runner) resume(ctx context.Context, cp *Checkpoint, outcome *taskOutcom
 	x.info = cp.Execution
 	x.input = in
 	x.history = slices.Clone(cp.History)
-	x.transitions = cp.Transitions
 	x.emit(Event{Type: EventExecutionResumed, State: st.name, StateType: st.typ, Token: cp.Token})
 	if err := ctx.Err(); err != nil {
 		return x.abort(err)
@@ -121,6 +120,6 @@ func (r *Runner) resume(ctx context.Context, cp *Checkpoint, outcome *taskOutcom
 	for _, n := range retries {
 		total += n
 	}
-	ts := &taskState{entered: cp.StateEnteredTime, retries: retries, retryCount: total, pending: outcome}
-	return x.loop(ctx, st.name, raw, ts)
+	rs := &retryState{entered: cp.StateEnteredTime, retries: retries, retryCount: total, pending: outcome}
+	return x.loop(ctx, x.topFrame(cp.Transitions), st.name, raw, rs)
 }

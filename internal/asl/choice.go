@@ -28,12 +28,12 @@ func (p *parser) parseChoice(f objFields, st *state) {
 	}
 }
 
-func (x *run) choice(st *state, raw any, entered time.Time) stepResult {
+func (x *run) choice(fr *frame, st *state, raw any, entered time.Time) stepResult {
 	eff, err := st.inputPath.apply(raw, "InputPath")
 	if err != nil {
 		return stepResult{err: err}
 	}
-	env := x.env(eff, x.contextObject(st, entered, 0, ""))
+	env := x.env(eff, x.contextObject(fr, st, entered, 0, ""))
 	next := ""
 	for _, rule := range st.choices {
 		ok, err := rule.eval(env)
@@ -71,7 +71,7 @@ func (m *Machine) Choose(name string, input json.RawMessage) (string, error) {
 		return "", fmt.Errorf("asl: Choose %s: input is not valid JSON: %w", name, err)
 	}
 	x := (&Runner{Machine: m}).newRun()
-	res := x.choice(st, in, x.clock.Now())
+	res := x.choice(x.topFrame(0), st, in, x.clock.Now())
 	if res.err != nil {
 		return "", res.err
 	}

@@ -21,15 +21,15 @@ func (x *run) env(input, contextObj any) *evalEnv {
 	return &evalEnv{input: input, context: contextObj, uuid: x.uuid}
 }
 
-// contextObject builds $$ for a state.
-func (x *run) contextObject(st *state, entered time.Time, retryCount int, token string) map[string]any {
+// contextObject builds $$ for a state running in fr.
+func (x *run) contextObject(fr *frame, st *state, entered time.Time, retryCount int, token string) map[string]any {
 	c := map[string]any{
 		"Execution": map[string]any{
-			"Id":           x.info.ID,
-			"Input":        x.input,
-			"Name":         x.info.Name,
+			"Id":           fr.exec.ID,
+			"Input":        fr.execInput,
+			"Name":         fr.exec.Name,
 			"RoleArn":      localRoleARN,
-			"StartTime":    awsTime(x.info.StartTime),
+			"StartTime":    awsTime(fr.exec.StartTime),
 			"RedriveCount": json.Number("0"),
 		},
 		"State": map[string]any{
@@ -38,8 +38,8 @@ func (x *run) contextObject(st *state, entered time.Time, retryCount int, token 
 			"RetryCount":  json.Number(strconv.Itoa(retryCount)),
 		},
 		"StateMachine": map[string]any{
-			"Id":   x.info.StateMachineID,
-			"Name": x.info.StateMachineName,
+			"Id":   fr.exec.StateMachineID,
+			"Name": fr.exec.StateMachineName,
 		},
 	}
 	if token != "" {

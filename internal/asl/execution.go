@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 	"time"
 )
 
@@ -91,20 +93,25 @@ func (r *Runner) Run(ctx context.Context, name string, input json.RawMessage) (*
 	}
 	x.input = in
 	x.emit(Event{Type: EventExecutionStarted, Input: x.info.Input})
-	return x.loop(ctx, r.Machine.startAt, in, nil)
+	return x.loop(ctx, x.topFrame(0), r.Machine.startAt, in, nil)
 }
 
-// run is one execution in progress.
+// run is one execution in progress. Map iterations run concurrently in
+// their own frames; what they share (the history, the random source) is
+// guarded by mu and rndMu.
 type run struct {
-	r           *Runner
-	m           *Machine
-	clock       Clock
-	rnd         io.Reader
-	max         int
-	info        ExecutionInfo
-	input       any
-	history     []Event
-	transitions int
+	r     *Runner
+	m     *Machine
+	clock Clock
+	max   int
+	info  ExecutionInfo // the execution's, for its ARN, timeout and result
+	input any
+
+	mu      sync.Mutex // guards history and serializes Observer calls
+	history []Event
+
+	rndMu sync.Mutex // guards rnd, which need not be safe for concurrent use
+	rnd   io.Reader
 }
 
 func (r *Runner) newRun() *run {
@@ -121,51 +128,88 @@ func (r *Runner) newRun() *run {
 	return x
 }
 
-// stepResult is what executing one state produced.
-type stepResult struct {
-	next   string // "" ends the execution successfully (with output)
-	output any
-	err    *stateError // the execution fails
-	pause  *Checkpoint // the execution pauses
-	abort  error       // ctx was cancelled
+// frame is where a sequence of states runs: the execution itself, or one
+// iteration of a Map state. Each frame has its own transition budget and
+// is walked by one goroutine.
+type frame struct {
+	g           *graph
+	transitions int           // state transitions so far (MaxTransitions)
+	exec        ExecutionInfo // $$.Execution and $$.StateMachine
+	execInput   any           // $$.Execution.Input
 }
 
-func (x *run) loop(ctx context.Context, name string, input any, resume *taskState) (*Execution, error) {
+// topFrame is the frame of the execution's own states.
+func (x *run) topFrame(transitions int) *frame {
+	return &frame{g: &x.m.graph, transitions: transitions, exec: x.info, execInput: x.input}
+}
+
+// stepResult is what executing one state produced.
+type stepResult struct {
+	next     string // "" ends the frame successfully (with output)
+	output   any
+	err      *stateError // the frame fails
+	pause    *Checkpoint // the execution pauses
+	abort    error       // ctx was cancelled
+	timedOut bool        // the machine's TimeoutSeconds passed
+}
+
+// walkEnd is how a frame's walk ended; state is the last state run.
+type walkEnd struct {
+	stepResult
+	state *state
+}
+
+// loop walks the execution's own states and turns the end into an
+// Execution.
+func (x *run) loop(ctx context.Context, fr *frame, name string, input any, resume *retryState) (*Execution, error) {
+	end := x.walk(ctx, fr, name, input, resume)
+	switch {
+	case end.abort != nil:
+		return x.abort(end.abort)
+	case end.timedOut:
+		return x.timedOut(), nil
+	case end.pause != nil:
+		return x.paused(end.pause), nil
+	case end.err != nil:
+		return x.failed(end.state, end.err), nil
+	}
+	return x.succeeded(end.output), nil
+}
+
+// walk runs fr's states from name until one ends the frame, fails it,
+// pauses or aborts the execution. resume, when set, continues the Task
+// name a Resume answered.
+func (x *run) walk(ctx context.Context, fr *frame, name string, input any, resume *retryState) walkEnd {
 	for {
-		st := x.m.states[name]
+		st := fr.g.states[name]
 		var res stepResult
 		var entered time.Time
 		if resume != nil {
 			entered = resume.entered
-			res = x.task(ctx, st, input, resume)
+			res = x.task(ctx, fr, st, input, resume)
 			resume = nil
 		} else {
 			if err := ctx.Err(); err != nil {
-				return x.abort(err)
+				return walkEnd{stepResult{abort: err}, st}
 			}
 			if x.machineTimedOut() {
-				return x.timedOut(), nil
+				return walkEnd{stepResult{timedOut: true}, st}
 			}
-			if x.transitions >= x.max {
-				return x.failed(st, x.tooManyTransitions(st)), nil
+			if fr.transitions >= x.max {
+				return walkEnd{stepResult{err: x.tooManyTransitions(st)}, st}
 			}
-			x.transitions++
+			fr.transitions++
 			entered = x.clock.Now()
 			x.emit(Event{Type: EventStateEntered, State: st.name, StateType: st.typ, Input: rawJSON(input)})
-			res = x.step(ctx, st, input, entered)
+			res = x.step(ctx, fr, st, input, entered)
 		}
-		switch {
-		case res.abort != nil:
-			return x.abort(res.abort)
-		case res.pause != nil:
-			return x.paused(res.pause), nil
-		case res.err != nil:
-			return x.failed(st, res.err), nil
+		if res.abort != nil || res.timedOut || res.pause != nil || res.err != nil {
+			return walkEnd{res, st}
 		}
 		x.emit(Event{Type: EventStateExited, State: st.name, StateType: st.typ, Output: rawJSON(res.output), Next: res.next,
 			Duration: x.clock.Now().Sub(entered)})
 		if res.next == "" {
-			return x.succeeded(res.output), nil
+			return walkEnd{stepResult{output: res.output}, st}
 		}
 		name, input = res.next, res.output
 	}
@@ -180,30 +224,29 @@ func (x *run) machineTimedOut() bool {
 	return x.m.timeoutSeconds > 0 && x.clock.Now().Sub(x.info.StartTime) >= time.Duration(x.m.timeoutSeconds)*time.Second
 }
 
-func (x *run) step(ctx context.Context, st *state, input any, entered time.Time) stepResult {
+func (x *run) step(ctx context.Context, fr *frame, st *state, input any, entered time.Time) stepResult {
 	switch st.typ {
 	case typeTask:
-		return x.task(ctx, st, input, &taskState{entered: entered, retries: make([]int, len(st.retry))})
+		return x.task(ctx, fr, st, input, &retryState{entered: entered, retries: make([]int, len(st.retry))})
 	case typePass:
-		return x.pass(st, input, entered)
+		return x.pass(fr, st, input, entered)
 	case typeChoice:
-		return x.choice(st, input, entered)
+		return x.choice(fr, st, input, entered)
 	case typeWait:
-		return x.wait(ctx, st, input, entered)
+		return x.wait(ctx, fr, st, input, entered)
 	case typeSucceed:
-		eff, err := st.inputPath.apply(input, "InputPath")
-		if err != nil {
-			return stepResult{err: err}
-		}
-		out, err := st.outputPath.apply(eff, "OutputPath")
-		return stepResult{output: out, err: err}
+		return x.succeed(st, input)
 	case typeFail:
-		return x.fail(st, input, entered)
+		return x.fail(fr, st, input, entered)
 	}
 	return stepResult{err: runtimeError("state type %q cannot run", st.typ)}
 }
 
+// emit records an event and shows it to the Observer. Concurrent Map
+// iterations emit too: events are numbered and observed one at a time.
 func (x *run) emit(e Event) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	e.ID = len(x.history) + 1
 	e.Timestamp = x.clock.Now()
 	x.history = append(x.history, e)
@@ -213,6 +256,8 @@ func (x *run) emit(e Event) {
 }
 
 func (x *run) execution(status Status) *Execution {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	return &Execution{ID: x.info.ID, Name: x.info.Name, Status: status, StartTime: x.info.StartTime,
 		StopTime: x.clock.Now(), History: x.history}
 }
@@ -253,10 +298,18 @@ func (x *run) paused(cp *Checkpoint) *Execution {
 	return ex
 }
 
+// random fills b from the Runner's random source.
+func (x *run) random(b []byte) error {
+	x.rndMu.Lock()
+	defer x.rndMu.Unlock()
+	_, err := io.ReadFull(x.rnd, b)
+	return err
+}
+
 // uuid returns a version 4 UUID from the Runner's random source.
 func (x *run) uuid() (string, error) {
 	var b [16]byte
-	if _, err := io.ReadFull(x.rnd, b[:]); err != nil {
+	if err := x.random(b[:]); err != nil {
 		return "", err
 	}
 	b[6] = b[6]&0x0f | 0x40
@@ -267,8 +320,15 @@ func (x *run) uuid() (string, error) {
 // token returns a task token: 32 random bytes in hex.
 func (x *run) token() (string, error) {
 	var b [32]byte
-	if _, err := io.ReadFull(x.rnd, b[:]); err != nil {
+	if err := x.random(b[:]); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(b[:]), nil
+}
+
+// historySnapshot copies the history so far, for a Checkpoint.
+func (x *run) historySnapshot() []Event {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return slices.Clone(x.history)
 }

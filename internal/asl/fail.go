@@ -36,8 +36,8 @@ func (p *parser) parseFail(f objFields, st *state) {
 	st.causeExp = p.failExpr(f, "CausePath")
 }
 
-func (x *run) fail(st *state, raw any, entered time.Time) stepResult {
-	env := x.env(raw, x.contextObject(st, entered, 0, ""))
+func (x *run) fail(fr *frame, st *state, raw any, entered time.Time) stepResult {
+	env := x.env(raw, x.contextObject(fr, st, entered, 0, ""))
 	name, cause := st.errorName, st.cause
 	for _, f := range []struct {
 		expr  *tmpl

@@ -8,12 +8,18 @@ import (
 // Machine is a parsed, validated state machine definition. It is
 // immutable and safe to share between Runners and goroutines.
 type Machine struct {
+	graph
 	comment        string
-	startAt        string
 	timeoutSeconds int
-	states         map[string]*state
-	order          []string // definition order, for listings and messages
-	digest         string   // of the substituted definition, binds checkpoints
+	digest         string // of the substituted definition, binds checkpoints
+}
+
+// graph is one state machine's states: the definition's own, or those of a
+// Map state's ItemProcessor.
+type graph struct {
+	startAt string
+	states  map[string]*state
+	order   []string // definition order, for listings and messages
 }
 
 // StartAt returns the name of the first state.

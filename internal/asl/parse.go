@@ -41,7 +41,7 @@ func Parse(def []byte, substitutions map[string]string) (*Machine, error) {
 		return nil, &DefinitionError{Msg: fmt.Sprintf("definition must be a JSON object, got %s", jsonTypeName(doc))}
 	}
 	sum := sha256.Sum256(compact.Bytes())
-	m := &Machine{states: map[string]*state{}, digest: hex.EncodeToString(sum[:])}
+	m := &Machine{graph: graph{states: map[string]*state{}}, digest: hex.EncodeToString(sum[:])}
 	p := &parser{}
 	p.parseTop(m, top, stateOrder(compact.Bytes()))
 	if len(p.errs) > 0 {

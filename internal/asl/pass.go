@@ -4,13 +4,13 @@ import (
 	"time"
 )
 
-func (x *run) pass(st *state, raw any, entered time.Time) stepResult {
+func (x *run) pass(fr *frame, st *state, raw any, entered time.Time) stepResult {
 	eff, err := st.inputPath.apply(raw, "InputPath")
 	if err != nil {
 		return stepResult{err: err}
 	}
 	if st.parameters != nil {
-		if eff, err = st.parameters.eval(x.env(eff, x.contextObject(st, entered, 0, "")), "Parameters"); err != nil {
+		if eff, err = st.parameters.eval(x.env(eff, x.contextObject(fr, st, entered, 0, "")), "Parameters"); err != nil {
 			return stepResult{err: err}
 		}
 	}

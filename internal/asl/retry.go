@@ -1,9 +1,9 @@
 package asl
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strings"
@@ -112,9 +112,74 @@ func (x *run) backoff(r retrier, done int) time.Duration {
 	}
 	if r.jitterFull {
 		var b [8]byte
-		if _, err := io.ReadFull(x.rnd, b[:]); err == nil {
+		if err := x.random(b[:]); err == nil {
 			secs *= float64(binary.BigEndian.Uint64(b[:])>>11) / (1 << 53)
 		}
 	}
 	return time.Duration(secs * float64(time.Second))
+}
+
+// retryState is the retry bookkeeping of a Task or Map state across its
+// attempts and, for a Task, across a pause.
+type retryState struct {
+	entered    time.Time
+	retries    []int // attempts used, per retrier
+	retryCount int   // $$.State.RetryCount
+	pending    *taskOutcome
+}
+
+// attemptResult is what one attempt of a Task or Map produced: a raw
+// result, the error it raised, or a reason to stop the execution.
+type attemptResult struct {
+	result   any
+	err      *stateError
+	pause    *Checkpoint
+	abort    error
+	timedOut bool
+}
+
+// withPolicy runs attempts of st until one succeeds (its result then goes
+// through ResultSelector, ResultPath and OutputPath) or fails with an
+// error no retrier retries any more, which a catcher may catch. rs.pending,
+// when set, stands for the first attempt (a Resume's answer).
+func (x *run) withPolicy(ctx context.Context, fr *frame, st *state, raw any, rs *retryState, attempt func() attemptResult) stepResult {
+	for {
+		var res attemptResult
+		if rs.pending != nil {
+			res = attemptResult{result: rs.pending.result, err: rs.pending.err}
+			rs.pending = nil
+		} else {
+			res = attempt()
+			if res.abort != nil || res.pause != nil || res.timedOut {
+				return stepResult{abort: res.abort, pause: res.pause, timedOut: res.timedOut}
+			}
+		}
+		serr := res.err
+		if serr == nil {
+			out, err := x.resultOutput(fr, st, raw, res.result, rs)
+			if err == nil {
+				return stepResult{next: st.next, output: out}
+			}
+			serr = err
+		}
+		if i := findRetrier(st.retry, serr.Name); i >= 0 && rs.retries[i] < st.retry[i].maxAttempts {
+			if fr.transitions >= x.max {
+				return stepResult{err: x.tooManyTransitions(st)}
+			}
+			fr.transitions++
+			delay := x.backoff(st.retry[i], rs.retries[i])
+			rs.retries[i]++
+			rs.retryCount++
+			x.emit(Event{Type: EventStateRetried, State: st.name, StateType: st.typ, Error: serr.Name, Cause: serr.Cause,
+				Attempt: rs.retries[i], Delay: delay})
+			if err := x.clock.Sleep(ctx, delay); err != nil {
+				return stepResult{abort: err}
+			}
+			continue
+		}
+		if res, caught := x.catch(st, raw, serr); caught {
+			return res
+		}
+		return stepResult{err: serr}
+	}
 }

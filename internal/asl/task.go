@@ -76,113 +76,37 @@ func (p *parser) parseTask(f objFields, st *state) {
 	st.catch = p.parseCatch(f)
 }
 
-// taskState is a Task's retry bookkeeping across attempts and pauses.
-type taskState struct {
-	entered    time.Time
-	retries    []int // attempts used, per retrier
-	retryCount int   // $$.State.RetryCount
-	pending    *taskOutcome
-}
-
 // taskOutcome is a result or error delivered by Resume/ResumeFailure.
 type taskOutcome struct {
 	result any
 	err    *stateError
 }
 
-// task runs a Task with its Retry and Catch policy. ts.pending, when set,
+// task runs a Task with its Retry and Catch policy. rs.pending, when set,
 // is the outcome of the attempt a Resume answered.
-func (x *run) task(ctx context.Context, st *state, raw any, ts *taskState) stepResult {
-	for {
-		var result any
-		var serr *stateError
-		if ts.pending != nil {
-			result, serr = ts.pending.result, ts.pending.err
-			ts.pending = nil
-		} else {
-			var cp *Checkpoint
-			var abort error
-			result, serr, cp, abort = x.attempt(ctx, st, raw, ts)
-			switch {
-			case abort != nil:
-				return stepResult{abort: abort}
-			case cp != nil:
-				return stepResult{pause: cp}
-			}
-		}
-		if serr == nil {
-			out, err := x.taskOutput(st, raw, result, ts)
-			if err == nil {
-				return stepResult{next: st.next, output: out}
-			}
-			serr = err
-		}
-		if i := findRetrier(st.retry, serr.Name); i >= 0 && ts.retries[i] < st.retry[i].maxAttempts {
-			if x.transitions >= x.max {
-				return stepResult{err: x.tooManyTransitions(st)}
-			}
-			x.transitions++
-			delay := x.backoff(st.retry[i], ts.retries[i])
-			ts.retries[i]++
-			ts.retryCount++
-			x.emit(Event{Type: EventStateRetried, State: st.name, StateType: st.typ, Error: serr.Name, Cause: serr.Cause,
-				Attempt: ts.retries[i], Delay: delay})
-			if err := x.clock.Sleep(ctx, delay); err != nil {
-				return stepResult{abort: err}
-			}
-			continue
-		}
-		for _, c := range st.catch {
-			if !matchErrors(c.errorEquals, serr.Name) {
-				continue
-			}
-			out, err := c.resultPath.merge(raw, map[string]any{"Error": serr.Name, "Cause": serr.Cause})
-			if err != nil {
-				return stepResult{err: &stateError{Name: ErrorRuntime, Cause: "Catch " + err.Cause}}
-			}
-			x.emit(Event{Type: EventStateCaught, State: st.name, StateType: st.typ, Error: serr.Name, Cause: serr.Cause,
-				Next: c.next, Output: rawJSON(out)})
-			return stepResult{next: c.next, output: out}
-		}
-		return stepResult{err: serr}
-	}
-}
-
-// taskOutput applies ResultSelector, ResultPath and OutputPath to a
-// Task's result.
-func (x *run) taskOutput(st *state, raw, result any, ts *taskState) (any, *stateError) {
-	if st.resultSelector != nil {
-		var err *stateError
-		if result, err = st.resultSelector.eval(x.env(result, x.contextObject(st, ts.entered, ts.retryCount, "")), "ResultSelector"); err != nil {
-			return nil, err
-		}
-	}
-	out, err := st.resultPath.merge(raw, result)
-	if err != nil {
-		return nil, err
-	}
-	return st.outputPath.apply(out, "OutputPath")
+func (x *run) task(ctx context.Context, fr *frame, st *state, raw any, rs *retryState) stepResult {
+	return x.withPolicy(ctx, fr, st, raw, rs, func() attemptResult { return x.attempt(ctx, fr, st, raw, rs) })
 }
 
 // attempt invokes a Task's resource once. It returns the raw result, or
 // the error the state raised, or a checkpoint when a callback task now
 // waits for its token.
-func (x *run) attempt(ctx context.Context, st *state, raw any, ts *taskState) (any, *stateError, *Checkpoint, error) {
+func (x *run) attempt(ctx context.Context, fr *frame, st *state, raw any, rs *retryState) attemptResult {
 	eff, serr := st.inputPath.apply(raw, "InputPath")
 	if serr != nil {
-		return nil, serr, nil, nil
+		return attemptResult{err: serr}
 	}
 	token := ""
 	if st.res.callback {
 		var err error
 		if token, err = x.token(); err != nil {
-			return nil, runtimeError("creating a task token: %v", err), nil, nil
+			return attemptResult{err: runtimeError("creating a task token: %v", err)}
 		}
 	}
 	params := eff
 	if st.parameters != nil {
-		if params, serr = st.parameters.eval(x.env(eff, x.contextObject(st, ts.entered, ts.retryCount, token)), "Parameters"); serr != nil {
-			return nil, serr, nil, nil
+		if params, serr = st.parameters.eval(x.env(eff, x.contextObject(fr, st, rs.entered, rs.retryCount, token)), "Parameters"); serr != nil {
+			return attemptResult{err: serr}
 		}
 	}
 	payload := params
@@ -193,7 +117,7 @@ func (x *run) attempt(ctx context.Context, st *state, raw any, ts *taskState) (a
 		m, _ := params.(map[string]any)
 		fn, ok := m["FunctionName"].(string)
 		if !ok || fn == "" {
-			return nil, runtimeError("lambda:invoke Parameters.FunctionName must be a non-empty string, got %s", rawJSON(m["FunctionName"])), nil, nil
+			return attemptResult{err: runtimeError("lambda:invoke Parameters.FunctionName must be a non-empty string, got %s", rawJSON(m["FunctionName"]))}
 		}
 		payload = map[string]any{}
 		if p, has := m["Payload"]; has {
@@ -207,11 +131,11 @@ func (x *run) attempt(ctx context.Context, st *state, raw any, ts *taskState) (a
 	if !ok {
 		serr := &stateError{Name: ErrorLambdaResourceNotFound, Cause: fmt.Sprintf("no local handler for %q (tried keys %q)", keys[0], keys)}
 		x.emit(Event{Type: EventTaskFailed, State: st.name, StateType: st.typ, Resource: st.res.arn, Error: serr.Name, Cause: serr.Cause})
-		return nil, serr, nil, nil
+		return attemptResult{err: serr}
 	}
 	in, err := toJSON(payload)
 	if err != nil {
-		return nil, runtimeError("encoding the task input: %v", err), nil, nil
+		return attemptResult{err: runtimeError("encoding the task input: %v", err)}
 	}
 	x.emit(Event{Type: EventTaskScheduled, State: st.name, StateType: st.typ, Resource: st.res.arn, Input: in})
 	var deadline time.Time
@@ -221,7 +145,7 @@ func (x *run) attempt(ctx context.Context, st *state, raw any, ts *taskState) (a
 	out, herr, timedOut, abort := x.invoke(ctx, st, h, in)
 	switch {
 	case abort != nil:
-		return nil, nil, nil, abort
+		return attemptResult{abort: abort}
 	case timedOut:
 		serr = &stateError{Name: ErrorTimeout, Cause: fmt.Sprintf("Task timed out after %d seconds", st.timeoutSeconds)}
 	case herr != nil:
@@ -234,39 +158,39 @@ func (x *run) attempt(ctx context.Context, st *state, raw any, ts *taskState) (a
 	}
 	if serr != nil {
 		x.emit(Event{Type: EventTaskFailed, State: st.name, StateType: st.typ, Resource: st.res.arn, Error: serr.Name, Cause: serr.Cause})
-		return nil, serr, nil, nil
+		return attemptResult{err: serr}
 	}
 	if st.res.callback {
 		x.emit(Event{Type: EventTaskSubmitted, State: st.name, StateType: st.typ, Resource: st.res.arn, Token: token})
 		x.emit(Event{Type: EventExecutionPaused, State: st.name, StateType: st.typ, Token: token})
-		return nil, nil, &Checkpoint{
+		return attemptResult{pause: &Checkpoint{
 			Version:          checkpointVersion,
 			MachineDigest:    x.m.digest,
 			Execution:        x.info,
 			State:            st.name,
-			StateEnteredTime: ts.entered,
+			StateEnteredTime: rs.entered,
 			Input:            rawJSON(raw),
 			Parameters:       rawJSON(params),
 			Token:            token,
 			Deadline:         deadline,
-			RetryCounts:      slices.Clone(ts.retries),
-			Transitions:      x.transitions,
-			History:          slices.Clone(x.history),
-		}, nil
+			RetryCounts:      slices.Clone(rs.retries),
+			Transitions:      fr.transitions,
+			History:          x.historySnapshot(),
+		}}
 	}
 	var result any
 	if len(out) > 0 {
 		if result, err = parseJSON(out); err != nil {
 			serr = runtimeError("the handler for %q returned invalid JSON: %v", keys[0], err)
 			x.emit(Event{Type: EventTaskFailed, State: st.name, StateType: st.typ, Resource: st.res.arn, Error: serr.Name, Cause: serr.Cause})
-			return nil, serr, nil, nil
+			return attemptResult{err: serr}
 		}
 	}
 	if st.res.kind == kindLambdaInvoke {
 		result = x.lambdaInvokeResult(result)
 	}
 	x.emit(Event{Type: EventTaskSucceeded, State: st.name, StateType: st.typ, Resource: st.res.arn, Output: rawJSON(result)})
-	return result, nil, nil, nil
+	return attemptResult{result: result}
 }
 
 // lambdaInvokeResult wraps a function's output as the lambda:invoke

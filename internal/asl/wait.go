@@ -45,12 +45,12 @@ func (p *parser) parseWait(f objFields, st *state) {
 	}
 }
 
-func (x *run) wait(ctx context.Context, st *state, raw any, entered time.Time) stepResult {
+func (x *run) wait(ctx context.Context, fr *frame, st *state, raw any, entered time.Time) stepResult {
 	eff, serr := st.inputPath.apply(raw, "InputPath")
 	if serr != nil {
 		return stepResult{err: serr}
 	}
-	ctxObj := x.contextObject(st, entered, 0, "")
+	ctxObj := x.contextObject(fr, st, entered, 0, "")
 	var d time.Duration
 	switch {
 	case st.secondsPath != nil:
