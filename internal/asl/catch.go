@@ -34,7 +34,7 @@ func (p *parser) parseCatch(f objFields) []catcher {
 // catch applies the first of st's catchers that matches serr: the error
 // output {"Error", "Cause"} goes through the catcher's ResultPath to its
 // Next state. caught is false when none matches.
-func (x *run) catch(st *state, raw any, serr *stateError) (res stepResult, caught bool) {
+func (x *run) catch(fr *frame, st *state, raw any, serr *stateError) (res stepResult, caught bool) {
 	for _, c := range st.catch {
 		if !matchErrors(c.errorEquals, serr.Name) {
 			continue
@@ -43,7 +43,7 @@ func (x *run) catch(st *state, raw any, serr *stateError) (res stepResult, caugh
 		if err != nil {
 			return stepResult{err: &stateError{Name: ErrorRuntime, Cause: "Catch " + err.Cause}}, true
 		}
-		x.emit(Event{Type: EventStateCaught, State: st.name, StateType: st.typ, Error: serr.Name, Cause: serr.Cause,
+		x.emitIn(fr, Event{Type: EventStateCaught, State: st.name, StateType: st.typ, Error: serr.Name, Cause: serr.Cause,
 			Next: c.next, Output: rawJSON(out)})
 		return stepResult{next: c.next, output: out}, true
 	}

@@ -84,7 +84,7 @@ func (r *Runner) resume(ctx context.Context, cp *Checkpoint, outcome *taskOutcom
 	if cp.Token == "" || len(cp.RetryCounts) != len(st.retry) {
 		return nil, fmt.Errorf("%w: missing token or retry counts", ErrCheckpoint)
 	}
-	if err := r.Machine.CheckHandlers(r.Handlers); err != nil {
+	if err := r.check(); err != nil {
 		return nil, err
 	}
 	raw, err := parseJSON(cp.Input)

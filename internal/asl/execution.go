@@ -48,6 +48,15 @@ type Runner struct {
 	// StateMachineName appears in the execution ARN and the context
 	// object ($$.StateMachine.Name); defaults to "local".
 	StateMachineName string
+	// ObjectStore is the S3 a DISTRIBUTED Map's ItemReader and
+	// ResultWriter use; needed only by machines that have them.
+	ObjectStore ObjectStore
+	// MapWorkers bounds how many iterations of one Map Run run at once, on
+	// top of the state's MaxConcurrency (where 0 means no bound, as on
+	// AWS): an unbounded Map of 40 CPU-heavy items runs MapWorkers at a
+	// time. 0 means runtime.GOMAXPROCS(0), the cores Go may use. The bound
+	// is per Map Run: nested Maps multiply.
+	MapWorkers int
 }
 
 // Run starts an execution named name (a UUID if empty) with input (an
@@ -63,7 +72,7 @@ func (r *Runner) Run(ctx context.Context, name string, input json.RawMessage) (*
 	if r.Machine == nil {
 		return nil, errors.New("asl: Runner has no Machine")
 	}
-	if err := r.Machine.CheckHandlers(r.Handlers); err != nil {
+	if err := r.check(); err != nil {
 		return nil, err
 	}
 	if len(input) == 0 {
@@ -94,6 +103,28 @@ func (r *Runner) Run(ctx context.Context, name string, input json.RawMessage) (*
 	x.input = in
 	x.emit(Event{Type: EventExecutionStarted, Input: x.info.Input})
 	return x.loop(ctx, x.topFrame(0), r.Machine.startAt, in, nil)
+}
+
+// check finds wiring mistakes before an execution starts: Task resources
+// without a Handler, S3 use without an ObjectStore.
+func (r *Runner) check() error {
+	if err := r.Machine.CheckHandlers(r.Handlers); err != nil {
+		return err
+	}
+	if r.ObjectStore == nil {
+		for _, st := range r.Machine.all {
+			if st.mp == nil {
+				continue
+			}
+			switch {
+			case st.mp.reader != nil:
+				return &MissingObjectStoreError{State: st.name, Field: "ItemReader"}
+			case st.mp.writer != nil:
+				return &MissingObjectStoreError{State: st.name, Field: "ResultWriter"}
+			}
+		}
+	}
+	return nil
 }
 
 // run is one execution in progress. Map iterations run concurrently in
@@ -136,6 +167,7 @@ type frame struct {
 	transitions int           // state transitions so far (MaxTransitions)
 	exec        ExecutionInfo // $$.Execution and $$.StateMachine
 	execInput   any           // $$.Execution.Input
+	mapEv       *MapEvent     // the Map iteration the frame runs, nil at top level
 }
 
 // topFrame is the frame of the execution's own states.
@@ -200,13 +232,13 @@ func (x *run) walk(ctx context.Context, fr *frame, name string, input any, resum
 			}
 			fr.transitions++
 			entered = x.clock.Now()
-			x.emit(Event{Type: EventStateEntered, State: st.name, StateType: st.typ, Input: rawJSON(input)})
+			x.emitIn(fr, Event{Type: EventStateEntered, State: st.name, StateType: st.typ, Input: rawJSON(input)})
 			res = x.step(ctx, fr, st, input, entered)
 		}
 		if res.abort != nil || res.timedOut || res.pause != nil || res.err != nil {
 			return walkEnd{res, st}
 		}
-		x.emit(Event{Type: EventStateExited, State: st.name, StateType: st.typ, Output: rawJSON(res.output), Next: res.next,
+		x.emitIn(fr, Event{Type: EventStateExited, State: st.name, StateType: st.typ, Output: rawJSON(res.output), Next: res.next,
 			Duration: x.clock.Now().Sub(entered)})
 		if res.next == "" {
 			return walkEnd{stepResult{output: res.output}, st}
@@ -238,8 +270,17 @@ func (x *run) step(ctx context.Context, fr *frame, st *state, input any, entered
 		return x.succeed(st, input)
 	case typeFail:
 		return x.fail(fr, st, input, entered)
+	case typeMap:
+		return x.mapState(ctx, fr, st, input, entered)
 	}
 	return stepResult{err: runtimeError("state type %q cannot run", st.typ)}
+}
+
+// emitIn records an event of a state running in fr, which places it in
+// its Map iteration, if any.
+func (x *run) emitIn(fr *frame, e Event) {
+	e.Map = fr.mapEv
+	x.emit(e)
 }
 
 // emit records an event and shows it to the Observer. Concurrent Map

@@ -124,3 +124,54 @@ func (f objFields) unknown(allowed []string, what string) {
 		}
 	}
 }
+
+// object reads an optional object field as fields of their own.
+func (f objFields) object(k string) (objFields, bool) {
+	v, ok := f.m[k]
+	if !ok {
+		return objFields{}, false
+	}
+	m, isObj := v.(map[string]any)
+	if !isObj {
+		f.errf(k, "must be an object, got %s", jsonTypeName(v))
+		return objFields{}, false
+	}
+	return objFields{p: f.p, state: f.state, pre: f.field(k) + ".", m: m}, true
+}
+
+// refPath reads an optional reference path field (ItemsPath,
+// MaxConcurrencyPath, ...), which may read the context object.
+func (f objFields) refPath(k string) *refPath {
+	s, ok := f.str(k)
+	if !ok {
+		return nil
+	}
+	rp, err := parseRefPath(s)
+	if err != nil {
+		f.errf(k, "%v", err)
+		return nil
+	}
+	return rp
+}
+
+// number reads an optional number field within [lo, hi].
+func (f objFields) number(k string, lo, hi float64) (float64, bool) {
+	v, ok := f.m[k]
+	if !ok {
+		return 0, false
+	}
+	n, isNum := numberValue(v)
+	if !isNum || n < lo || n > hi {
+		f.errf(k, "must be a number between %g and %g, got %s", lo, hi, rawJSON(v))
+		return 0, false
+	}
+	return n, true
+}
+
+// exclusive reports a pair of fields given together (a value and its
+// ...Path form, ItemSelector and Parameters, ...).
+func (f objFields) exclusive(a, b string) {
+	if f.has(a) && f.has(b) {
+		f.errf(b, "give %s or %s, not both", a, b)
+	}
+}

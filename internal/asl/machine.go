@@ -11,7 +11,8 @@ type Machine struct {
 	graph
 	comment        string
 	timeoutSeconds int
-	digest         string // of the substituted definition, binds checkpoints
+	digest         string   // of the substituted definition, binds checkpoints
+	all            []*state // every state, those of Map processors too
 }
 
 // graph is one state machine's states: the definition's own, or those of a
@@ -28,14 +29,18 @@ func (m *Machine) StartAt() string { return m.startAt }
 // Comment returns the definition's top-level Comment.
 func (m *Machine) Comment() string { return m.comment }
 
-// States returns the state names in definition order, so a CLI can list
-// them or show progress against them.
+// States returns the names of the definition's own states (not those
+// inside Map processors) in definition order, so a CLI can list them or
+// show progress against them.
 func (m *Machine) States() []string { return slices.Clone(m.order) }
 
-// StateType returns the Type of the named state ("" if there is none).
+// StateType returns the Type of the named state, which may be inside a
+// Map's processor ("" if there is none).
 func (m *Machine) StateType(name string) string {
-	if st, ok := m.states[name]; ok {
-		return st.typ
+	for _, st := range m.all {
+		if st.name == name {
+			return st.typ
+		}
 	}
 	return ""
 }
@@ -46,8 +51,7 @@ func (m *Machine) StateType(name string) string {
 // Runner.Run calls it before starting, so wiring mistakes surface first.
 func (m *Machine) CheckHandlers(h Handlers) error {
 	var errs []error
-	for _, name := range m.order {
-		st := m.states[name]
+	for _, st := range m.all {
 		if st.typ != typeTask {
 			continue
 		}
@@ -59,7 +63,7 @@ func (m *Machine) CheckHandlers(h Handlers) error {
 			keys = functionKeys(st.staticFunction)
 		}
 		if _, ok := h.lookup(keys); !ok {
-			errs = append(errs, &MissingHandlerError{State: name, Resource: st.res.arn, Keys: keys})
+			errs = append(errs, &MissingHandlerError{State: st.name, Resource: st.res.arn, Keys: keys})
 		}
 	}
 	return errors.Join(errs...)

@@ -41,12 +41,13 @@ func Parse(def []byte, substitutions map[string]string) (*Machine, error) {
 		return nil, &DefinitionError{Msg: fmt.Sprintf("definition must be a JSON object, got %s", jsonTypeName(doc))}
 	}
 	sum := sha256.Sum256(compact.Bytes())
-	m := &Machine{graph: graph{states: map[string]*state{}}, digest: hex.EncodeToString(sum[:])}
-	p := &parser{}
-	p.parseTop(m, top, stateOrder(compact.Bytes()))
+	m := &Machine{digest: hex.EncodeToString(sum[:])}
+	p := &parser{def: compact.Bytes(), names: map[string]bool{}}
+	p.parseTop(m, top)
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
 	}
+	m.all = p.all
 	return m, nil
 }
 
@@ -69,18 +70,24 @@ func substitute(def string, subs map[string]string) (string, error) {
 	return out, nil
 }
 
-// stateOrder reads the States keys in document order (maps lose it).
-func stateOrder(def []byte) []string {
+// keyOrder reads, in document order (maps lose it), the keys of the
+// object found by following path from the top of def: ["States"] for the
+// definition's states, [..., "M", "ItemProcessor", "States"] for those of
+// the Map state M.
+func keyOrder(def []byte, path []string) []string {
 	dec := json.NewDecoder(bytes.NewReader(def))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil
 	}
-	for dec.More() {
+	for depth := 0; ; {
+		if !dec.More() {
+			return nil
+		}
 		k, err := dec.Token()
 		if err != nil {
 			return nil
 		}
-		if k != "States" {
+		if k != path[depth] {
 			var skip json.RawMessage
 			if dec.Decode(&skip) != nil {
 				return nil
@@ -89,6 +96,9 @@ func stateOrder(def []byte) []string {
 		}
 		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 			return nil
+		}
+		if depth++; depth < len(path) {
+			continue
 		}
 		var names []string
 		for dec.More() {
@@ -105,12 +115,15 @@ func stateOrder(def []byte) []string {
 		}
 		return names
 	}
-	return nil
 }
 
 // parser accumulates DefinitionErrors so one Parse reports them all.
 type parser struct {
-	errs []error
+	errs     []error
+	def      []byte          // the compact definition, for key order
+	names    map[string]bool // every state name so far, nested ones too
+	all      []*state        // every state parsed, nested ones too
+	mapDepth int             // how many Map processors enclose the state being parsed
 }
 
 // fieldErr records an error from a compiler that locates its own field.
@@ -138,6 +151,8 @@ var stateFields = map[string][]string{
 	typeWait:    {"Next", "End", "InputPath", "OutputPath", "Seconds", "SecondsPath", "Timestamp", "TimestampPath"},
 	typeSucceed: {"InputPath", "OutputPath"},
 	typeFail:    {"Error", "ErrorPath", "Cause", "CausePath"},
+	typeMap: append([]string{"Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry", "Catch"},
+		mapFields...),
 }
 
 // unsupportedFields are real ASL fields outside this executor's subset.
@@ -148,9 +163,12 @@ var unsupportedFields = map[string]string{
 	"Credentials":          "cross-account Credentials are not supported",
 	"TimeoutSecondsPath":   "TimeoutSecondsPath is not supported; use TimeoutSeconds",
 	"HeartbeatSecondsPath": "HeartbeatSecondsPath is not supported; use HeartbeatSeconds",
+	"ItemBatcher":          "ItemBatcher is not supported by this executor; give each item its own iteration",
+	"Items":                "Items belongs to JSONata Map states; use ItemsPath",
+	"ItemsPointer":         "ItemsPointer is not supported by this executor",
 }
 
-func (p *parser) parseTop(m *Machine, top map[string]any, order []string) {
+func (p *parser) parseTop(m *Machine, top map[string]any) {
 	f := objFields{p: p, m: top}
 	for _, k := range sortedKeys(top) {
 		if !slices.Contains(topFields, k) {
@@ -167,44 +185,66 @@ func (p *parser) parseTop(m *Machine, top map[string]any, order []string) {
 	if n, ok := f.integer("TimeoutSeconds", 1, 99999999); ok {
 		m.timeoutSeconds = int(n)
 	}
+	if g := p.parseGraph(f, []string{"States"}, "a definition"); g != nil {
+		m.graph = *g
+	}
+}
+
+// parseGraph parses the StartAt and States of f's object (the definition,
+// or a Map's ItemProcessor, which what names in messages); statesPath
+// locates its States in the document.
+func (p *parser) parseGraph(f objFields, statesPath []string, what string) *graph {
+	g := &graph{states: map[string]*state{}}
 	start, ok := f.str("StartAt")
 	if !ok || start == "" {
 		if !f.has("StartAt") {
-			f.errf("StartAt", "missing: a definition needs StartAt")
+			f.errf("StartAt", "missing: %s needs StartAt", what)
 		} else if ok {
 			f.errf("StartAt", "must name a state, not be empty")
 		}
 	}
-	m.startAt = start
-	raw, ok := top["States"].(map[string]any)
+	g.startAt = start
+	raw, ok := f.m["States"].(map[string]any)
 	if !ok || len(raw) == 0 {
 		f.errf("States", "must be a non-empty object of states")
-		return
+		return nil
 	}
 	// Definition order, falling back to sorted for names the scan missed.
-	for _, name := range order {
-		if _, ok := raw[name]; ok && !slices.Contains(m.order, name) {
-			m.order = append(m.order, name)
+	for _, name := range keyOrder(p.def, statesPath) {
+		if _, ok := raw[name]; ok && !slices.Contains(g.order, name) {
+			g.order = append(g.order, name)
 		}
 	}
 	for _, name := range sortedKeys(raw) {
-		if !slices.Contains(m.order, name) {
-			m.order = append(m.order, name)
+		if !slices.Contains(g.order, name) {
+			g.order = append(g.order, name)
 		}
 	}
-	for _, name := range m.order {
-		if st := p.parseState(name, raw[name]); st != nil {
-			m.states[name] = st
+	nErrs := len(p.errs)
+	for _, name := range g.order {
+		if p.names[name] {
+			// Step Functions names states across nested processors as one
+			// namespace, and so do history events and the Observer here.
+			p.errf(name, "", "state names must be unique in the whole definition, Map processors included")
+			continue
+		}
+		p.names[name] = true
+		if st := p.parseState(name, raw[name], statesPath); st != nil {
+			g.states[name] = st
+			p.all = append(p.all, st)
 		}
 	}
-	if len(p.errs) > 0 {
-		return // references and reachability only make sense on valid states
+	if len(p.errs) > nErrs {
+		return nil // references and reachability only make sense on valid states
 	}
-	if _, ok := m.states[m.startAt]; !ok {
-		f.errf("StartAt", "names no state: %q", m.startAt)
-		return
+	if _, ok := g.states[g.startAt]; !ok {
+		f.errf("StartAt", "names no state: %q", g.startAt)
+		return nil
 	}
-	p.checkGraph(m)
+	if !p.checkGraph(g) {
+		return nil
+	}
+	return g
 }
 
 func sortedKeys(m map[string]any) []string {
@@ -216,7 +256,10 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-func (p *parser) checkGraph(m *Machine) {
+// checkGraph reports transitions to states outside g (a processor's
+// states cannot leave it) and states unreachable from StartAt.
+func (p *parser) checkGraph(m *graph) bool {
+	nErrs := len(p.errs)
 	for _, name := range m.order {
 		for _, s := range m.states[name].successors() {
 			if _, ok := m.states[s[1]]; !ok {
@@ -224,8 +267,8 @@ func (p *parser) checkGraph(m *Machine) {
 			}
 		}
 	}
-	if len(p.errs) > 0 {
-		return
+	if len(p.errs) > nErrs {
+		return false
 	}
 	seen := map[string]bool{m.startAt: true}
 	queue := []string{m.startAt}
@@ -244,9 +287,10 @@ func (p *parser) checkGraph(m *Machine) {
 			p.errf(name, "", "unreachable from StartAt %q", m.startAt)
 		}
 	}
+	return len(p.errs) == nErrs
 }
 
-func (p *parser) parseState(name string, v any) *state {
+func (p *parser) parseState(name string, v any, statesPath []string) *state {
 	if name == "" || len([]rune(name)) > 80 {
 		p.errf(name, "", "state names must be 1 to 80 characters")
 		return nil
@@ -267,7 +311,7 @@ func (p *parser) parseState(name string, v any) *state {
 	allowed, supported := stateFields[typ]
 	if !supported {
 		switch typ {
-		case "Map", "Parallel":
+		case "Parallel":
 			f.errf("Type", "%s states are not supported by this executor", typ)
 		default:
 			f.errf("Type", "unknown state type %q", typ)
@@ -341,6 +385,12 @@ func (p *parser) parseState(name string, v any) *state {
 		p.parseWait(f, st)
 	case typeFail:
 		p.parseFail(f, st)
+	case typeMap:
+		p.parseMap(f, st, statesPath)
+		p.checkMapContext(f, "ItemSelector", "Parameters")
+	}
+	if typ != typeMap {
+		p.checkMapContext(f)
 	}
 	if len(p.errs) > nErrs {
 		return nil

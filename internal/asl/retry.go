@@ -170,14 +170,14 @@ func (x *run) withPolicy(ctx context.Context, fr *frame, st *state, raw any, rs 
 			delay := x.backoff(st.retry[i], rs.retries[i])
 			rs.retries[i]++
 			rs.retryCount++
-			x.emit(Event{Type: EventStateRetried, State: st.name, StateType: st.typ, Error: serr.Name, Cause: serr.Cause,
+			x.emitIn(fr, Event{Type: EventStateRetried, State: st.name, StateType: st.typ, Error: serr.Name, Cause: serr.Cause,
 				Attempt: rs.retries[i], Delay: delay})
 			if err := x.clock.Sleep(ctx, delay); err != nil {
 				return stepResult{abort: err}
 			}
 			continue
 		}
-		if res, caught := x.catch(st, raw, serr); caught {
+		if res, caught := x.catch(fr, st, raw, serr); caught {
 			return res
 		}
 		return stepResult{err: serr}

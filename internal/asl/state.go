@@ -12,6 +12,7 @@ const (
 	typeWait    = "Wait"
 	typeSucceed = "Succeed"
 	typeFail    = "Fail"
+	typeMap     = "Map"
 )
 
 // state is one compiled state; which fields are set depends on typ.
@@ -46,6 +47,9 @@ type state struct {
 	// Fail
 	errorName, cause    string
 	errorExpr, causeExp *tmpl // ErrorPath / CausePath: a path or intrinsic
+
+	// Map (also uses resultSelector, retry and catch)
+	mp *mapSpec
 }
 
 // successors lists a state's outgoing transitions with the field that

@@ -33,6 +33,9 @@ func (p *parser) parseTask(f objFields, st *state) {
 		}
 	}
 	params, _ := f.m["Parameters"].(map[string]any)
+	if st.res.callback && p.mapDepth > 0 {
+		f.errf("Resource", "a .waitForTaskToken task cannot run inside a Map's processor here: the local executor pauses a whole execution at one task (a Checkpoint), not a Map's iterations")
+	}
 	if strings.Contains(arn, ".waitForTaskToken") && !st.res.callback {
 		f.errf("Resource", "%q: .waitForTaskToken is only valid on a service integration (arn:aws:states:::service:action.waitForTaskToken)", arn)
 	}
@@ -130,14 +133,14 @@ func (x *run) attempt(ctx context.Context, fr *frame, st *state, raw any, rs *re
 	h, ok := x.r.Handlers.lookup(keys)
 	if !ok {
 		serr := &stateError{Name: ErrorLambdaResourceNotFound, Cause: fmt.Sprintf("no local handler for %q (tried keys %q)", keys[0], keys)}
-		x.emit(Event{Type: EventTaskFailed, State: st.name, StateType: st.typ, Resource: st.res.arn, Error: serr.Name, Cause: serr.Cause})
+		x.emitIn(fr, Event{Type: EventTaskFailed, State: st.name, StateType: st.typ, Resource: st.res.arn, Error: serr.Name, Cause: serr.Cause})
 		return attemptResult{err: serr}
 	}
 	in, err := toJSON(payload)
 	if err != nil {
 		return attemptResult{err: runtimeError("encoding the task input: %v", err)}
 	}
-	x.emit(Event{Type: EventTaskScheduled, State: st.name, StateType: st.typ, Resource: st.res.arn, Input: in})
+	x.emitIn(fr, Event{Type: EventTaskScheduled, State: st.name, StateType: st.typ, Resource: st.res.arn, Input: in})
 	var deadline time.Time
 	if st.timeoutSeconds > 0 {
 		deadline = x.clock.Now().Add(time.Duration(st.timeoutSeconds) * time.Second)
@@ -157,12 +160,12 @@ func (x *run) attempt(ctx context.Context, fr *frame, st *state, raw any, rs *re
 		serr = &stateError{Name: name, Cause: cause}
 	}
 	if serr != nil {
-		x.emit(Event{Type: EventTaskFailed, State: st.name, StateType: st.typ, Resource: st.res.arn, Error: serr.Name, Cause: serr.Cause})
+		x.emitIn(fr, Event{Type: EventTaskFailed, State: st.name, StateType: st.typ, Resource: st.res.arn, Error: serr.Name, Cause: serr.Cause})
 		return attemptResult{err: serr}
 	}
 	if st.res.callback {
-		x.emit(Event{Type: EventTaskSubmitted, State: st.name, StateType: st.typ, Resource: st.res.arn, Token: token})
-		x.emit(Event{Type: EventExecutionPaused, State: st.name, StateType: st.typ, Token: token})
+		x.emitIn(fr, Event{Type: EventTaskSubmitted, State: st.name, StateType: st.typ, Resource: st.res.arn, Token: token})
+		x.emitIn(fr, Event{Type: EventExecutionPaused, State: st.name, StateType: st.typ, Token: token})
 		return attemptResult{pause: &Checkpoint{
 			Version:          checkpointVersion,
 			MachineDigest:    x.m.digest,
@@ -182,14 +185,14 @@ func (x *run) attempt(ctx context.Context, fr *frame, st *state, raw any, rs *re
 	if len(out) > 0 {
 		if result, err = parseJSON(out); err != nil {
 			serr = runtimeError("the handler for %q returned invalid JSON: %v", keys[0], err)
-			x.emit(Event{Type: EventTaskFailed, State: st.name, StateType: st.typ, Resource: st.res.arn, Error: serr.Name, Cause: serr.Cause})
+			x.emitIn(fr, Event{Type: EventTaskFailed, State: st.name, StateType: st.typ, Resource: st.res.arn, Error: serr.Name, Cause: serr.Cause})
 			return attemptResult{err: serr}
 		}
 	}
 	if st.res.kind == kindLambdaInvoke {
 		result = x.lambdaInvokeResult(result)
 	}
-	x.emit(Event{Type: EventTaskSucceeded, State: st.name, StateType: st.typ, Resource: st.res.arn, Output: rawJSON(result)})
+	x.emitIn(fr, Event{Type: EventTaskSucceeded, State: st.name, StateType: st.typ, Resource: st.res.arn, Output: rawJSON(result)})
 	return attemptResult{result: result}
 }
 

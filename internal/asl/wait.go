@@ -73,7 +73,7 @@ func (x *run) wait(ctx context.Context, fr *frame, st *state, raw any, entered t
 		d = time.Duration(st.seconds) * time.Second
 	}
 	if d > 0 {
-		x.emit(Event{Type: EventWaitStarted, State: st.name, StateType: st.typ, Delay: d})
+		x.emitIn(fr, Event{Type: EventWaitStarted, State: st.name, StateType: st.typ, Delay: d})
 		if err := x.clock.Sleep(ctx, d); err != nil {
 			return stepResult{abort: err}
 		}
