@@ -19,10 +19,11 @@ var placeholderRE = regexp.MustCompile(`\$\{([^{}]*)\}`)
 // placeholder is first replaced, as raw text, by substitutions[Name]
 // (DefinitionSubstitutions); a placeholder with no value is an error.
 // The result is then validated against the subset this executor runs
-// faithfully; anything outside it (Map and Parallel states, JSONata,
+// faithfully; anything outside it (Parallel states, JSONata,
 // variables, unknown fields or Choice operators, unsupported intrinsics,
-// dangling Next, unreachable states, missing terminal states) is rejected
-// with DefinitionErrors naming the state and field.
+// Map fields such as ItemBatcher, dangling Next, unreachable states,
+// missing terminal states) is rejected with DefinitionErrors naming the
+// state and field.
 func Parse(def []byte, substitutions map[string]string) (*Machine, error) {
 	text, err := substitute(string(def), substitutions)
 	if err != nil {
