@@ -377,7 +377,7 @@ func (p *parser) parseState(name string, v any, statesPath []string) *state {
 
 	switch typ {
 	case typePass:
-		st.result, st.hasResult = obj["Result"]
+		p.parsePass(f, st)
 	case typeTask:
 		p.parseTask(f, st)
 	case typeChoice:

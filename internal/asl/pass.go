@@ -4,6 +4,11 @@ import (
 	"time"
 )
 
+// parsePass keeps a Pass state's Result, any JSON value.
+func (p *parser) parsePass(f objFields, st *state) {
+	st.result, st.hasResult = f.m["Result"]
+}
+
 func (x *run) pass(fr *frame, st *state, raw any, entered time.Time) stepResult {
 	eff, err := st.inputPath.apply(raw, "InputPath")
 	if err != nil {
