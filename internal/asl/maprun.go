@@ -62,6 +62,8 @@ func (x *run) mapState(ctx context.Context, fr *frame, st *state, raw any, enter
 	return x.withPolicy(ctx, fr, st, raw, rs, func() attemptResult { return x.mapAttempt(ctx, fr, st, raw, rs) })
 }
 
+// mapAttempt is one Map Run: read the items, resolve MaxConcurrency and
+// the tolerated failures, run the iterations.
 func (x *run) mapAttempt(ctx context.Context, fr *frame, st *state, raw any, rs *retryState) attemptResult {
 	ms := st.mp
 	eff, serr := st.inputPath.apply(raw, "InputPath")
