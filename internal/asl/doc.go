@@ -8,8 +8,8 @@
 // this is a small one for a deliberately narrow subset, faithful to AWS
 // semantics rather than broad:
 //
-//   - States Task, Choice, Pass, Wait, Succeed and Fail (Map and Parallel
-//     are rejected), JSONPath only (JSONata and variables are rejected).
+//   - States Task, Choice, Pass, Wait, Succeed, Fail and Map (Parallel is
+//     rejected), JSONPath only (JSONata and variables are rejected).
 //   - Input and output processing in AWS order: InputPath → Parameters →
 //     resource → ResultSelector → ResultPath → OutputPath, with payload
 //     templates ("key.$"), reference paths ($, $.a.b, $.a[0], $['a b']),
@@ -31,6 +31,20 @@
 //     ARN, and the .waitForTaskToken callback pattern, which pauses the
 //     execution with a JSON Checkpoint to Resume (SendTaskSuccess) or
 //     ResumeFailure (SendTaskFailure) later.
+//   - Map, INLINE and DISTRIBUTED (ItemProcessor with ProcessorConfig, or
+//     the legacy Iterator): items from ItemsPath or, DISTRIBUTED, an
+//     ItemReader (s3:listObjectsV2; s3:getObject of a JSON array, JSON
+//     Lines or CSV; MaxItems), each through ItemSelector (or the legacy
+//     Parameters) with $$.Map.Item.Index and $$.Map.Item.Value; iterations
+//     run concurrently, MaxConcurrency at a time and at most
+//     Runner.MapWorkers (the cores by default), results in item order;
+//     ToleratedFailureCount/Percentage and a ResultWriter (s3:putObject:
+//     manifest.json and SUCCEEDED_0/FAILED_0/PENDING_0.json) on a
+//     DISTRIBUTED Map; ResultSelector, ResultPath, Retry and Catch as on a
+//     Task. S3 goes through the Runner's ObjectStore. A DISTRIBUTED
+//     iteration is a child execution: $$.Execution inside it is the
+//     child's. ItemBatcher, WriterConfig and callback tasks inside a Map
+//     are rejected, as is $$.Map anywhere but in ItemSelector.
 //
 // Errors returned by handlers are named as aws-lambda-go names them (see
 // ErrorName), so a typed *NoProductionModelError is caught by an

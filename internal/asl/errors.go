@@ -40,6 +40,16 @@ const (
 	// execution exceeds Runner.MaxTransitions (an infinite loop, most
 	// likely). Nothing can catch it.
 	ErrorMaxTransitions = "Executor.MaxTransitionsExceeded"
+	// ErrorExceedToleratedFailureThreshold is raised by a DISTRIBUTED Map
+	// when more items failed than ToleratedFailureCount or
+	// ToleratedFailurePercentage allow (by default: any).
+	ErrorExceedToleratedFailureThreshold = "States.ExceedToleratedFailureThreshold"
+	// ErrorItemReaderFailed is raised when a Map's ItemReader cannot read
+	// its items (a missing object, a listing error, malformed JSON or CSV).
+	ErrorItemReaderFailed = "States.ItemReaderFailed"
+	// ErrorResultWriterFailed is raised when a Map's ResultWriter cannot
+	// write its results.
+	ErrorResultWriterFailed = "States.ResultWriterFailed"
 	// ErrorLambdaResourceNotFound is raised, as by the Lambda service, when
 	// a FunctionName computed at run time has no handler.
 	ErrorLambdaResourceNotFound = "Lambda.ResourceNotFoundException"
@@ -52,8 +62,8 @@ var knownStatesErrors = map[string]bool{
 	ErrorNoChoiceMatched: true, ErrorResultPathMatchFailure: true, ErrorIntrinsicFailure: true,
 	ErrorDataLimitExceeded: true, "States.HeartbeatTimeout": true, "States.Permissions": true,
 	"States.ParameterPathFailure": true, "States.BranchFailed": true,
-	"States.ExceedToleratedFailureThreshold": true, "States.ItemReaderFailed": true,
-	"States.ResultWriterFailed": true, "States.QueryEvaluationError": true, "States.Http.Socket": true,
+	ErrorExceedToleratedFailureThreshold: true, ErrorItemReaderFailed: true,
+	ErrorResultWriterFailed: true, "States.QueryEvaluationError": true, "States.Http.Socket": true,
 }
 
 // errorMatches reports whether a retrier's or catcher's ErrorEquals
@@ -190,6 +200,22 @@ type MissingHandlerError struct {
 // Error names the state, the resource and the keys tried.
 func (e *MissingHandlerError) Error() string {
 	return fmt.Sprintf("asl: state %q: no handler for resource %q (tried keys %q)", e.State, e.Resource, e.Keys)
+}
+
+// MissingObjectStoreError reports a Map state that reads its items from
+// S3 (ItemReader) or writes its results there (ResultWriter) on a Runner
+// without an ObjectStore. Like a missing handler, it is found before the
+// execution starts.
+type MissingObjectStoreError struct {
+	// State is the Map state.
+	State string
+	// Field is ItemReader or ResultWriter.
+	Field string
+}
+
+// Error names the state and what it needs.
+func (e *MissingObjectStoreError) Error() string {
+	return fmt.Sprintf("asl: state %q: its %s uses S3 but Runner.ObjectStore is not set", e.State, e.Field)
 }
 
 // ErrCheckpoint is wrapped by Resume and ResumeFailure when a checkpoint

@@ -55,17 +55,29 @@ type EventType string
 // History event types. Observers usually print StateEntered,
 // StateExited, StateRetried and StateCaught.
 const (
-	EventExecutionStarted   EventType = "ExecutionStarted"
-	EventStateEntered       EventType = "StateEntered"
-	EventTaskScheduled      EventType = "TaskScheduled"      // Input: what the handler receives
-	EventTaskSucceeded      EventType = "TaskSucceeded"      // Output: the raw task result
-	EventTaskFailed         EventType = "TaskFailed"         // Error, Cause (including States.Timeout)
-	EventTaskSubmitted      EventType = "TaskSubmitted"      // a callback task is waiting for Token
-	EventStateRetried       EventType = "StateRetried"       // Error, Attempt, Delay
-	EventStateCaught        EventType = "StateCaught"        // Error, Cause, Next, Output
-	EventStateExited        EventType = "StateExited"        // Output, Duration
-	EventWaitStarted        EventType = "WaitStarted"        // Delay
-	EventExecutionPaused    EventType = "ExecutionPaused"    // Token
+	EventExecutionStarted EventType = "ExecutionStarted"
+	EventStateEntered     EventType = "StateEntered"
+	EventTaskScheduled    EventType = "TaskScheduled"   // Input: what the handler receives
+	EventTaskSucceeded    EventType = "TaskSucceeded"   // Output: the raw task result
+	EventTaskFailed       EventType = "TaskFailed"      // Error, Cause (including States.Timeout)
+	EventTaskSubmitted    EventType = "TaskSubmitted"   // a callback task is waiting for Token
+	EventStateRetried     EventType = "StateRetried"    // Error, Attempt, Delay
+	EventStateCaught      EventType = "StateCaught"     // Error, Cause, Next, Output
+	EventStateExited      EventType = "StateExited"     // Output, Duration
+	EventWaitStarted      EventType = "WaitStarted"     // Delay
+	EventExecutionPaused  EventType = "ExecutionPaused" // Token
+
+	// A Map state's events, between its StateEntered and StateExited (or
+	// StateRetried, StateCaught, ExecutionFailed). Each entry into the
+	// state is one Map Run; every event carries Map.
+	EventMapRunStarted         EventType = "MapRunStarted"         // Map.RunARN, Map.Items
+	EventMapIterationStarted   EventType = "MapIterationStarted"   // Map.Index, Input: the iteration's input
+	EventMapIterationSucceeded EventType = "MapIterationSucceeded" // Map.Index, Output
+	EventMapIterationFailed    EventType = "MapIterationFailed"    // Map.Index, Error, Cause
+	EventMapIterationAborted   EventType = "MapIterationAborted"   // Map.Index: stopped because the Map Run fails
+	EventMapRunSucceeded       EventType = "MapRunSucceeded"       // Map counts
+	EventMapRunFailed          EventType = "MapRunFailed"          // Error, Cause, Map counts
+
 	EventExecutionResumed   EventType = "ExecutionResumed"   // Token
 	EventExecutionSucceeded EventType = "ExecutionSucceeded" // Output
 	EventExecutionFailed    EventType = "ExecutionFailed"    // Error, Cause
@@ -105,54 +117,32 @@ type Event struct {
 	Delay time.Duration `json:"delayNs,omitempty"`
 	// Duration is the time spent in the state (StateExited).
 	Duration time.Duration `json:"durationNs,omitempty"`
+	// Map locates the event in a Map Run: set on MapRun* and MapIteration*
+	// events and on every event of a state inside an iteration.
+	Map *MapEvent `json:"map,omitempty"`
+}
+
+// MapEvent locates an event in a Map Run and says how far the run is, so a
+// CLI can show "n of K items done" on a long Map.
+type MapEvent struct {
+	// RunARN identifies the Map Run (one per entry into the Map state).
+	RunARN string `json:"mapRunArn"`
+	// State is the Map state (Event.State is the inner state for events of
+	// states inside an iteration).
+	State string `json:"mapState"`
+	// Index is the item's index, from 0; -1 on MapRun* events.
+	Index int `json:"index"`
+	// Items is how many items the run has.
+	Items int `json:"items"`
+	// Succeeded and Failed count the iterations finished when a MapRun* or
+	// MapIteration* event was recorded (zero on events of inner states).
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+	// Parent is the enclosing iteration when the Map is itself inside a
+	// Map's iteration.
+	Parent *MapEvent `json:"parent,omitempty"`
 }
 
 // Observer is called synchronously with each event as it is recorded,
 // so a CLI can print progress while an execution runs.
 type Observer func(Event)
-
-// checkpointVersion is bumped when Checkpoint's meaning changes.
-const checkpointVersion = 1
-
-// Checkpoint is everything needed to continue an execution paused on a
-// .waitForTaskToken task, as JSON the caller persists (a file, a
-// registry record) until someone approves or rejects.
-type Checkpoint struct {
-	Version int `json:"version"`
-	// MachineDigest binds the checkpoint to the definition (after
-	// substitution) it was taken with.
-	MachineDigest string `json:"machineDigest"`
-	// Execution identifies the execution and keeps its input and start
-	// time for the context object.
-	Execution ExecutionInfo `json:"execution"`
-	// State is the paused Task state.
-	State string `json:"state"`
-	// StateEnteredTime is when the state was entered ($$.State.EnteredTime).
-	StateEnteredTime time.Time `json:"stateEnteredTime"`
-	// Input is the state's raw input, which ResultPath merges into.
-	Input json.RawMessage `json:"input"`
-	// Parameters is the effective input the resource received.
-	Parameters json.RawMessage `json:"parameters"`
-	// Token is the task token ($$.Task.Token) to answer.
-	Token string `json:"token"`
-	// Deadline is when TimeoutSeconds expires; zero without a timeout.
-	Deadline time.Time `json:"deadline,omitzero"`
-	// RetryCounts are the attempts used per retrier, since a
-	// ResumeFailure may still be retried.
-	RetryCounts []int `json:"retryCounts"`
-	// Transitions counts state transitions so far (MaxTransitions).
-	Transitions int `json:"transitions"`
-	// History is the execution history up to the pause.
-	History []Event `json:"history"`
-}
-
-// ExecutionInfo is the part of the context object fixed for a whole
-// execution.
-type ExecutionInfo struct {
-	ID               string          `json:"id"`
-	Name             string          `json:"name"`
-	StateMachineID   string          `json:"stateMachineId"`
-	StateMachineName string          `json:"stateMachineName"`
-	Input            json.RawMessage `json:"input"`
-	StartTime        time.Time       `json:"startTime"`
-}

@@ -50,7 +50,9 @@ func TestParseAcceptsFixtures(t *testing.T) {
 		"Rule": `"Variable": "$.x", "IsPresent": true`, "Wait": `"Seconds": 1`,
 		"Retry": `[]`, "CatchErrors": `["States.ALL"]`,
 		"DriftFunctionArn": "drift", "TrainFunctionArn": "train", "CompareFunctionArn": "compare",
-		"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/approvals",
+		"QueueUrl":       "https://sqs.us-east-1.amazonaws.com/123456789012/approvals",
+		"MaxConcurrency": "0", "Tolerance": "", "Mode": "INLINE", "ExecutionType": "",
+		"Reader": `{"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "b", "Prefix": "p/"}}`,
 	}
 	files, err := filepath.Glob(filepath.Join("testdata", "*.asl.json"))
 	if err != nil || len(files) == 0 {
@@ -131,6 +133,27 @@ func TestParseSubstitutions(t *testing.T) {
 	}
 }
 
+// TestParseMapProcessors: a Map's processor states are part of the machine
+// for StateType and CheckHandlers, not for States (the top-level listing).
+func TestParseMapProcessors(t *testing.T) {
+	m := load(t, "map_nested.asl.json", nil)
+	if got := m.States(); len(got) != 1 || got[0] != "Groups" {
+		t.Errorf("States() = %q, want the definition's own [Groups]", got)
+	}
+	for name, want := range map[string]string{"Groups": "Map", "Members": "Map", "Member": "Task", "Nowhere": ""} {
+		if got := m.StateType(name); got != want {
+			t.Errorf("StateType(%q) = %q, want %q", name, got, want)
+		}
+	}
+	var mh *asl.MissingHandlerError
+	if err := m.CheckHandlers(asl.Handlers{}); !errors.As(err, &mh) || mh.State != "Member" {
+		t.Errorf("CheckHandlers = %v, want the nested Task Member reported", err)
+	}
+	if err := m.CheckHandlers(asl.Handlers{"member": (&static{}).handle}); err != nil {
+		t.Errorf("CheckHandlers with the nested handler: %v", err)
+	}
+}
+
 func TestParseInvalidJSON(t *testing.T) {
 	for _, def := range []string{``, `{`, `[]`, `{"StartAt": "A", "States": {"A": {"Type": "Succeed"}}} trailing`} {
 		if _, err := asl.Parse([]byte(def), nil); err == nil {
@@ -149,6 +172,11 @@ func FuzzParse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"x.$":"States.Format('{}', States.Array($['a'][0]))"},"End":true}}}`))
+	// Map definitions beyond the fixtures: nesting, readers, writers and
+	// the fields that must be rejected, so mutations cross between them.
+	f.Add([]byte(`{"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.a","MaxConcurrencyPath":"$.n","ItemSelector":{"i.$":"$$.Map.Item.Index"},"Iterator":{"StartAt":"N","States":{"N":{"Type":"Map","Parameters":{"v.$":"$$.Map.Item.Value"},"ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}},"End":true}}},"Retry":[{"ErrorEquals":["States.ALL"]}],"Next":"E"},"E":{"Type":"Succeed"}}}`))
+	f.Add([]byte(`{"StartAt":"M","States":{"M":{"Type":"Map","Label":"L","ItemReader":{"Resource":"arn:aws:states:::s3:getObject","ReaderConfig":{"InputType":"CSV","CSVHeaderLocation":"GIVEN","CSVHeaders":["a"],"MaxItems":3},"Parameters":{"Bucket.$":"$.b","Key":"k"}},"ToleratedFailurePercentage":12.5,"ToleratedFailureCountPath":"$.c","ResultWriter":{"Resource":"arn:aws:states:::s3:putObject","Parameters":{"Bucket":"b","Prefix":"p"}},"ItemProcessor":{"ProcessorConfig":{"Mode":"DISTRIBUTED","ExecutionType":"EXPRESS"},"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:f","End":true}}},"ResultSelector":{"k.$":"$.ResultWriterDetails.Key"},"Catch":[{"ErrorEquals":["States.ExceedToleratedFailureThreshold"],"Next":"F"}],"End":true},"F":{"Type":"Fail","Error":"E"}}}`))
+	f.Add([]byte(`{"StartAt":"M","States":{"M":{"Type":"Map","ItemBatcher":{},"ItemReader":{"Resource":"arn:aws:states:::s3:listObjectsV2","Parameters":{"Bucket":"b"}},"ItemProcessor":{"ProcessorConfig":{"Mode":"INLINE"},"StartAt":"M","States":{"M":{"Type":"Pass","Parameters":{"i.$":"$$.Map.Item.Index"},"End":true}}},"End":true}}}`))
 	f.Fuzz(func(t *testing.T, def []byte) {
 		m, err := asl.Parse(def, map[string]string{"Rule": `"Variable":"$.x","IsNull":true`})
 		if err != nil {
