@@ -38,7 +38,7 @@ func TestWriteJSONContract(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	wantTop := []string{"columns", "current", "drift_share", "drifted_columns", "reference", "retrain", "threshold"}
+	wantTop := []string{"columns", "current", "current_data", "drift_share", "drifted_columns", "reference", "reference_data", "retrain", "threshold"}
 	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, wantTop) {
 		t.Errorf("top-level keys %v, want %v", got, wantTop)
 	}
