@@ -1,10 +1,6 @@
 package drift
 
-import (
-	"slices"
-
-	"github.com/churnops/churnops/internal/snapshot"
-)
+import "slices"
 
 // Internal statistics exported to the external tests, which check each one
 // against scipy/numpy reference values. The statistics read distributions
@@ -30,9 +26,3 @@ func WassersteinNormed(x, y []float64) float64 {
 }
 func HistogramCounts(x, edges []float64) []int { return histogramCounts(sampleDist(x), edges) }
 func Quantile(x []float64, q float64) float64  { return sampleDist(x).quantile(q) }
-
-// SummarizeCapped is Summarize with another cap on a numerical column's
-// distinct values, to exercise the approximation on small months.
-func SummarizeCapped(cols []snapshot.Column, maxDistinct int) (*Summary, error) {
-	return summarize(cols, maxDistinct)
-}

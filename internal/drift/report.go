@@ -65,14 +65,27 @@ func Build(ref, cur []snapshot.Column, opts Options) (*Documents, error) {
 	if err != nil {
 		return nil, err
 	}
+	return rep.documents()
+}
+
+// BuildSummaries is Build on two months' summaries (see CompareSummaries).
+func BuildSummaries(ref, cur *Summary, opts Options) (*Documents, error) {
+	rep, err := CompareSummaries(ref, cur, opts)
+	if err != nil {
+		return nil, err
+	}
+	return rep.documents()
+}
+
+func (r *Report) documents() (*Documents, error) {
 	var js, html bytes.Buffer
-	if err := rep.WriteJSON(&js); err != nil {
+	if err := r.WriteJSON(&js); err != nil {
 		return nil, err
 	}
-	if err := rep.WriteHTML(&html); err != nil {
+	if err := r.WriteHTML(&html); err != nil {
 		return nil, err
 	}
-	return &Documents{Report: rep, JSON: js.Bytes(), HTML: html.Bytes()}, nil
+	return &Documents{Report: r, JSON: js.Bytes(), HTML: html.Bytes()}, nil
 }
 
 // page is the view the HTML template renders: every number already

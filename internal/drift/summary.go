@@ -88,8 +88,22 @@ func Summarize(cols []snapshot.Column) (*Summary, error) {
 	return summarize(cols, MaxDistinct)
 }
 
-// summarize is Summarize with the distinct-value cap as a parameter, for
-// tests that need the approximation on small columns.
+// SummarizeCapped is Summarize with another cap than MaxDistinct on a
+// numerical column's distinct values: a larger cap keeps more columns
+// exact and makes bigger summaries (ExactCap: always exact). Summaries
+// with different caps still merge, to the smaller cap.
+func SummarizeCapped(cols []snapshot.Column, maxDistinct int) (*Summary, error) {
+	if maxDistinct < 1 {
+		return nil, fmt.Errorf("%w: cap of %d distinct values", ErrOptions, maxDistinct)
+	}
+	return summarize(cols, min(maxDistinct, ExactCap))
+}
+
+// ExactCap is a cap no column reaches (2^40 distinct values): with it,
+// SummarizeCapped keeps every column exact.
+const ExactCap = 1 << 40
+
+// summarize is Summarize with the distinct-value cap as a parameter.
 func summarize(cols []snapshot.Column, maxDistinct int) (*Summary, error) {
 	if len(cols) == 0 {
 		return nil, fmt.Errorf("%w: no columns to summarize", ErrSchema)
