@@ -192,8 +192,11 @@ func (s *neumaier) add(x float64) {
 
 func (s *neumaier) value() float64 { return s.sum + s.c }
 
-// mean is the mean of the values.
+// mean is the mean of the values (exactly the value when there is one).
 func (d dist) mean() float64 {
+	if len(d.vals) == 1 {
+		return d.vals[0]
+	}
 	var s neumaier
 	for i, v := range d.vals {
 		s.add(float64(float64(d.counts[i]) * v))

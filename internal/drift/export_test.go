@@ -11,6 +11,13 @@ var (
 	ZTestPValue         = zTestPValue
 	JensenShannon       = jensenShannon
 	SturgesEdges        = sturgesEdges
+
+	// The HTML report's number formats.
+	FormatCount  = formatCount
+	Pct          = pct
+	FormatScore  = formatScore
+	FormatNumber = formatNumber
+	FormatPair   = formatPair
 )
 
 func sampleDist(x []float64) dist { return distOf(slices.Clone(x)) }
