@@ -1,6 +1,9 @@
 package drift
 
-import "math"
+import (
+	"math"
+	"math/bits"
+)
 
 // This file bounds a numerical column's summary. A continuous column (say
 // watch hours, drawn anew for every customer) has about one distinct value
@@ -50,18 +53,37 @@ func ulp(v float64, b int) float64 {
 	return next - a
 }
 
-// distinctAt counts the distinct values of d truncated to b bits.
-// Truncation keeps the order, so equal truncations are adjacent.
-func distinctAt(d dist, b int) int {
-	k := 0
-	prev := math.NaN()
-	for _, v := range d.vals {
-		if t := truncate(v, b); t != prev {
-			k++
-			prev = t
+// distinctByBits returns, for every b in [0, exactBits], how many distinct
+// values d has once truncated to b bits, in one pass: two neighbours in
+// sorted order collapse exactly when they share sign, exponent and their
+// first b fraction bits, that is for every b up to the number of leading
+// fraction bits they share (or, for a negative subnormal next to zero or
+// a positive subnormal, when both truncate to zero).
+func distinctByBits(d dist) [exactBits + 1]int {
+	var merges [exactBits + 2]int // merges[s]: neighbours sharing exactly s leading fraction bits
+	const fracBits = 1<<exactBits - 1
+	for i := 1; i < len(d.vals); i++ {
+		a, b := math.Float64bits(d.vals[i-1]), math.Float64bits(d.vals[i])
+		x := a ^ b
+		switch {
+		case x>>exactBits == 0: // same sign and exponent
+			merges[min(bits.LeadingZeros64(x)-(64-exactBits), exactBits)]++
+		case (a|b)&^(1<<63)>>exactBits == 0:
+			// Zeros and subnormals of opposite signs: equal once both
+			// truncate to zero, which a fraction with z leading zero bits
+			// does for b <= z.
+			za := bits.LeadingZeros64(a&fracBits) - (64 - exactBits)
+			zb := bits.LeadingZeros64(b&fracBits) - (64 - exactBits)
+			merges[min(za, zb, exactBits)]++
 		}
 	}
-	return k
+	var out [exactBits + 1]int
+	collapsed := 0 // neighbours equal at b bits: those sharing >= b bits
+	for b := exactBits; b >= 0; b-- {
+		collapsed += merges[b]
+		out[b] = len(d.vals) - collapsed
+	}
+	return out
 }
 
 // truncateDist returns d with its values truncated to b bits (d itself
@@ -91,13 +113,12 @@ func fit(d dist, b, maxDistinct int) (dist, int) {
 	if len(d.vals) <= maxDistinct {
 		return d, b
 	}
-	lo, hi := 0, b-1 // the answer is in [lo, hi]; lo fits or is 0
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if distinctAt(d, mid) <= maxDistinct {
-			lo = mid
-		} else {
-			hi = mid - 1
+	counts := distinctByBits(d)
+	lo := 0 // the most bits below b that fit, or 0
+	for c := b - 1; c > 0; c-- {
+		if counts[c] <= maxDistinct {
+			lo = c
+			break
 		}
 	}
 	return truncateDist(d, lo), lo

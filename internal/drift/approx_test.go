@@ -2,6 +2,7 @@ package drift_test
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/churnops/churnops/internal/drift"
@@ -117,5 +118,39 @@ func TestApproximationBounds(t *testing.T) {
 				t.Errorf("%d approximate columns, want watch hours and session length at least", seen)
 			}
 		})
+	}
+}
+
+// TestDistinctByBits checks the one-pass count of distinct truncated values
+// that picks a column's bits against truncating at every width, on values
+// of both signs, zeros, subnormals and close neighbours.
+func TestDistinctByBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 14))
+	samples := [][]float64{
+		{},
+		{1},
+		{0, math.SmallestNonzeroFloat64, 5e-324 * 7, -math.SmallestNonzeroFloat64, 1, 1.5, 1.75, 2, -2, -3},
+	}
+	for range 20 {
+		var x []float64
+		for range 1 + r.IntN(3000) {
+			switch r.IntN(4) {
+			case 0:
+				x = append(x, float64(r.IntN(100)-50))
+			case 1:
+				x = append(x, 30+10*r.NormFloat64())
+			case 2:
+				x = append(x, math.Nextafter(1, 2)+float64(r.IntN(8))*0x1p-50)
+			default:
+				x = append(x, -r.ExpFloat64()*1e-300)
+			}
+		}
+		samples = append(samples, x)
+	}
+	for i, x := range samples {
+		fast, slow := drift.DistinctByBits(x)
+		if fast != slow {
+			t.Errorf("sample %d: one pass %v, truncating %v", i, fast, slow)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package drift_test
 
 import (
+	"math/rand/v2"
 	"os"
 	"testing"
 
@@ -114,4 +115,28 @@ func sliceRows(cols []snapshot.Column, lo, hi int) []snapshot.Column {
 		}
 	}
 	return out
+}
+
+// BenchmarkSummarizeContinuous summarizes a 400k-row shard of a continuous
+// column (synth's watch hours), exact and within MaxDistinct: the cost of
+// choosing the bits and truncating, next to sorting the values.
+func BenchmarkSummarizeContinuous(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	col := snapshot.Column{Name: "watch_hours_30d", Kind: snapshot.Numerical, Num: make([]float64, 400_000)}
+	for i := range col.Num {
+		col.Num[i] = max(0.5, 30+10*r.NormFloat64())
+	}
+	for _, c := range []struct {
+		name string
+		cap  int
+	}{{"exact", drift.ExactCap}, {"capped", drift.MaxDistinct}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := drift.SummarizeCapped([]snapshot.Column{col}, c.cap); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

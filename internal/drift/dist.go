@@ -20,20 +20,29 @@ type dist struct {
 }
 
 // distOf returns the dist of a sample of finite values (tests and the
-// summary builder); x is sorted in place.
+// summary builder); x is sorted in place and not retained.
 func distOf(x []float64) dist {
 	slices.Sort(x)
-	var d dist
+	k := 0
+	for i := range x {
+		if i == 0 || x[i] != x[i-1] {
+			k++
+		}
+	}
+	d := dist{vals: make([]float64, 0, k), counts: make([]int, 0, k), n: len(x)}
 	for i := 0; i < len(x); {
 		j := i + 1
 		for j < len(x) && x[j] == x[i] {
 			j++
 		}
-		d.vals = append(d.vals, x[i]+0) // +0 turns -0 into 0
+		v := x[i]
+		if v == 0 {
+			v = 0 // -0 and 0 are one value, spelled 0
+		}
+		d.vals = append(d.vals, v)
 		d.counts = append(d.counts, j-i)
 		i = j
 	}
-	d.n = len(x)
 	return d
 }
 

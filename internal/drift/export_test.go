@@ -33,3 +33,14 @@ func WassersteinNormed(x, y []float64) float64 {
 }
 func HistogramCounts(x, edges []float64) []int { return histogramCounts(sampleDist(x), edges) }
 func Quantile(x []float64, q float64) float64  { return sampleDist(x).quantile(q) }
+
+// DistinctByBits returns how many distinct values a sample has once
+// truncated to each number of bits, counted in one pass (as fit does) and
+// by truncating (as the counts are defined).
+func DistinctByBits(x []float64) (fast, slow [exactBits + 1]int) {
+	d := sampleDist(x)
+	for b := range slow {
+		slow[b] = len(truncateDist(d, b).vals)
+	}
+	return distinctByBits(d), slow
+}

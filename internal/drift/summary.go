@@ -124,6 +124,9 @@ func summarize(cols []snapshot.Column, maxDistinct int) (*Summary, error) {
 				return nil, fmt.Errorf("%w: numerical column %q without numbers", ErrSchema, c.Name)
 			}
 			cs.rows = len(c.Num)
+			if cap(buf) < len(c.Num) {
+				buf = make([]float64, 0, len(c.Num))
+			}
 			buf = buf[:0]
 			for _, v := range c.Num {
 				switch {
