@@ -5,6 +5,7 @@
 //
 //	go run ./bench/driftscale summarize -month DIR -shards 4 -out SUMDIR [-cap N]
 //	go run ./bench/driftscale compare -ref SUMDIR -cur SUMDIR -out REPORTDIR
+//	go run ./bench/driftscale merge -in SUMDIR -out FILE
 //	go run ./bench/driftscale check -month DIR
 //	go run ./bench/driftscale continuous -rows 10000000 -shards 25
 //
@@ -15,7 +16,8 @@
 // MaxDistinct by default; drift.ExactCap for exact value counts). compare
 // decodes and merges the summaries of each month, prints every column's
 // distinct values and the merged summary's size, then compares the months
-// and writes drift.json and drift.html. check verifies on a month that the
+// and writes drift.json and drift.html. merge writes the merged summary of
+// a directory (equal bytes for any -shards). check verifies on a month that the
 // streamed columns summarize to the bytes snapshot.Load's month does.
 // continuous extrapolates without the CSVs: it summarizes -rows values
 // drawn like synth's watch hours (normal, mean 30, sd 10, floored at 0.5)
@@ -62,6 +64,8 @@ func main() {
 		err = checkCmd(os.Args[2:])
 	case "continuous":
 		err = continuousCmd(os.Args[2:])
+	case "merge":
+		err = mergeCmd(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -333,4 +337,20 @@ func continuousCmd(args []string) error {
 	fmt.Printf("%d rows in %d shards: %d distinct, exact %v, bits %d, %d bytes; summarize %.2fs, merge %.2fs\n",
 		c.Rows, *k, c.Distinct, c.Exact, c.Bits, len(b), tSum.Seconds(), tMerge.Seconds())
 	return nil
+}
+
+func mergeCmd(args []string) error {
+	fs := flag.NewFlagSet("merge", flag.ExitOnError)
+	in := fs.String("in", "", "summary directory")
+	out := fs.String("out", "", "file for the merged summary")
+	fs.Parse(args)
+	m, _, err := loadMerged(*in)
+	if err != nil {
+		return err
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(*out, b, 0o644)
 }
