@@ -87,6 +87,12 @@ func TestCompareMatchesEvidently(t *testing.T) {
 			if wantRetrain := c.DriftShare >= drift.DefaultThreshold; rep.Retrain != wantRetrain {
 				t.Errorf("retrain = %v, want %v", rep.Retrain, wantRetrain)
 			}
+			// The lab's rows summarized in three chunks and merged give the
+			// same report, to the byte.
+			sharded, err := drift.CompareSummaries(chunked(t, ref, 3), chunked(t, cur, 3), drift.Options{Threshold: drift.DefaultThreshold, Gate: atOrAbove})
+			if got, want := mustJSON(t, sharded), mustJSON(t, rep); err != nil || got != want {
+				t.Errorf("summaries of three chunks give another report (err %v):\n%s", err, firstDiff([]byte(got), []byte(want)))
+			}
 		})
 	}
 }
@@ -288,4 +294,25 @@ func TestCompareCategoricalFromNumbers(t *testing.T) {
 	if a.Columns[0].Score != b.Columns[0].Score || a.Columns[0].NReference != b.Columns[0].NReference || a.Columns[0].Score == 0 {
 		t.Errorf("numbers: %+v; strings: %+v", a.Columns[0], b.Columns[0])
 	}
+}
+
+// chunked summarizes columns in k chunks of consecutive rows and merges
+// the chunks' summaries, last chunk first.
+func chunked(tb testing.TB, cols []snapshot.Column, k int) *drift.Summary {
+	tb.Helper()
+	n := max(len(cols[0].Num), len(cols[0].Cat))
+	var parts []*drift.Summary
+	for i := range k {
+		part := sliceRows(cols, i*n/k, (i+1)*n/k)
+		s, err := drift.Summarize(part)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		parts = append([]*drift.Summary{s}, parts...)
+	}
+	m, err := drift.Merge(parts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
 }

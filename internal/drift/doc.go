@@ -21,7 +21,34 @@
 // The drift share is the fraction of drifted columns; a report asks for
 // retraining when it reaches Options.Threshold.
 //
-// Compare produces a Report; WriteJSON and WriteHTML render it, and Build
-// does all three. The package has no I/O of its own and no cloud
-// dependency: callers decide where reports go.
+// # Summaries: drift at any size
+//
+// Every test above depends on a column only through its value counts, so
+// the package never reads rows: a month is first reduced to a Summary (per
+// column, the count of each distinct value plus missing and infinite rows)
+// and the months' summaries are compared. A month too big for one process
+// is summarized shard by shard (Summarize, or Add chunk by chunk), the
+// shard summaries stored (MarshalBinary) and merged in a reduce step
+// (Merge); Merge is associative and commutative and sums run over distinct
+// values in ascending order, so any sharding gives the same summary bytes
+// and the same report as the whole month. Compare(ref, cur) is
+// CompareSummaries(Summarize(ref), Summarize(cur)).
+//
+// Categorical columns are exact. A numerical column is exact up to
+// MaxDistinct distinct values; a continuous column past that (watch hours
+// of millions of customers) keeps only the leading bits of each value,
+// chosen canonically so that sharding still does not matter, and the
+// report marks it approximate with a bound on its score (approx.go).
+//
+// # Reports
+//
+// CompareSummaries and Compare produce a Report: per column the test, its
+// score and verdict, the histogram drawn, each month's missing and
+// infinite counts and statistics (mean, std, quartiles or top categories),
+// whether it is constant in both months or approximate; plus the drift
+// share, the generation time (Options.Now) and the months' provenance
+// (Options.ReferenceData, CurrentData). WriteJSON and WriteHTML render it
+// (the HTML is one self-contained page), Build and BuildSummaries do all
+// three. The package has no I/O of its own and no cloud dependency:
+// callers decide where summaries and reports go.
 package drift

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"time"
 
 	"github.com/churnops/churnops/internal/snapshot"
 )
@@ -54,19 +56,47 @@ type Options struct {
 	// it is the state machine's DriftGate (pipeline.DriftGate applies it),
 	// so that it lives in one place. Without a Gate, Retrain stays false.
 	Gate func(driftShare, threshold float64) (bool, error)
+	// Now is the report's generation time (Report.GeneratedAt), given by
+	// the caller so that a report is a function of its inputs; the zero
+	// time leaves it out.
+	Now time.Time
+	// ReferenceData and CurrentData say where each month's data came from
+	// (dataset key, fingerprint, shards), copied into the report; Compare
+	// fills in their Rows from the data itself.
+	ReferenceData, CurrentData Provenance
+}
+
+// Provenance says where a month's data came from, so that a report can be
+// traced back to the exact snapshot it read.
+type Provenance struct {
+	// Rows is the number of rows (customers) of the month, missing values
+	// included: Compare sets it from the data.
+	Rows int `json:"rows"`
+	// Dataset is where the snapshot is stored (a blob key such as
+	// datasets/as_of=2024-02-29/…), Fingerprint its content fingerprint.
+	Dataset     string `json:"dataset,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// Shards is how many shard summaries were merged into the month's
+	// (0 or 1: the month was summarized whole).
+	Shards int `json:"shards,omitempty"`
 }
 
 // Report is the outcome of a drift comparison between two months: one
 // result per column plus the share that decides retraining. Its JSON form
 // is the contract the pipeline and the state machine read.
 type Report struct {
-	Reference      string         `json:"reference"`
-	Current        string         `json:"current"`
-	DriftShare     float64        `json:"drift_share"`     // DriftedColumns / len(Columns)
-	DriftedColumns int            `json:"drifted_columns"` // columns whose test flags drift
-	Threshold      float64        `json:"threshold"`       // Options.Threshold
-	Retrain        bool           `json:"retrain"`         // Options.Gate's verdict
-	Columns        []ColumnResult `json:"columns"`         // in reference column order
+	Reference      string  `json:"reference"`
+	Current        string  `json:"current"`
+	DriftShare     float64 `json:"drift_share"`     // DriftedColumns / len(Columns)
+	DriftedColumns int     `json:"drifted_columns"` // columns whose test flags drift
+	Threshold      float64 `json:"threshold"`       // Options.Threshold
+	Retrain        bool    `json:"retrain"`         // Options.Gate's verdict
+	// GeneratedAt is Options.Now (absent when zero).
+	GeneratedAt time.Time `json:"generated_at,omitzero"`
+	// ReferenceData and CurrentData are the months' provenance.
+	ReferenceData Provenance     `json:"reference_data"`
+	CurrentData   Provenance     `json:"current_data"`
+	Columns       []ColumnResult `json:"columns"` // in reference column order
 }
 
 // ColumnResult is one column's test, as Evidently's ValueDrift reports it,
@@ -86,6 +116,18 @@ type ColumnResult struct {
 	Distinct   int `json:"distinct"`
 	// Histogram is what the HTML report draws.
 	Histogram Histogram `json:"histogram"`
+	// Reference and Current describe each month's column: missing values
+	// and basic statistics.
+	Reference ColumnStats `json:"reference_stats"`
+	Current   ColumnStats `json:"current_stats"`
+	// Constant is true when both months hold one and the same value: no
+	// test can see drift in such a column.
+	Constant bool `json:"constant"`
+	// Approximate is true when the column's values were truncated to keep
+	// the summary small (see Summary); Approximation then says how, and
+	// bounds the error.
+	Approximate   bool           `json:"approximate"`
+	Approximation *Approximation `json:"approximation,omitempty"`
 }
 
 // Histogram holds reference and current counts over shared bins: one bin
@@ -105,55 +147,83 @@ type Histogram struct {
 // column of the reference month with Evidently's default rules (see the
 // package documentation) and summarises the drift share. Columns are
 // paired by name; both sides must hold the same names with the same kinds.
+// It summarizes both months and compares the summaries (CompareSummaries),
+// so a month summarized in shards and merged gets the same report.
 func Compare(ref, cur []snapshot.Column, opts Options) (*Report, error) {
-	if math.IsNaN(opts.Threshold) || opts.Threshold < 0 || opts.Threshold > 1 {
-		return nil, fmt.Errorf("%w: threshold %v is not within [0, 1]", ErrOptions, opts.Threshold)
+	if err := opts.check(); err != nil {
+		return nil, err
 	}
 	if len(ref) == 0 {
 		return nil, fmt.Errorf("%w: no reference columns", ErrSchema)
 	}
-	curByName := make(map[string]*snapshot.Column, len(cur))
-	for i := range cur {
-		if _, dup := curByName[cur[i].Name]; dup {
-			return nil, fmt.Errorf("%w: current column %q given twice", ErrSchema, cur[i].Name)
-		}
-		curByName[cur[i].Name] = &cur[i]
+	rs, err := Summarize(ref)
+	if err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
 	}
-	seen := make(map[string]bool, len(ref))
+	cs, err := Summarize(cur)
+	if err != nil {
+		return nil, fmt.Errorf("current: %w", err)
+	}
+	return CompareSummaries(rs, cs, opts)
+}
+
+func (opts *Options) check() error {
+	if math.IsNaN(opts.Threshold) || opts.Threshold < 0 || opts.Threshold > 1 {
+		return fmt.Errorf("%w: threshold %v is not within [0, 1]", ErrOptions, opts.Threshold)
+	}
+	return nil
+}
+
+// CompareSummaries is Compare on two months' summaries: each month may
+// have been summarized whole or shard by shard and merged.
+func CompareSummaries(ref, cur *Summary, opts Options) (*Report, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	if ref == nil || cur == nil {
+		return nil, fmt.Errorf("%w: missing summary", ErrSchema)
+	}
+	if len(ref.cols) == 0 {
+		return nil, fmt.Errorf("%w: no reference columns", ErrSchema)
+	}
+	curByName := make(map[string]*columnSummary, len(cur.cols))
+	for i := range cur.cols {
+		curByName[cur.cols[i].name] = &cur.cols[i] // unique: Summarize checks
+	}
 	rep := &Report{
-		Reference: opts.Reference,
-		Current:   opts.Current,
-		Threshold: opts.Threshold,
-		Columns:   make([]ColumnResult, 0, len(ref)),
+		Reference:     opts.Reference,
+		Current:       opts.Current,
+		Threshold:     opts.Threshold,
+		GeneratedAt:   opts.Now.UTC().Truncate(time.Second),
+		ReferenceData: opts.ReferenceData,
+		CurrentData:   opts.CurrentData,
+		Columns:       make([]ColumnResult, 0, len(ref.cols)),
 	}
-	scratch := newScratch(ref, cur)
-	for i := range ref {
-		r := &ref[i]
-		if seen[r.Name] {
-			return nil, fmt.Errorf("%w: reference column %q given twice", ErrSchema, r.Name)
-		}
-		seen[r.Name] = true
-		c, ok := curByName[r.Name]
+	rep.ReferenceData.Rows, rep.CurrentData.Rows = ref.Rows(), cur.Rows()
+	for i := range ref.cols {
+		r := &ref.cols[i]
+		c, ok := curByName[r.name]
 		if !ok {
-			return nil, fmt.Errorf("%w: column %q is missing from the current month", ErrSchema, r.Name)
+			return nil, fmt.Errorf("%w: column %q is missing from the current month", ErrSchema, r.name)
 		}
-		if r.Kind != c.Kind {
+		if r.kind != c.kind {
 			return nil, fmt.Errorf("%w: column %q is %s in the reference but %s in the current month",
-				ErrSchema, r.Name, r.Kind, c.Kind)
+				ErrSchema, r.name, r.kind, c.kind)
 		}
-		res, err := compareColumn(r, c, scratch)
+		res, err := compareColumn(r, c)
 		if err != nil {
-			return nil, fmt.Errorf("column %q: %w", r.Name, err)
+			return nil, fmt.Errorf("column %q: %w", r.name, err)
 		}
-		res.Column = r.Name
 		if res.Drifted {
 			rep.DriftedColumns++
 		}
 		rep.Columns = append(rep.Columns, res)
 	}
-	for _, c := range cur {
-		if !seen[c.Name] {
-			return nil, fmt.Errorf("%w: column %q is missing from the reference month", ErrSchema, c.Name)
+	if len(cur.cols) != len(ref.cols) {
+		for _, c := range cur.cols {
+			if !slices.ContainsFunc(ref.cols, func(r columnSummary) bool { return r.name == c.name }) {
+				return nil, fmt.Errorf("%w: column %q is missing from the reference month", ErrSchema, c.name)
+			}
 		}
 	}
 	rep.DriftShare = float64(rep.DriftedColumns) / float64(len(rep.Columns))

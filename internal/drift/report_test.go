@@ -38,7 +38,7 @@ func TestWriteJSONContract(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	wantTop := []string{"columns", "current", "drift_share", "drifted_columns", "reference", "retrain", "threshold"}
+	wantTop := []string{"columns", "current", "current_data", "drift_share", "drifted_columns", "reference", "reference_data", "retrain", "threshold"}
 	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, wantTop) {
 		t.Errorf("top-level keys %v, want %v", got, wantTop)
 	}
@@ -98,7 +98,7 @@ func TestWriteHTML(t *testing.T) {
 	for _, want := range []string{
 		"&lt;script&gt;alert(",            // the column name, escaped
 		"2024-02-29 &amp; &#34;late&#34;", // the label, escaped
-		"Retrain recommended", "50%", "threshold 2%", "1 of 2 columns drifted",
+		"Retrain recommended", "50.0%", "threshold 2.0%", "1 of 2 columns drifted",
 		drift.TestWasserstein, drift.TestJS,
 		`role="img"`, "<title id=", "<desc id=", "<svg", "<rect",
 	} {
@@ -140,4 +140,80 @@ func TestBuild(t *testing.T) {
 	if _, err := drift.Build(ref, ref[:1], drift.Options{}); err == nil {
 		t.Error("Build accepted mismatched columns")
 	}
+}
+
+// TestReportAdditions checks what the report shows besides the tests, in
+// both renderings: generation time and provenance, missing and infinite
+// counts, statistics, the constant-column note, the approximation note
+// and the gauge's fixed 0–100% scale.
+func TestReportAdditions(t *testing.T) {
+	rep := goldenReport(t)
+	byName := map[string]drift.ColumnResult{}
+	for _, c := range rep.Columns {
+		byName[c.Column] = c
+	}
+	if rep.ReferenceData.Rows != 3000 || rep.CurrentData.Rows != 3200 || rep.CurrentData.Shards != 4 {
+		t.Errorf("provenance %+v / %+v", rep.ReferenceData, rep.CurrentData)
+	}
+	tv := byName["plan_stream_tv"].Reference
+	if tv.Missing == 0 || tv.Missing+byName["plan_stream_tv"].NReference != tv.Rows || len(tv.Top) != 2 {
+		t.Errorf("plan_stream_tv reference stats %+v", tv)
+	}
+	res := byName["ticket_avg_resolution_hrs_90d"]
+	if res.Current.Infinite == 0 || res.Current.Missing+res.Current.Infinite+res.NCurrent != res.Current.Rows {
+		t.Errorf("resolution hours current stats %+v, n %d", res.Current, res.NCurrent)
+	}
+	if c := byName["avg_session_mins_7d"]; !c.Constant || c.Reference.Numeric.Std != 0 || c.Current.Numeric.Std != 0 {
+		t.Errorf("constant column %+v", c)
+	}
+	if c := byName["watch_hours_30d"]; !c.Approximate || c.Approximation == nil || c.Approximation.ScoreBound == nil {
+		t.Errorf("watch hours: approximate %v %+v", c.Approximate, c.Approximation)
+	}
+	for name, c := range byName {
+		if name != "watch_hours_30d" && (c.Approximate || c.Approximation != nil) {
+			t.Errorf("%s approximate", name)
+		}
+		if name != "avg_session_mins_7d" && c.Constant {
+			t.Errorf("%s constant", name)
+		}
+	}
+
+	var js, html bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"generated_at": "2024-03-01T06:00:00Z"`, `"fingerprint": "sha256:7c4a8d09ca3762af"`,
+		`"approximate": true`, `"score_bound": `, `"method": "values truncated`, `"constant": true`, `"missing": 715`, `"p25": `} {
+		if !strings.Contains(js.String(), want) {
+			t.Errorf("json lacks %s", want)
+		}
+	}
+	if err := rep.WriteHTML(&html); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Generated 2024-03-01 06:00:00 UTC", "datasets/as_of=2024-02-29/", "sha256:7c4a8d09ca3762af",
+		`<td class="num">3,200</td>`, "715 (23.8%)", "53 infinite",
+		"Constant: every tested value is 29.14 in both months", "Approximate: to keep the month",
+		`<span class="tag">constant</span>`, `<span class="tag">approximate</span>`,
+		`class="mark start" style="left: 2.00%"`, `<span style="left: 100%">100%</span>`,
+		`<th scope="row">Median</th>`, "Top categories", `href="#columns"`, `class="skip"`,
+	} {
+		if !strings.Contains(html.String(), want) {
+			t.Errorf("html lacks %q", want)
+		}
+	}
+	// Without Options.Now the report has no generation time.
+	if strings.Contains(mustJSON(t, sampleReport(t)), "generated_at") {
+		t.Error("generated_at present without Options.Now")
+	}
+}
+
+func mustJSON(t *testing.T, rep *drift.Report) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := rep.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

@@ -2,7 +2,6 @@ package drift
 
 import (
 	"math"
-	"sort"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -18,6 +17,10 @@ import (
 //	Jensen-Shannon distance      scipy.spatial.distance.jensenshannon(p, q)
 //	Sturges bin edges            np.histogram_bin_edges(ref ∪ cur, bins="sturges")
 //
+// Each reads a column as a dist (distinct values with their counts, see
+// dist.go) rather than as rows: the tests only depend on the empirical
+// distributions, and a dist is what a month's Summary holds.
+//
 // Products that feed a sum are wrapped in float64(...) on purpose: Go may
 // otherwise fuse x*y+z into one FMA instruction on arm64 (the Lambda
 // architecture), rounding differently from numpy.
@@ -27,29 +30,16 @@ import (
 const ksMaxExactN = 10000
 
 // ksStatistic returns the two-sample Kolmogorov–Smirnov statistic of two
-// sorted, non-empty samples, computed as scipy does: the empirical CDFs are
+// non-empty distributions, computed as scipy does: the empirical CDFs are
 // evaluated (as i/n1 and j/n2) at every observed value.
-func ksStatistic(x, y []float64) float64 {
-	n1, n2 := float64(len(x)), float64(len(y))
+func ksStatistic(x, y dist) float64 {
+	n1, n2 := float64(x.n), float64(y.n)
 	var maxS, minS float64 // max of cdf1-cdf2, min of cdf1-cdf2
-	i, j := 0, 0
-	for i < len(x) || j < len(y) {
-		var v float64
-		if j >= len(y) || (i < len(x) && x[i] <= y[j]) {
-			v = x[i]
-		} else {
-			v = y[j]
-		}
-		for i < len(x) && x[i] <= v {
-			i++
-		}
-		for j < len(y) && y[j] <= v {
-			j++
-		}
+	cdfWalk(x, y, func(_ float64, i, j int, _ float64, _ bool) {
 		diff := float64(i)/n1 - float64(j)/n2
 		maxS = math.Max(maxS, diff)
 		minS = math.Min(minS, diff)
-	}
+	})
 	if -minS > maxS {
 		return math.Min(-minS, 1)
 	}
@@ -57,12 +47,12 @@ func ksStatistic(x, y []float64) float64 {
 }
 
 // ksPValue returns the two-sided p-value of scipy.stats.ks_2samp for two
-// sorted, non-empty samples with the default method "auto": the exact
+// non-empty distributions with the default method "auto": the exact
 // distribution when both sizes are at most 10,000, else the asymptotic
 // one (kstwo.sf at round(n1·n2/(n1+n2))). Like scipy it falls back to the
 // asymptotic formula when the exact computation fails.
-func ksPValue(x, y []float64) float64 {
-	n1, n2 := len(x), len(y)
+func ksPValue(x, y dist) float64 {
+	n1, n2 := x.n, y.n
 	d := ksStatistic(x, y)
 	if max(n1, n2) <= ksMaxExactN {
 		g := gcd(n1, n2)
@@ -208,59 +198,38 @@ func normalCDF(a float64) float64 {
 	return y
 }
 
-// wassersteinDistance is scipy.stats.wasserstein_distance for two sorted,
-// non-empty samples: the integral of |F_u - F_v| over the merged values.
-func wassersteinDistance(u, v []float64) float64 {
-	nu, nv := float64(len(u)), float64(len(v))
+// wassersteinDistance is scipy.stats.wasserstein_distance for two
+// non-empty distributions: the integral of |F_u - F_v| over the merged
+// values.
+func wassersteinDistance(u, v dist) float64 {
+	nu, nv := float64(u.n), float64(v.n)
 	var sum float64
-	i, j := 0, 0
-	for i < len(u) || j < len(v) {
-		var x float64
-		if j >= len(v) || (i < len(u) && u[i] <= v[j]) {
-			x = u[i]
-		} else {
-			x = v[j]
+	cdfWalk(u, v, func(x float64, i, j int, next float64, ok bool) {
+		if ok {
+			sum += float64(math.Abs(float64(i)/nu-float64(j)/nv) * (next - x))
 		}
-		for i < len(u) && u[i] <= x {
-			i++
-		}
-		for j < len(v) && v[j] <= x {
-			j++
-		}
-		if i == len(u) && j == len(v) {
-			break
-		}
-		var next float64
-		if j >= len(v) || (i < len(u) && u[i] <= v[j]) {
-			next = u[i]
-		} else {
-			next = v[j]
-		}
-		sum += math.Abs(float64(i)/nu-float64(j)/nv) * (next - x)
-	}
+	})
 	return sum
 }
 
 // populationStd is np.std (ddof=0): the mean first, then the mean squared
-// deviation from it.
-func populationStd(x []float64) float64 {
-	var s float64
-	for _, v := range x {
-		s += v
+// deviation from it. Both sums are compensated and run over the distinct
+// values in ascending order (numpy sums the rows pairwise in row order:
+// the two agree to rounding, about 1e-16 relative).
+func populationStd(d dist) float64 {
+	mean := d.mean()
+	var ss neumaier
+	for i, v := range d.vals {
+		dv := v - mean
+		ss.add(float64(float64(d.counts[i]) * float64(dv*dv)))
 	}
-	mean := s / float64(len(x))
-	var ss float64
-	for _, v := range x {
-		d := v - mean
-		ss += d * d
-	}
-	return math.Sqrt(ss / float64(len(x)))
+	return math.Sqrt(ss.value() / float64(d.n))
 }
 
 // wassersteinNormed is Evidently's "Wasserstein distance (normed)": the
 // distance divided by the reference's population standard deviation,
 // floored at 0.001 so constant references do not divide by zero.
-func wassersteinNormed(ref, cur []float64) float64 {
+func wassersteinNormed(ref, cur dist) float64 {
 	return wassersteinDistance(ref, cur) / math.Max(populationStd(ref), 0.001)
 }
 
@@ -326,28 +295,4 @@ func linspace(start, stop float64, num int) []float64 {
 	}
 	out[num-1] = stop
 	return out
-}
-
-// histogram is np.histogram(sorted, edges)[0]: counts per bin, each bin
-// half-open [e_i, e_i+1) except the last, which is closed.
-func histogram(sorted, edges []float64) []int {
-	counts := make([]int, len(edges)-1)
-	prev := sort.SearchFloat64s(sorted, edges[0])
-	for i := range counts {
-		var next int
-		if i == len(counts)-1 {
-			next = upperBound(sorted, edges[i+1])
-		} else {
-			next = sort.SearchFloat64s(sorted, edges[i+1])
-		}
-		counts[i] = next - prev
-		prev = next
-	}
-	return counts
-}
-
-// upperBound returns the number of values in sorted that are <= v
-// (numpy's searchsorted side="right").
-func upperBound(sorted []float64, v float64) int {
-	return sort.Search(len(sorted), func(i int) bool { return sorted[i] > v })
 }
