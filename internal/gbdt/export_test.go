@@ -10,6 +10,7 @@ func (m *Model) Compiled() bool { return m.tab != nil }
 // model compiled, and the number of tables.
 func (m *Model) Recompile(maxCells, maxTotal int) (bool, int) {
 	m.tab = compileTables(m, maxCells, maxTotal)
+	m.xp.Store(nil) // the contributions' tables follow the model's
 	if m.tab == nil {
 		return false, 0
 	}
@@ -25,4 +26,17 @@ func (m *Model) SplitThresholds() [][]float64 {
 		}
 	}
 	return out
+}
+
+// WalkContributions explains x by walking every tree with Algorithm 2: the
+// reference the contributions' tables are checked against.
+func (m *Model) WalkContributions(x, out []float64) error {
+	e, err := m.explainer()
+	if err != nil {
+		return err
+	}
+	clear(out)
+	e.walk(m, x, out)
+	out[len(m.features)] = e.bias
+	return nil
 }

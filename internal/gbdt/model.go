@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 )
 
 // node is one node of the flat tree layout used for inference. The right
@@ -43,6 +44,7 @@ type Model struct {
 	// covers[i] is the cover of nodes[i] (shap.go); nil for a model trained
 	// before covers were recorded, which can predict but not explain.
 	covers []float64
+	xp     atomic.Pointer[explainer] // built on first use (shap.go)
 
 	// Params are the hyper-parameters the model was trained with.
 	Params Params
