@@ -40,3 +40,26 @@ func (m *Model) WalkContributions(x, out []float64) error {
 	out[len(m.features)] = e.bias
 	return nil
 }
+
+// TreeValues returns each tree's output for row x, walking the trees.
+func (m *Model) TreeValues(x []float64) []float64 {
+	out := make([]float64, len(m.roots))
+	for t, i := range m.roots {
+		for {
+			n := &m.nodes[i]
+			if n.feature < 0 {
+				out[t] = n.value
+				break
+			}
+			if m.goesLeft(n, x[n.feature]) {
+				i = n.left
+			} else {
+				i = n.left + 1
+			}
+		}
+	}
+	return out
+}
+
+// Base is the model's base score (log-odds).
+func (m *Model) Base() float64 { return m.base }
