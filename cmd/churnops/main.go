@@ -40,6 +40,7 @@ func commands() []command {
 		{"evaluate", "evaluate --model FILE --data MONTH_DIR --as-of DATE --out OUT", "score a model artifact on a month's validation users", cmdEvaluate},
 		{"run", "run --reference-as-of D1 --current-as-of D2 [--threshold 0.02] [--delta 0.01] [--require-approval]", "one execution of the retraining state machine on ingested months", cmdRun},
 		{"registry", "registry list|show V|promote V|rollback|approvals|approve TOKEN|reject TOKEN", "inspect and change the model registry", cmdRegistry},
+		{"model", "model export --version N --format xgboost-json --out FILE [--force] | model explain --version N --data MONTH_DIR --as-of DATE --out FILE.csv [--force]", "export a registered model version (XGBoost JSON), or write every customer's contributions for a month", cmdModel},
 		{"predict", "predict --user-id ID", "score one user with the Production model and the online features", cmdPredict},
 		{"serve", "serve [--addr 127.0.0.1:8000] [--reload 5s]", "serve POST /predict, /health, /ready, /model, /metrics", cmdServe},
 	}

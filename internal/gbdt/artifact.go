@@ -30,6 +30,10 @@ import (
 //	left[i]             left child (right child = left+1); -1 for a leaf
 //	default_left[i]     where a missing value (or unknown category) goes
 //	categories_left[i]  categorical split: category indices going left
+//	cover[i]            optional: the hessian sum of the training rows that
+//	                    reached the node in its boosting round (XGBoost's
+//	                    sum_hessian), which TreeSHAP needs; absent in models
+//	                    trained before it was recorded (all trees or none)
 //
 // Thresholds are raw feature values, so inference needs no bin edges or
 // training code. The checksum covers the exact bytes of "model", so any
@@ -137,6 +141,7 @@ type treeJSON struct {
 	Left           []int32     `json:"left"`
 	DefaultLeft    []bool      `json:"default_left"`
 	CategoriesLeft [][]int     `json:"categories_left"`
+	Cover          []jsonFloat `json:"cover,omitempty"`
 }
 
 // jsonFloat is a float64 that may be ±Inf, written as the strings "+Inf"
@@ -211,6 +216,12 @@ func (m *Model) Marshal() ([]byte, error) {
 					}
 				}
 				tj.CategoriesLeft[i] = cats
+			}
+		}
+		if m.covers != nil {
+			tj.Cover = make([]jsonFloat, len(nodes))
+			for i, c := range m.covers[root:end] {
+				tj.Cover[i] = jsonFloat(c)
 			}
 		}
 		mj.Trees[t] = tj
@@ -311,10 +322,17 @@ func fromJSON(mj *modelJSON) (*Model, error) {
 		Threshold: mj.Threshold,
 	}
 	nf := int32(len(mj.Features))
+	withCovers := mj.Trees[0].Cover != nil
 	for t, tj := range mj.Trees {
 		n := len(tj.Feature)
 		if n == 0 || len(tj.Value) != n || len(tj.Left) != n || len(tj.DefaultLeft) != n || len(tj.CategoriesLeft) != n {
 			return nil, fmt.Errorf("tree %d: node arrays are empty or differ in length", t)
+		}
+		if err := checkCovers(tj.Cover, n, withCovers); err != nil {
+			return nil, fmt.Errorf("tree %d: %w", t, err)
+		}
+		for _, c := range tj.Cover {
+			m.covers = append(m.covers, float64(c))
 		}
 		root := int32(len(m.nodes))
 		m.roots = append(m.roots, root)
@@ -366,4 +384,21 @@ func fromJSON(mj *modelJSON) (*Model, error) {
 	}
 	m.tab = compileTables(m, maxTableCells, maxTablesTotal)
 	return m, nil
+}
+
+// checkCovers validates one tree's optional covers: present in every tree or
+// in none, one per node, finite and not negative.
+func checkCovers(cover []jsonFloat, n int, want bool) error {
+	switch {
+	case (cover != nil) != want:
+		return errors.New("cover present in some trees only")
+	case cover != nil && len(cover) != n:
+		return fmt.Errorf("%d covers for %d nodes", len(cover), n)
+	}
+	for i, c := range cover {
+		if !(c >= 0) || math.IsInf(float64(c), 0) {
+			return fmt.Errorf("node %d: cover %v", i, float64(c))
+		}
+	}
+	return nil
 }

@@ -131,6 +131,14 @@ func TestUnmarshalRejects(t *testing.T) {
 		}), gbdt.ErrCorrupt},
 		{"no trees", edit(t, art, true, func(_, model map[string]any) { model["trees"] = []any{} }), gbdt.ErrCorrupt},
 		{"threshold above 1", edit(t, art, true, func(_, model map[string]any) { model["threshold"] = 1.5 }), gbdt.ErrCorrupt},
+		{"covers in some trees only", edit(t, art, true, func(_, model map[string]any) { delete(firstTree(model), "cover") }), gbdt.ErrCorrupt},
+		{"one cover short", edit(t, art, true, func(_, model map[string]any) {
+			tr := firstTree(model)
+			tr["cover"] = tr["cover"].([]any)[1:]
+		}), gbdt.ErrCorrupt},
+		{"negative cover", edit(t, art, true, func(_, model map[string]any) {
+			firstTree(model)["cover"].([]any)[0] = -1
+		}), gbdt.ErrCorrupt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

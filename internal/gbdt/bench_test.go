@@ -67,3 +67,27 @@ func BenchmarkPredictBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
 }
+
+// BenchmarkContributions explains one row of the 300-tree bench model from
+// its contributions' tables and by walking its trees with Algorithm 2, next
+// to BenchmarkPredictRow.
+func BenchmarkContributions(b *testing.B) {
+	m, d := benchModel(b)
+	x := row(d, 7)
+	out := make([]float64, m.NumFeatures()+1)
+	if err := m.PrepareContributions(); err != nil {
+		b.Fatal(err)
+	}
+	for _, bb := range []struct {
+		name string
+		f    func(x, out []float64) error
+	}{{"tables", m.Contributions}, {"walk", m.WalkContributions}} {
+		b.Run(bb.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := bb.f(x, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

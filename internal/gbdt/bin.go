@@ -48,14 +48,38 @@ func binEdges(col []float64, maxBin int) []float64 {
 	for _, c := range cuts {
 		// Next distinct value above the cut.
 		i := sort.SearchFloat64s(distinct, c)
-		next := distinct[i+1]
-		mid := c + (next-c)/2
-		if mid >= next || math.IsInf(mid, 0) {
-			mid = c
+		if mid, ok := float32Cut(c, distinct[i+1]); ok {
+			upper = append(upper, mid)
 		}
-		upper = append(upper, mid)
 	}
 	return append(upper, math.Inf(1))
+}
+
+// float32Cut returns the threshold between neighbouring training values
+// a < b: not their exact midpoint but the float32 rounding boundary nearest
+// it, so that x <= cut exactly when float32(x) <= some float32. A model
+// exported to XGBoost, which reads its inputs as float32, then routes every
+// float64 input as churnops does (export_xgboost.go). ok is false when a
+// and b round to the same float32: no float32 split separates them, so the
+// cut is dropped and they share a bin.
+func float32Cut(a, b float64) (float64, bool) {
+	fa, fb := float32(a), float32(b)
+	if fa == fb {
+		return 0, false
+	}
+	f := min(max(float32(a+(b-a)/2), fa), math.Nextafter32(fb, float32(math.Inf(-1))))
+	n := math.Nextafter32(f, float32(math.Inf(1)))
+	if math.IsInf(float64(n), 0) {
+		return float64(f), true
+	}
+	// The largest float64 that rounds to f or below: the midpoint of f and
+	// n (exact in float64) when it rounds to f (ties go to even), else the
+	// float64 just below it.
+	m := float64(f) + (float64(n)-float64(f))/2
+	if float32(m) != f {
+		m = math.Nextafter(m, math.Inf(-1))
+	}
+	return m, true
 }
 
 // numBin returns the bin of value v given upper bounds (0 = missing).

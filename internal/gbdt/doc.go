@@ -8,9 +8,11 @@
 //
 //   - Binning: each numeric feature is cut into at most Params.MaxBin value
 //     bins at quantiles of the training values (one bin per distinct value
-//     when there are few); cut points are midpoints between neighbouring
-//     training values and are stored as raw thresholds, so inference needs no
-//     bin edges. Bin 0 of every feature holds missing values (NaN).
+//     when there are few); cut points lie between neighbouring training
+//     values, on the float32 rounding boundary nearest their midpoint (so an
+//     XGBoost export, which reads float32, splits at the same place), and
+//     are stored as raw thresholds, so inference needs no bin edges. Bin 0
+//     of every feature holds missing values (NaN).
 //   - Missing values: every split learns a default direction. Both sides are
 //     tried for the missing bin and the better one is kept; when a node saw no
 //     missing value, missing goes to the child with the larger hessian. A

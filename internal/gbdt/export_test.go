@@ -10,6 +10,7 @@ func (m *Model) Compiled() bool { return m.tab != nil }
 // model compiled, and the number of tables.
 func (m *Model) Recompile(maxCells, maxTotal int) (bool, int) {
 	m.tab = compileTables(m, maxCells, maxTotal)
+	m.xp.Store(nil) // the contributions' tables follow the model's
 	if m.tab == nil {
 		return false, 0
 	}
@@ -26,3 +27,39 @@ func (m *Model) SplitThresholds() [][]float64 {
 	}
 	return out
 }
+
+// WalkContributions explains x by walking every tree with Algorithm 2: the
+// reference the contributions' tables are checked against.
+func (m *Model) WalkContributions(x, out []float64) error {
+	e, err := m.explainer()
+	if err != nil {
+		return err
+	}
+	clear(out)
+	e.walk(m, x, out)
+	out[len(m.features)] = e.bias
+	return nil
+}
+
+// TreeValues returns each tree's output for row x, walking the trees.
+func (m *Model) TreeValues(x []float64) []float64 {
+	out := make([]float64, len(m.roots))
+	for t, i := range m.roots {
+		for {
+			n := &m.nodes[i]
+			if n.feature < 0 {
+				out[t] = n.value
+				break
+			}
+			if m.goesLeft(n, x[n.feature]) {
+				i = n.left
+			} else {
+				i = n.left + 1
+			}
+		}
+	}
+	return out
+}
+
+// Base is the model's base score (log-odds).
+func (m *Model) Base() float64 { return m.base }

@@ -72,6 +72,33 @@ func TestRawThresholdsMatchBins(t *testing.T) {
 	}
 }
 
+// TestFloat32Cut: every float64 near a cut is on the side of it its
+// float32 rounding is on, and the cut lies between the two values.
+func TestFloat32Cut(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 5000 {
+		a := (r.Float64() - 0.3) * math.Pow(10, float64(r.IntN(10)-3))
+		b := a + math.Abs(a)*math.Pow(10, -float64(r.IntN(9))) + 1e-300
+		c, ok := float32Cut(a, b)
+		if float32(a) == float32(b) {
+			if ok {
+				t.Fatalf("cut %v between float32 twins %v and %v", c, a, b)
+			}
+			continue
+		}
+		if !ok || !(a <= c && c < b) {
+			t.Fatalf("cut(%v, %v) = %v, %t", a, b, c, ok)
+		}
+		f := float32(c) // c rounds to the float32 just below the boundary
+		for _, x := range []float64{c, math.Nextafter(c, math.Inf(1)), math.Nextafter(c, math.Inf(-1)), a, b, float64(f),
+			float64(math.Nextafter32(f, float32(math.Inf(1))))} {
+			if (x <= c) != (float32(x) <= f) {
+				t.Fatalf("cut %v: %v <= cut is %t, float32 %v <= %v is %t", c, x, x <= c, float32(x), f, float32(x) <= f)
+			}
+		}
+	}
+}
+
 func TestBinEdges(t *testing.T) {
 	tests := []struct {
 		name string
@@ -79,11 +106,16 @@ func TestBinEdges(t *testing.T) {
 		max  int
 		want []float64
 	}{
-		{"few distinct values", []float64{3, 1, 2, 2, math.NaN()}, 255, []float64{1.5, 2.5, math.Inf(1)}},
+		// Cuts are the float32 rounding boundaries nearest the midpoints:
+		// 1.5 and 2.5 are float32s, the boundary above is half a float32
+		// step (2^-23 in [1, 2), 2^-22 in [2, 4)) higher.
+		{"few distinct values", []float64{3, 1, 2, 2, math.NaN()}, 255, []float64{1.5 + 0x1p-24, 2.5 + 0x1p-23, math.Inf(1)}},
 		{"all missing", []float64{math.NaN()}, 255, []float64{math.Inf(1)}},
 		{"constant", []float64{4, 4}, 255, []float64{math.Inf(1)}},
-		{"quantiles", []float64{1, 2, 3, 4, 5, 6, 7, 8}, 4, []float64{2.5, 4.5, 6.5, math.Inf(1)}},
-		{"heavy value", []float64{1, 1, 1, 1, 1, 1, 2, 3}, 2, []float64{1.5, math.Inf(1)}},
+		{"quantiles", []float64{1, 2, 3, 4, 5, 6, 7, 8}, 4, []float64{2.5 + 0x1p-23, 4.5 + 0x1p-22, 6.5 + 0x1p-22, math.Inf(1)}},
+		{"heavy value", []float64{1, 1, 1, 1, 1, 1, 2, 3}, 2, []float64{1.5 + 0x1p-24, math.Inf(1)}},
+		// Values closer than float32 can tell apart share a bin.
+		{"float32 twins", []float64{1, 1 + 0x1p-30, 2}, 255, []float64{1.5 + 0x1p-24, math.Inf(1)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 )
 
 // node is one node of the flat tree layout used for inference. The right
@@ -40,6 +41,10 @@ type Model struct {
 	roots    []int32
 	cats     []uint64 // category sets of categorical splits, 64 categories a word
 	tab      *tables  // the trees compiled for prediction; nil: walk them
+	// covers[i] is the cover of nodes[i] (shap.go); nil for a model trained
+	// before covers were recorded, which can predict but not explain.
+	covers []float64
+	xp     atomic.Pointer[explainer] // built on first use (shap.go)
 
 	// Params are the hyper-parameters the model was trained with.
 	Params Params
@@ -92,6 +97,7 @@ func newModel(spec []Feature, b *binned, base float64, trees []ttree, p Params, 
 				}
 			}
 			m.nodes = append(m.nodes, n)
+			m.covers = append(m.covers, tn.cover)
 		}
 	}
 	m.tab = compileTables(m, maxTableCells, maxTablesTotal)

@@ -58,6 +58,9 @@ type tables struct {
 	gfeats []groupFeature // groups' features, groups[i].lo:hi
 	maps   []uint16       // rank -> cell offset (cell index * stride); shared by group features that split alike
 	cells  []float64      // every group's table
+	// groupTrees[i] are the trees (indices into Model.roots) of groups[i],
+	// for the contributions' tables (shap_tables.go).
+	groupTrees [][]int
 }
 
 // rankFeature turns one feature's value into its rank.
@@ -355,6 +358,7 @@ func (c *compiler) addGroup(feats []int32, parts []partition, trees []int) {
 		}
 	}
 	t.groups = append(t.groups, g)
+	t.groupTrees = append(t.groupTrees, trees)
 }
 
 // goesLeft routes rank r of node i's feature through node i, as walkRaw

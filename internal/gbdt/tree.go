@@ -42,7 +42,8 @@ type tnode struct {
 	catLeft     bitset256
 	categorical bool
 	defaultLeft bool
-	left        int // right child is left+1
+	left        int     // right child is left+1
+	cover       float64 // hessian sum of the rows that reached the node (XGBoost's sum_hessian)
 }
 
 // ttree is a trained tree in bin space.
@@ -360,6 +361,7 @@ func (g *grower) grow(rows []int32) ttree {
 			categorical: g.cat[s.feature],
 			defaultLeft: s.defaultLeft,
 			left:        len(tree.nodes),
+			cover:       l.sum.h,
 		}
 		mid := g.partition(l, n)
 		tree.nodes = append(tree.nodes, tnode{leaf: true}, tnode{leaf: true})
@@ -396,6 +398,7 @@ func (g *grower) grow(rows []int32) ttree {
 	for _, l := range leaves {
 		v := -l.sum.g / (l.sum.h + g.p.Lambda) * g.p.LearningRate
 		tree.nodes[l.node].value = v
+		tree.nodes[l.node].cover = l.sum.h
 		g.putHist(l.hist)
 		g.leaves = append(g.leaves, leafRows{start: l.start, end: l.end, value: v})
 	}

@@ -1,7 +1,9 @@
 package training_test
 
 import (
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/churnops/churnops/internal/gbdt"
 	"github.com/churnops/churnops/internal/training"
@@ -65,4 +67,83 @@ func BenchmarkPredictBatch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+}
+
+// BenchmarkContributions explains one validation user of month_000 with the
+// default model (the per-request cost of reasons): compare it with
+// BenchmarkPredictRow in the same run.
+func BenchmarkContributions(b *testing.B) {
+	model, rows := realModel(b)
+	if err := model.PrepareContributions(); err != nil {
+		b.Fatal(err)
+	}
+	out := make([]float64, model.NumFeatures()+1)
+	i := 0
+	for b.Loop() {
+		if err := model.Contributions(rows[i], out); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i == len(rows) {
+			i = 0
+		}
+	}
+}
+
+// BenchmarkLatency times every call, over all validation users of
+// month_000, of a prediction alone and of a prediction with its
+// contributions, and reports the median and 99th percentile per call.
+func BenchmarkLatency(b *testing.B) {
+	model, rows := realModel(b)
+	if err := model.PrepareContributions(); err != nil {
+		b.Fatal(err)
+	}
+	out := make([]float64, model.NumFeatures()+1)
+	var sink float64
+	for _, bb := range []struct {
+		name string
+		f    func(x []float64)
+	}{
+		{"predict", func(x []float64) { sink += model.PredictProba(x) }},
+		{"predict+contributions", func(x []float64) {
+			sink += model.PredictProba(x)
+			if err := model.Contributions(x, out); err != nil {
+				b.Fatal(err)
+			}
+		}},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			var ns []float64
+			for b.Loop() {
+				for _, x := range rows {
+					t := time.Now()
+					bb.f(x)
+					ns = append(ns, float64(time.Since(t).Nanoseconds()))
+				}
+			}
+			slices.Sort(ns)
+			b.ReportMetric(ns[len(ns)/2], "p50-ns")
+			b.ReportMetric(ns[len(ns)*99/100], "p99-ns")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+	_ = sink
+}
+
+// BenchmarkPrepareContributions is the load-time cost of a model's
+// explainer (its contributions per table cell), from the artifact.
+func BenchmarkPrepareContributions(b *testing.B) {
+	model, _ := realModel(b)
+	art, err := model.Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		m, err := gbdt.Unmarshal(art)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.PrepareContributions(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
