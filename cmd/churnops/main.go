@@ -40,8 +40,8 @@ func commands() []command {
 		{"evaluate", "evaluate --model FILE --data MONTH_DIR --as-of DATE --out OUT", "score a model artifact on a month's validation users", cmdEvaluate},
 		{"run", "run --reference-as-of D1 --current-as-of D2 [--threshold 0.02] [--delta 0.01] [--require-approval]", "one execution of the retraining state machine on ingested months", cmdRun},
 		{"registry", "registry list|show V|promote V|rollback|approvals|approve TOKEN|reject TOKEN", "inspect and change the model registry", cmdRegistry},
-		{"predict", "predict --user-id ID", "score one user with the Production model and the online features", cmdPredict},
-		{"serve", "serve [--addr 127.0.0.1:8000] [--reload 5s]", "serve POST /predict, /health, /ready, /model, /metrics", cmdServe},
+		{"predict", "predict --user-id ID [--include features]", "score one user with the Production model and the online features", cmdPredict},
+		{"serve", "serve [--addr 127.0.0.1:8000] [--reload 5s] [--token-file FILE]", "serve POST /predict, /predict/details, /health, /ready, /model, /metrics", cmdServe},
 	}
 }
 
