@@ -31,10 +31,29 @@ fuzz: ## short, bounded fuzz runs of the request decoder, the ASL parser and the
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZ_ASL_EXECS) ./internal/asl
 	$(GO) test -run '^$$' -fuzz '^FuzzTablesMatchWalk$$' -fuzztime $(FUZZ_TABLES_EXECS) ./internal/gbdt
 
-lint:
+lint: ## gofmt, go vet, staticcheck (pinned), then template.yaml through checkov and cfn-lint (lint-template)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	@$(MAKE) --no-print-directory lint-template
+
+# lint-template: checkov (scripts/checkov.sh, pinned, in .venv-checkov) must
+# report zero failed checks on template.yaml (a skipped check carries its
+# reason in the template's Metadata), and `sam validate --lint`
+# (scripts/sam.sh, pinned SAM CLI and its cfn-lint, in .venv-sam) must pass.
+# The two run side by side, ~10 s with their venvs in place; on a fresh
+# machine the first run installs them (a few minutes, once).
+.PHONY: lint-template
+lint-template:
+	@set -uo pipefail; dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	scripts/checkov.sh >"$$dir/checkov" 2>&1 & checkov=$$!; \
+	scripts/sam.sh validate --lint >"$$dir/sam" 2>&1 & sam=$$!; \
+	rc=0; \
+	if wait $$checkov; then grep -h "Passed checks" "$$dir/checkov" | sed 's/^/checkov template.yaml: /'; \
+	else echo "checkov template.yaml: FAILED"; cat "$$dir/checkov"; rc=1; fi; \
+	if wait $$sam; then echo "sam validate --lint (cfn-lint): template.yaml is valid"; \
+	else echo "sam validate --lint: FAILED"; cat "$$dir/sam"; rc=1; fi; \
+	exit $$rc
 
 FUNCTIONS := drift train evaluate compare predict
 LAMBDA_ARCH ?= arm64

@@ -9,5 +9,7 @@
 // from the contracts or from statemachine/retrain.asl.json. The /predict
 // samples (REST API v1, what template.yaml deploys, and HTTP API v2) are
 // decoded strictly into aws-lambda-go's event types and run through
-// internal/apigw, the adapter the Predict function uses.
+// internal/apigw, the adapter the Predict function uses. The REST samples
+// are IAM-signed calls (the template's default ApiAuth): POST /predict,
+// and POST /predict/details asking for "include": ["features"].
 package events

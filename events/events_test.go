@@ -298,8 +298,8 @@ func TestPredictAPIGatewayV2(t *testing.T) {
 	if got, want := req.Headers["content-length"], len(req.Body); got != strconv.Itoa(want) {
 		t.Errorf("%s: content-length %q, body is %d bytes", name, got, want)
 	}
-	checkPredictBody(t, name, req.Body)
-	checkThroughAdapter(t, name, func(tb testing.TB, out []byte) {
+	checkPredictBody(t, name, req.Body, 0)
+	checkThroughAdapter(t, name, "/predict", req.Body, func(tb testing.TB, out []byte) {
 		var resp lambdaevents.APIGatewayV2HTTPResponse
 		if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode != http.StatusOK {
 			tb.Errorf("%s: adapter answered %s (%v), want a 200 format 2.0 response", name, out, err)
@@ -307,57 +307,74 @@ func TestPredictAPIGatewayV2(t *testing.T) {
 	})
 }
 
-// TestPredictAPIGatewayV1 covers the REST API proxy event template.yaml's
-// PredictApi (AWS::Serverless::Api, stage v1) sends.
+// TestPredictAPIGatewayV1 covers the REST API proxy events template.yaml's
+// PredictApi (AWS::Serverless::Api, stage v1) sends: POST /predict and
+// POST /predict/details, both AWS_IAM routes, so API Gateway passes the
+// signed headers and names the caller in requestContext.identity.
 func TestPredictAPIGatewayV1(t *testing.T) {
-	const name = "predict-apigw-v1.json"
-	var req lambdaevents.APIGatewayProxyRequest
-	decodeStrict(t, name, &req)
-	nonZero(t, name, map[string]any{
-		"resource": req.Resource, "path": req.Path, "httpMethod": req.HTTPMethod, "headers": req.Headers,
-		"requestContext.requestId": req.RequestContext.RequestID, "requestContext.apiId": req.RequestContext.APIID,
-		"requestContext.stage": req.RequestContext.Stage, "body": req.Body,
-	})
-	if req.HTTPMethod != http.MethodPost || req.Resource != "/predict" || req.Path != "/predict" {
-		t.Errorf("%s: %s %s (resource %s), want POST /predict", name, req.HTTPMethod, req.Path, req.Resource)
+	for _, tc := range []struct {
+		name, path string
+		include    serve.Include
+	}{
+		{"predict-apigw-v1.json", "/predict", 0},
+		{"predict-details-apigw-v1.json", "/predict/details", serve.IncludeFeatures},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := tc.name
+			var req lambdaevents.APIGatewayProxyRequest
+			decodeStrict(t, name, &req)
+			nonZero(t, name, map[string]any{
+				"resource": req.Resource, "path": req.Path, "httpMethod": req.HTTPMethod, "headers": req.Headers,
+				"requestContext.requestId": req.RequestContext.RequestID, "requestContext.apiId": req.RequestContext.APIID,
+				"requestContext.stage": req.RequestContext.Stage, "body": req.Body,
+				"requestContext.identity.userArn":   req.RequestContext.Identity.UserArn,
+				"requestContext.identity.accessKey": req.RequestContext.Identity.AccessKey,
+			})
+			if req.HTTPMethod != http.MethodPost || req.Resource != tc.path || req.Path != tc.path {
+				t.Errorf("%s: %s %s (resource %s), want POST %s", name, req.HTTPMethod, req.Path, req.Resource, tc.path)
+			}
+			if rc := req.RequestContext; rc.HTTPMethod != req.HTTPMethod || rc.ResourcePath != req.Resource || rc.Path != "/"+rc.Stage+req.Path {
+				t.Errorf("%s: requestContext (%s %s, path %s, stage %s) disagrees with the request", name, rc.HTTPMethod, rc.ResourcePath, rc.Path, rc.Stage)
+			}
+			if auth := req.Headers["Authorization"]; !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential="+req.RequestContext.Identity.AccessKey+"/") {
+				t.Errorf("%s: Authorization %q is not a SigV4 signature by the identity's access key", name, auth)
+			}
+			for k, v := range req.Headers {
+				if mv := req.MultiValueHeaders[k]; len(mv) != 1 || mv[0] != v {
+					t.Errorf("%s: header %s = %q but multiValueHeaders has %q", name, k, v, mv)
+				}
+			}
+			if req.IsBase64Encoded {
+				t.Errorf("%s: isBase64Encoded must be false for a JSON body", name)
+			}
+			checkPredictBody(t, name, req.Body, tc.include)
+			checkThroughAdapter(t, name, tc.path, req.Body, func(tb testing.TB, out []byte) {
+				var resp lambdaevents.APIGatewayProxyResponse
+				if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode != http.StatusOK {
+					tb.Errorf("%s: adapter answered %s (%v), want a 200 REST proxy response", name, out, err)
+				}
+			})
+		})
 	}
-	if rc := req.RequestContext; rc.HTTPMethod != req.HTTPMethod || rc.ResourcePath != req.Resource || rc.Path != "/"+rc.Stage+req.Path {
-		t.Errorf("%s: requestContext (%s %s, path %s, stage %s) disagrees with the request", name, rc.HTTPMethod, rc.ResourcePath, rc.Path, rc.Stage)
-	}
-	for k, v := range req.Headers {
-		if mv := req.MultiValueHeaders[k]; len(mv) != 1 || mv[0] != v {
-			t.Errorf("%s: header %s = %q but multiValueHeaders has %q", name, k, v, mv)
-		}
-	}
-	if req.IsBase64Encoded {
-		t.Errorf("%s: isBase64Encoded must be false for a JSON body", name)
-	}
-	checkPredictBody(t, name, req.Body)
-	checkThroughAdapter(t, name, func(tb testing.TB, out []byte) {
-		var resp lambdaevents.APIGatewayProxyResponse
-		if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode != http.StatusOK {
-			tb.Errorf("%s: adapter answered %s (%v), want a 200 REST proxy response", name, out, err)
-		}
-	})
 }
 
 // checkPredictBody requires a body the real /predict decoder accepts as a
-// single-user request.
-func checkPredictBody(tb testing.TB, name, body string) {
+// single-user request, including what inc names.
+func checkPredictBody(tb testing.TB, name, body string, inc serve.Include) {
 	tb.Helper()
 	r, err := serve.DecodeRequest([]byte(body), 100)
 	if err != nil {
 		tb.Fatalf("%s: body %s rejected by serve.DecodeRequest: %v", name, body, err)
 	}
-	if r.Kind != serve.KindSingle || r.UserID != "7590-VHVEG" {
-		tb.Errorf("%s: body decodes to %+v, want a single request for 7590-VHVEG", name, r)
+	if r.Kind != serve.KindSingle || r.UserID != "7590-VHVEG" || r.Include != inc {
+		tb.Errorf("%s: body decodes to %+v, want a single request for 7590-VHVEG including %q", name, r, inc)
 	}
 }
 
 // checkThroughAdapter feeds the sample to the API Gateway adapter the
 // Predict function runs, in front of a handler that records the request,
-// and requires it to arrive as POST /predict with the JSON body.
-func checkThroughAdapter(tb testing.TB, name string, checkResp func(tb testing.TB, out []byte)) {
+// and requires it to arrive as POST path with the JSON body.
+func checkThroughAdapter(tb testing.TB, name, path, body string, checkResp func(tb testing.TB, out []byte)) {
 	tb.Helper()
 	payload, err := os.ReadFile(name)
 	if err != nil {
@@ -378,14 +395,14 @@ func checkThroughAdapter(tb testing.TB, name string, checkResp func(tb testing.T
 	if got == nil {
 		tb.Fatalf("%s: the adapter never called the handler", name)
 	}
-	if got.Method != http.MethodPost || got.URL.Path != "/predict" {
-		tb.Errorf("%s: handler saw %s %s, want POST /predict", name, got.Method, got.URL.Path)
+	if got.Method != http.MethodPost || got.URL.Path != path {
+		tb.Errorf("%s: handler saw %s %s, want POST %s", name, got.Method, got.URL.Path, path)
 	}
 	if ct := got.Header.Get("Content-Type"); ct != "application/json" {
 		tb.Errorf("%s: handler saw Content-Type %q, want application/json", name, ct)
 	}
-	if string(gotBody) != `{"user_id":"7590-VHVEG"}` {
-		tb.Errorf("%s: handler saw body %q", name, gotBody)
+	if string(gotBody) != body {
+		tb.Errorf("%s: handler saw body %q, want %q", name, gotBody, body)
 	}
 	checkResp(tb, out)
 }
@@ -395,7 +412,7 @@ func TestNoUntestedSamples(t *testing.T) {
 	tested := []string{
 		"compare-promote.json", "compare-reject.json", "compare-request-approval.json", "compare-skip.json",
 		"drift.json", "evaluate-check-production.json", "evaluate.json", "execution-input.json", "predict-apigw-v1.json", "predict-apigw-v2.json",
-		"train.json",
+		"predict-details-apigw-v1.json", "train.json",
 	}
 	files, err := filepath.Glob("*.json")
 	if err != nil {

@@ -22,9 +22,16 @@
 #     they must be built for the host's GOARCH (amd64 here), not the arm64 the
 #     SAM template deploys to AWS.
 #
+#   - AUTH=true (MINISTACK_AUTH, default true): MiniStack then verifies SigV4
+#     signatures and evaluates IAM policies, so the suite's calls to AWS_IAM
+#     routes are judged as API Gateway judges them (an IAM user granted one
+#     route is refused the others). The suite's own calls use the root
+#     credentials below, which every policy allows.
+#
 # Environment knobs: MINISTACK_PORT (4566), MINISTACK_VENV (.venv-ministack
 # under the repo root), MINISTACK_START_TIMEOUT in seconds (60),
-# MINISTACK_LOG_LEVEL (INFO), AWS_REGION (us-east-1), PYTHON (python3).
+# MINISTACK_LOG_LEVEL (INFO), MINISTACK_AUTH (true), AWS_REGION (us-east-1),
+# PYTHON (python3).
 set -euo pipefail
 
 MINISTACK_VERSION=1.5.33
@@ -109,6 +116,7 @@ start() {
 		cd "$VENV"
 		exec env -i PATH="$PATH" HOME="${HOME:-/tmp}" TMPDIR="${TMPDIR:-/tmp}" LANG=C.UTF-8 \
 			BIND_HOST="$HOST" GATEWAY_PORT="$PORT" LOG_LEVEL="${MINISTACK_LOG_LEVEL:-INFO}" \
+			AUTH="${MINISTACK_AUTH:-true}" \
 			AWS_ENDPOINT_URL="$URL" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 			AWS_REGION="$region" AWS_DEFAULT_REGION="$region" MINISTACK_REGION="$region" \
 			setsid "$VENV/bin/ministack" </dev/null >"$LOGFILE" 2>&1

@@ -391,14 +391,10 @@ func (r result) print(w io.Writer, cfg config) {
 	}
 }
 
-// baselineBody is what the stand-in /predict answers: a real response of
-// churnops serve for one user, 14 features.
+// baselineBody is what the stand-in /predict answers: a real default
+// response of churnops serve for one user (no include, so no features_used).
 var baselineBody = []byte(`{"user_id":"7590-VHVEG","churn_probability":0.6271822453,"prediction":1,` +
-	`"model_name":"churn","model_version":3,"as_of":"2024-04-30","features_used":{` +
-	`"months_active":1,"monthly_fee":29.85,"paperless_billing":true,"plan_stream_tv":false,` +
-	`"plan_stream_movies":false,"net_service":"DSL","watch_hours_30d":12.4,"avg_session_mins_7d":31.5,` +
-	`"unique_devices_30d":2,"skips_7d":14,"rebuffer_events_7d":3,"failed_payments_90d":0,` +
-	`"support_tickets_90d":1,"ticket_avg_resolution_hrs_90d":20.5}}`)
+	`"model_name":"churn","model_version":3,"as_of":"2024-04-30"}`)
 
 // baselineHandler is the stand-in /predict: read the body, answer 200 with
 // baselineBody.

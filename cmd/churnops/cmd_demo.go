@@ -102,7 +102,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	}
 	user := run.Months[len(run.Months)-1].Customers[0].UserID
 	a.printf("\n== %d. predict user %s with the Production model and the online features\n", len(run.Months)+3, user)
-	if err := predictOne(ctx, a, st, user); err != nil {
+	if err := predictOne(ctx, a, st, user, nil); err != nil {
 		return err
 	}
 	a.printf("\noutcomes: %v  [%s]\n", outcomes, seconds(time.Since(start)))

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/churnops/churnops/internal/featurestore"
@@ -17,8 +18,9 @@ import (
 
 // service builds the /predict service on the stores, reading online
 // features from features.
-func (a *app) service(st *stores, features featurestore.Store, reload time.Duration, access bool) (*serve.Service, error) {
+func (a *app) service(st *stores, features featurestore.Store, reload time.Duration, access bool, token string) (*serve.Service, error) {
 	cfg := serve.Config{
+		Token:          token,
 		ModelName:      a.model,
 		Registry:       st.Registry,
 		Blobs:          st.Blobs,
@@ -35,13 +37,20 @@ func (a *app) service(st *stores, features featurestore.Store, reload time.Durat
 
 // predictOne answers POST /predict for one user through the very handler
 // the server and the Lambda function use, so the CLI prints what they send.
-func predictOne(ctx context.Context, a *app, st *stores, userID string) error {
-	svc, err := a.service(st, st.Features, time.Minute, false)
+// With include (e.g. ["features"]) it asks POST /predict/details for those
+// per-customer parts: whoever can run the CLI on the state can read them.
+func predictOne(ctx context.Context, a *app, st *stores, userID string, include []string) error {
+	svc, err := a.service(st, st.Features, time.Minute, false, "")
 	if err != nil {
 		return err
 	}
-	body, _ := json.Marshal(map[string]string{"user_id": userID})
-	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/predict", bytes.NewReader(body))
+	q := map[string]any{"user_id": userID}
+	path := "/predict"
+	if len(include) > 0 {
+		q["include"], path = include, "/predict/details"
+	}
+	body, _ := json.Marshal(q)
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	svc.Handler().ServeHTTP(rec, req)
@@ -59,17 +68,22 @@ func predictOne(ctx context.Context, a *app, st *stores, userID string) error {
 func cmdPredict(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("predict")
 	user := fs.String("user-id", "", "customer id, e.g. 7590-VHVEG")
+	include := fs.String("include", "", "per-customer parts to add, comma-separated: features (features_used)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
 	if err := required(fs, "user-id"); err != nil {
 		return err
 	}
+	var parts []string
+	if *include != "" {
+		parts = strings.Split(*include, ",")
+	}
 	st, err := a.openStores(ctx, false)
 	if err != nil {
 		return err
 	}
-	return predictOne(ctx, a, st, *user)
+	return predictOne(ctx, a, st, *user, parts)
 }
 
 func cmdServe(ctx context.Context, a *app, args []string) error {
@@ -78,7 +92,15 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	reload := fs.Duration("reload", 5*time.Second, "how often the Production version is re-checked (a promotion is served within this)")
 	access := fs.Bool("access-log", true, "log one line per request")
 	featuresTTL := fs.Duration("features-ttl", time.Minute, "how long online features are cached (an ingest is served within this)")
+	tokenFile := fs.String("token-file", "", "file holding the bearer token every route but /health requires (default $"+envToken+"; none: loopback --addr only)")
 	if err := parse(fs, args, 0); err != nil {
+		return err
+	}
+	token, err := serveToken(*tokenFile)
+	if err != nil {
+		return err
+	}
+	if err := checkBind(*addr, token); err != nil {
 		return err
 	}
 	st, err := a.openStores(ctx, false)
@@ -89,7 +111,7 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	// embedded store's per-read file locking on every request; an ingest is
 	// served within featuresTTL.
 	cache := featurestore.NewCache(st.Features, *featuresTTL, 1<<20)
-	svc, err := a.service(st, cache, *reload, *access)
+	svc, err := a.service(st, cache, *reload, *access, token)
 	if err != nil {
 		return err
 	}
@@ -98,6 +120,9 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	}
 	if err := svc.Reload(ctx); err != nil {
 		fmt.Fprintf(a.stderr, "churnops serve: no model loaded yet (%v); /ready answers 503 until one is promoted\n", err)
+	}
+	if token != "" {
+		fmt.Fprintf(a.stderr, "churnops serve: every route but /health requires Authorization: Bearer <token>\n")
 	}
 	fmt.Fprintf(a.stderr, "churnops serve: listening on http://%s (POST /predict, GET /health /ready /model /metrics); Ctrl-C stops\n", *addr)
 	return svc.ListenAndServe(ctx, *addr)

@@ -41,8 +41,8 @@ func commands() []command {
 		{"run", "run --reference-as-of D1 --current-as-of D2 [--threshold 0.02] [--delta 0.01] [--require-approval]", "one execution of the retraining state machine on ingested months", cmdRun},
 		{"registry", "registry list|show V|promote V|rollback|approvals|approve TOKEN|reject TOKEN", "inspect and change the model registry", cmdRegistry},
 		{"model", "model export --version N --format xgboost-json --out FILE [--force] | model explain --version N --data MONTH_DIR --as-of DATE --out FILE.csv [--force]", "export a registered model version (XGBoost JSON), or write every customer's contributions for a month", cmdModel},
-		{"predict", "predict --user-id ID", "score one user with the Production model and the online features", cmdPredict},
-		{"serve", "serve [--addr 127.0.0.1:8000] [--reload 5s]", "serve POST /predict, /health, /ready, /model, /metrics", cmdServe},
+		{"predict", "predict --user-id ID [--include features]", "score one user with the Production model and the online features", cmdPredict},
+		{"serve", "serve [--addr 127.0.0.1:8000] [--reload 5s] [--token-file FILE]", "serve POST /predict, /predict/details, /health, /ready, /model, /metrics", cmdServe},
 	}
 }
 

@@ -66,15 +66,23 @@ func TestLoop(t *testing.T) {
 	// predict answers with the new Production version.
 	users := readColumn(t, filepath.Join(data, "month_002", "users.csv"), 0)
 	var pred struct {
-		UserID  string  `json:"user_id"`
-		Prob    float64 `json:"churn_probability"`
-		Version int     `json:"model_version"`
+		UserID   string          `json:"user_id"`
+		Prob     float64         `json:"churn_probability"`
+		Version  int             `json:"model_version"`
+		Features *map[string]any `json:"features_used"`
 	}
 	if err := json.Unmarshal([]byte(mustRun(t, "predict", "--state", state, "--user-id", users[0])), &pred); err != nil {
 		t.Fatal(err)
 	}
-	if pred.UserID != users[0] || pred.Version != 2 || pred.Prob <= 0 || pred.Prob >= 1 {
-		t.Errorf("predict = %+v, want user %s scored by v2", pred, users[0])
+	if pred.UserID != users[0] || pred.Version != 2 || pred.Prob <= 0 || pred.Prob >= 1 || pred.Features != nil {
+		t.Errorf("predict = %+v, want user %s scored by v2, no features_used", pred, users[0])
+	}
+	// --include features asks for the per-customer values too.
+	if err := json.Unmarshal([]byte(mustRun(t, "predict", "--state", state, "--user-id", users[0], "--include", "features")), &pred); err != nil {
+		t.Fatal(err)
+	}
+	if pred.Features == nil || len(*pred.Features) != 14 {
+		t.Errorf("predict --include features: features_used %v, want the model's 14", pred.Features)
 	}
 	// Rollback archives v2 and brings back v1.
 	mustRun(t, "registry", "rollback", "--state", state)

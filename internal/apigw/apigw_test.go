@@ -68,6 +68,7 @@ func TestEndToEnd(t *testing.T) {
 		check     func(t *testing.T, body map[string]any)
 	}{
 		{"v1-rest-predict.json", 200, "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", wantPrediction("7590-VHVEG")},
+		{"v1-rest-predict-details-iam.json", 200, "f0e1d2c3-7b61-11e6-9a41-93e8deadbeef", wantDetails("7590-VHVEG")},
 		{"v1-rest-batch-base64.json", 200, "d1b2c3a4-7b61-11e6-9a41-93e8deadbeef", wantBatch("7590-VHVEG", "0000-NOONE", "5575-GNVDE")},
 		{"v1-rest-stage-in-path.json", 200, "e5f6a7b8-7b61-11e6-9a41-93e8deadbeef", wantPrediction("7590-VHVEG")},
 		{"v1-rest-get-model.json", 200, "client-trace-42", func(t *testing.T, b map[string]any) {
@@ -131,16 +132,37 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
+// wantPrediction wants the default answer for userID: no features_used,
+// which only a request including it on /predict/details gets.
 func wantPrediction(userID string) func(*testing.T, map[string]any) {
 	return func(t *testing.T, b map[string]any) {
 		t.Helper()
-		p, ok := b["churn_probability"].(float64)
-		if !ok || p <= 0 || p >= 1 || b["model_version"] != 1.0 {
-			t.Fatalf("prediction body %v", b)
+		wantScore(t, b, userID)
+		if _, ok := b["features_used"]; ok {
+			t.Errorf("features_used in a default answer: %v", b)
 		}
-		if userID == "" && b["user_id"] != nil || userID != "" && b["user_id"] != userID {
-			t.Fatalf("user_id %v, want %q", b["user_id"], userID)
+	}
+}
+
+// wantDetails wants userID's answer with its 14 features_used.
+func wantDetails(userID string) func(*testing.T, map[string]any) {
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		wantScore(t, b, userID)
+		if fu, _ := b["features_used"].(map[string]any); len(fu) != 14 {
+			t.Errorf("features_used %v, want the 14 features the request included", b["features_used"])
 		}
+	}
+}
+
+func wantScore(t *testing.T, b map[string]any, userID string) {
+	t.Helper()
+	p, ok := b["churn_probability"].(float64)
+	if !ok || p <= 0 || p >= 1 || b["model_version"] != 1.0 {
+		t.Fatalf("prediction body %v", b)
+	}
+	if userID == "" && b["user_id"] != nil || userID != "" && b["user_id"] != userID {
+		t.Fatalf("user_id %v, want %q", b["user_id"], userID)
 	}
 }
 
@@ -199,6 +221,16 @@ func TestRequestConversion(t *testing.T) {
 				t.Errorf("got %+v", s)
 			}
 			if s.Header.Get("X-Forwarded-For") != "203.0.113.42, 130.176.98.12" || s.Header.Get("X-Request-Id") != "c6af9ac6-7b61-11e6-9a41-93e8deadbeef" {
+				t.Errorf("headers %v", s.Header)
+			}
+		}},
+		{"v1-rest-predict-details-iam.json", func(t *testing.T, s seen) {
+			// An AWS_IAM route: API Gateway checked the signature; the
+			// handler sees the route and body, the signed headers ride along.
+			if s.Method != "POST" || s.Path != "/predict/details" || s.Body != `{"user_id": "7590-VHVEG", "include": ["features"]}` {
+				t.Errorf("got %+v", s)
+			}
+			if !strings.HasPrefix(s.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
 				t.Errorf("headers %v", s.Header)
 			}
 		}},

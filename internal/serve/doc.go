@@ -5,11 +5,22 @@
 //
 // # Routes
 //
-//	POST /predict   one user, a batch of users, or inline features
-//	GET  /health    liveness: 200 while the process runs
-//	GET  /ready     200 when a model is loaded and the feature store answers, else 503
-//	GET  /model     the loaded model: name, version, as_of, metrics, loaded_at
-//	GET  /metrics   Prometheus text format (ServerHandler only, not in Lambda)
+//	POST /predict           one user, a batch of users, or inline features
+//	POST /predict/details   the same, and the per-customer parts the request includes
+//	GET  /health            liveness: 200 while the process runs
+//	GET  /ready             200 when a model is loaded and the feature store answers, else 503
+//	GET  /model             the loaded model: name, version, as_of, metrics, loaded_at
+//	GET  /metrics           Prometheus text format (ServerHandler only, not in Lambda)
+//
+// # Authentication
+//
+// Every route but /health requires the caller to authenticate. The service
+// itself does not check identities in Lambda: API Gateway does, before the
+// function runs (IAM SigV4 by default, or API keys; see template.yaml), and
+// the two /predict routes are separate methods so that IAM can grant
+// /predict/details apart. The local server (ServerHandler) checks a bearer
+// token when Config.Token is set: "Authorization: Bearer <token>", compared
+// in constant time, else 401 unauthorized.
 //
 // # Request contract
 //
@@ -18,6 +29,15 @@
 //	{"user_id": "7590-VHVEG"}                        features from the online store
 //	{"user_ids": ["7590-VHVEG", "5575-GNVDE"]}       a batch (1..Config.MaxBatch ids)
 //	{"features": {...}, "user_id": "optional"}       inline features (user_id only echoed)
+//
+// and optionally "include": [...], the per-customer parts to add to each
+// prediction (an allow-list; see Include):
+//
+//	"features"   features_used: the raw values the prediction read
+//
+// An include is served only by POST /predict/details; POST /predict answers
+// it with 403 forbidden, never by dropping it silently. Unknown values are
+// 400 invalid_request naming the allowed ones.
 //
 // Decoding is strict: field names are matched exactly (case-sensitive),
 // unknown fields, trailing data after the object, and values of the wrong
@@ -41,16 +61,20 @@
 // A single prediction:
 //
 //	{"user_id":"7590-VHVEG","churn_probability":0.73,"prediction":1,
-//	 "model_name":"churn","model_version":3,"as_of":"2024-01-31",
-//	 "features_used":{"months_active":1,...}}
+//	 "model_name":"churn","model_version":3,"as_of":"2024-01-31"}
 //
 // prediction is 1 when churn_probability >= the model's threshold. as_of is
 // the snapshot date of the features (null for inline features); user_id is
-// null for inline features sent without one. features_used lists the
-// model's features in model order with the raw values the prediction used.
+// null for inline features sent without one. With "include": ["features"]
+// on /predict/details it also carries
+//
+//	"features_used":{"months_active":1,...}
+//
+// the model's features in model order with the raw values the prediction
+// used.
 //
 // A batch answers {"predictions":[...]} in request order (duplicates
-// included). An unknown user in a batch does not fail the batch: its item is
+// included), each item as a single prediction, includes too. An unknown user in a batch does not fail the batch: its item is
 // {"user_id":"…","error":{"code":"user_not_found","message":"…"}}. Any other
 // failure (feature store down, corrupt record) fails the whole batch with
 // 500, since retrying the batch is then the right move.
@@ -60,7 +84,9 @@
 // message of a 500 is always generic: the cause is logged with the request
 // id (X-Request-Id, echoed or generated), never sent.
 //
-//	400 invalid_request        malformed JSON, wrong types, unknown fields, bad features
+//	400 invalid_request        malformed JSON, wrong types, unknown fields, bad features or include values
+//	401 unauthorized           local server: bearer token missing or wrong (WWW-Authenticate: Bearer)
+//	403 forbidden              an include sent to POST /predict instead of /predict/details
 //	404 user_not_found         no online features for the user
 //	404 not_found              unknown path
 //	405 method_not_allowed     wrong method (Allow header set)

@@ -9,17 +9,24 @@ import (
 // The /predict responses are written by hand: encoding/json's reflection
 // was most of a prediction's cost, and the shapes are fixed.
 
-// appendPrediction appends one prediction object. features_used lists the
-// model's features in model order with their raw values (null if absent).
-func appendPrediction(b []byte, m *loaded, userID string, hasUser bool, asOf string, hasAsOf bool, p float64, raw map[string]any) []byte {
+// appendPrediction appends one prediction object: the default fields, then
+// features_used (the model's features in model order with their raw values,
+// null if absent) when inc asks for it.
+func appendPrediction(b []byte, m *loaded, userID string, hasUser bool, asOf string, hasAsOf bool, p float64, raw map[string]any, inc Include) []byte {
 	b = appendPredictionHead(b, m, userID, hasUser, asOf, hasAsOf, p)
-	b = appendFeatures(b, m, raw)
+	if inc.Has(IncludeFeatures) {
+		b = append(b, featuresKey...)
+		b = appendFeatures(b, m, raw)
+	}
 	return append(b, '}')
 }
 
-// appendPredictionHead appends a prediction object up to its
-// "features_used": key, which the caller follows with the features object
-// and the closing brace.
+// featuresKey introduces features_used after a prediction's head.
+const featuresKey = `,"features_used":`
+
+// appendPredictionHead appends a prediction object's default fields, the
+// ones every answer carries, without the closing brace: the caller appends
+// what the request included (each part is per-customer data), then '}'.
 func appendPredictionHead(b []byte, m *loaded, userID string, hasUser bool, asOf string, hasAsOf bool, p float64) []byte {
 	b = append(b, `{"user_id":`...)
 	if hasUser {
@@ -45,7 +52,7 @@ func appendPredictionHead(b []byte, m *loaded, userID string, hasUser bool, asOf
 	} else {
 		b = append(b, "null"...)
 	}
-	return append(b, `,"features_used":`...)
+	return b
 }
 
 // appendFeatures appends the features_used object: the model's features in

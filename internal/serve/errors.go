@@ -9,6 +9,8 @@ import (
 // contract: clients may switch on them, so they never change meaning.
 const (
 	CodeInvalidRequest    = "invalid_request"
+	CodeUnauthorized      = "unauthorized" // the local server's bearer token is missing or wrong
+	CodeForbidden         = "forbidden"    // an include on a route that does not serve it
 	CodeUserNotFound      = "user_not_found"
 	CodeNotFound          = "not_found"
 	CodeMethodNotAllowed  = "method_not_allowed"
@@ -49,6 +51,10 @@ func (e *Error) Status() int {
 	switch e.Code {
 	case CodeInvalidRequest:
 		return http.StatusBadRequest
+	case CodeUnauthorized:
+		return http.StatusUnauthorized
+	case CodeForbidden:
+		return http.StatusForbidden
 	case CodeUserNotFound, CodeNotFound:
 		return http.StatusNotFound
 	case CodeMethodNotAllowed:

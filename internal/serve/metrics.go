@@ -10,7 +10,7 @@ import (
 
 // Routes, as metric labels. Anything else is "other", so that scanners
 // cannot blow up the label cardinality.
-var routeNames = [...]string{"/predict", "/health", "/ready", "/model", "/metrics", "other"}
+var routeNames = [...]string{"/predict", "/predict/details", "/health", "/ready", "/model", "/metrics", "other"}
 
 const numRoutes = len(routeNames)
 

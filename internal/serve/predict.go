@@ -15,7 +15,11 @@ import (
 	"github.com/churnops/churnops/internal/featurestore"
 )
 
-func (s *Service) predict(w http.ResponseWriter, r *http.Request, id string) {
+// predict serves POST /predict and, with details, POST /predict/details:
+// the same request and answer, except that only the details route serves
+// what a request includes (per-customer data), so that it can be granted
+// apart (see Include).
+func (s *Service) predict(w http.ResponseWriter, r *http.Request, id string, details bool) {
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		s.writeError(w, r, id, err)
 		return
@@ -28,6 +32,9 @@ func (s *Service) predict(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	req, err := DecodeRequest(b, s.cfg.MaxBatch)
+	if err == nil && req.Include != 0 && !details {
+		err = includeForbidden(req.Include)
+	}
 	if err != nil {
 		putBuf(bp, b)
 		s.writeError(w, r, id, err)
@@ -43,9 +50,9 @@ func (s *Service) predict(w http.ResponseWriter, r *http.Request, id string) {
 	out := b[:0]
 	switch req.Kind {
 	case KindSingle:
-		out, err = s.predictUser(r.Context(), m, req.UserID, out)
+		out, err = s.predictUser(r.Context(), m, req.UserID, req.Include, out)
 	case KindBatch:
-		out, err = s.predictBatch(r.Context(), m, req.UserIDs, out)
+		out, err = s.predictBatch(r.Context(), m, req.UserIDs, req.Include, out)
 	default:
 		out, err = s.predictInline(m, req, out)
 	}
@@ -58,6 +65,13 @@ func (s *Service) predict(w http.ResponseWriter, r *http.Request, id string) {
 	putBuf(bp, out)
 }
 
+// includeForbidden is the answer to an include sent to POST /predict.
+func includeForbidden(inc Include) *Error {
+	return &Error{Code: CodeForbidden, Message: fmt.Sprintf(
+		"include %s is per-customer data, served only by POST /predict/details (granted separately); POST /predict answers without it",
+		quote(inc.String()))}
+}
+
 var errNoModel = &Error{Code: CodeNoProductionModel,
 	Message: "no Production model is loaded yet; retry later"}
 
@@ -65,7 +79,7 @@ func userNotFound(id string) *Error {
 	return &Error{Code: CodeUserNotFound, Message: "no online features for user_id " + quote(id)}
 }
 
-func (s *Service) predictUser(ctx context.Context, m *loaded, id string, out []byte) ([]byte, error) {
+func (s *Service) predictUser(ctx context.Context, m *loaded, id string, inc Include, out []byte) ([]byte, error) {
 	rec, e, err := s.read(ctx, id)
 	if errors.Is(err, featurestore.ErrNotFound) {
 		return out, userNotFound(id)
@@ -73,7 +87,7 @@ func (s *Service) predictUser(ctx context.Context, m *loaded, id string, out []b
 	if err != nil {
 		return out, internal(fmt.Errorf("feature store get %q: %w", id, err))
 	}
-	out, err = m.appendStored(out, id, rec, e)
+	out, err = m.appendStored(out, id, rec, e, inc)
 	if err != nil {
 		return out, internal(err)
 	}
@@ -95,16 +109,17 @@ func (s *Service) read(ctx context.Context, id string) (featurestore.Record, *fe
 	return rec, nil, err
 }
 
-// appendStored appends the prediction for a stored record. With its cache
-// entry, the row is encoded and features_used rendered once per record and
-// model, so that a request pays for the model itself and little else.
-func (m *loaded) appendStored(out []byte, id string, rec featurestore.Record, e *featurestore.Entry) ([]byte, error) {
+// appendStored appends the prediction for a stored record, with the parts
+// inc asks for. With its cache entry, the row is encoded and features_used
+// rendered once per record and model, so that a request pays for the model
+// itself and little else.
+func (m *loaded) appendStored(out []byte, id string, rec featurestore.Record, e *featurestore.Entry, inc Include) ([]byte, error) {
 	if e == nil {
 		p, err := m.score(rec.Features)
 		if err != nil {
 			return out, fmt.Errorf("stored features of %q: %w", id, err)
 		}
-		return appendPrediction(out, m, id, true, rec.AsOf, true, p, rec.Features), nil
+		return appendPrediction(out, m, id, true, rec.AsOf, true, p, rec.Features, inc), nil
 	}
 	pr, err := m.prepare(e)
 	if err != nil {
@@ -115,7 +130,10 @@ func (m *loaded) appendStored(out []byte, id string, rec featurestore.Record, e 
 		return out, err
 	}
 	out = appendPredictionHead(out, m, id, true, rec.AsOf, true, p)
-	out = append(out, pr.features...)
+	if inc.Has(IncludeFeatures) {
+		out = append(out, featuresKey...)
+		out = append(out, pr.features...)
+	}
 	return append(out, '}'), nil
 }
 
@@ -154,10 +172,10 @@ func (s *Service) predictInline(m *loaded, req Request, out []byte) ([]byte, err
 		}
 		return out, internal(fmt.Errorf("inline features: %w", err))
 	}
-	return appendPrediction(out, m, req.UserID, req.UserID != "", "", false, p, req.Features), nil
+	return appendPrediction(out, m, req.UserID, req.UserID != "", "", false, p, req.Features, req.Include), nil
 }
 
-func (s *Service) predictBatch(ctx context.Context, m *loaded, ids []string, out []byte) ([]byte, error) {
+func (s *Service) predictBatch(ctx context.Context, m *loaded, ids []string, inc Include, out []byte) ([]byte, error) {
 	recs := make([]featurestore.Record, len(ids))
 	ents := make([]*featurestore.Entry, len(ids))
 	errs := make([]error, len(ids))
@@ -182,7 +200,7 @@ func (s *Service) predictBatch(ctx context.Context, m *loaded, ids []string, out
 			continue
 		}
 		var err error
-		if out, err = m.appendStored(out, id, recs[i], ents[i]); err != nil {
+		if out, err = m.appendStored(out, id, recs[i], ents[i], inc); err != nil {
 			return out, internal(err)
 		}
 	}

@@ -52,8 +52,14 @@ func newPreparedPair(t *testing.T, env *servetest.Env, users []featurestore.Reco
 	return pp
 }
 
+// ask asks h for id's prediction with its features_used, which the cached
+// service renders once per record and model.
 func (pp *preparedPair) ask(t *testing.T, h http.Handler, id string) string {
-	rec := do(t, h, "POST", "/predict", fmt.Sprintf(`{"user_id":%q}`, id))
+	return pp.askAt(t, h, "/predict/details", fmt.Sprintf(`{"user_id":%q,"include":["features"]}`, id))
+}
+
+func (pp *preparedPair) askAt(t *testing.T, h http.Handler, path, body string) string {
+	rec := do(t, h, "POST", path, body)
 	return fmt.Sprint(rec.Code, " ", rec.Body.String())
 }
 
@@ -70,6 +76,10 @@ func (pp *preparedPair) compare(t *testing.T, what string) {
 				if got, want := pp.ask(t, pp.cached, id), pp.ask(t, pp.plain, id); got != want {
 					errs <- fmt.Sprintf("%s: %s\ncached: %s\nplain:  %s", what, id, got, want)
 				}
+				q := fmt.Sprintf(`{"user_id":%q}`, id) // the default answer, without features
+				if got, want := pp.askAt(t, pp.cached, "/predict", q), pp.askAt(t, pp.plain, "/predict", q); got != want {
+					errs <- fmt.Sprintf("%s: %s by default\ncached: %s\nplain:  %s", what, id, got, want)
+				}
 			})
 		}
 		wg.Wait()
@@ -79,11 +89,13 @@ func (pp *preparedPair) compare(t *testing.T, what string) {
 		}
 		// Batches take the same path, an unknown user included.
 		for lo := 0; lo < len(pp.ids); lo += 50 {
-			q, _ := json.Marshal(map[string][]string{"user_ids": pp.ids[lo:min(lo+50, len(pp.ids))]})
-			got := do(t, pp.cached, "POST", "/predict", string(q))
-			want := do(t, pp.plain, "POST", "/predict", string(q))
-			if got.Code != http.StatusOK || got.Body.String() != want.Body.String() {
-				t.Fatalf("%s: batch from %d: %d\ncached: %s\nplain:  %s", what, lo, got.Code, got.Body, want.Body)
+			for _, inc := range [][]string{{}, {"features"}} {
+				q, _ := json.Marshal(map[string][]string{"user_ids": pp.ids[lo:min(lo+50, len(pp.ids))], "include": inc})
+				got := do(t, pp.cached, "POST", "/predict/details", string(q))
+				want := do(t, pp.plain, "POST", "/predict/details", string(q))
+				if got.Code != http.StatusOK || got.Body.String() != want.Body.String() {
+					t.Fatalf("%s: batch from %d, include %v: %d\ncached: %s\nplain:  %s", what, lo, inc, got.Code, got.Body, want.Body)
+				}
 			}
 		}
 	}

@@ -30,12 +30,14 @@ type Request struct {
 	UserID   string         // KindSingle; optional (may be "") for KindInline
 	UserIDs  []string       // KindBatch: 1..maxBatch ids, in request order
 	Features map[string]any // KindInline: name -> float64 | bool | string | nil
+	Include  Include        // optional per-customer parts asked for ("include"); 0 for none
 }
 
 // DecodeRequest decodes a /predict body strictly (see the package doc):
 // exactly one JSON object, exact field names, no unknown fields, no trailing
 // data, one of user_id / user_ids / features (user_id may accompany
-// features), at most maxBatch ids. Every error it returns is an *Error with
+// features), at most maxBatch ids, and an optional include list of known
+// values. Every error it returns is an *Error with
 // code CodeInvalidRequest.
 func DecodeRequest(body []byte, maxBatch int) (Request, error) {
 	if id, ok := decodeSingleFast(body); ok {
@@ -63,7 +65,7 @@ func decodeRequest(body []byte, maxBatch int) (Request, error) {
 		return Request{}, invalid("request body is not valid JSON: " + syntaxMessage(err))
 	}
 	var req Request
-	var rawID, rawIDs, rawFeatures json.RawMessage
+	var rawID, rawIDs, rawFeatures, rawInclude json.RawMessage
 	for k, v := range fields {
 		switch k {
 		case "user_id":
@@ -72,9 +74,18 @@ func decodeRequest(body []byte, maxBatch int) (Request, error) {
 			rawIDs = v
 		case "features":
 			rawFeatures = v
+		case "include":
+			rawInclude = v
 		default:
-			return Request{}, invalid(fmt.Sprintf("unknown field %s; use one of user_id, user_ids or features", quote(k)))
+			return Request{}, invalid(fmt.Sprintf("unknown field %s; use one of user_id, user_ids or features (and optionally include)", quote(k)))
 		}
+	}
+	if rawInclude != nil {
+		inc, err := decodeInclude(rawInclude)
+		if err != nil {
+			return Request{}, err
+		}
+		req.Include = inc
 	}
 	switch {
 	case rawIDs != nil && (rawID != nil || rawFeatures != nil):

@@ -66,6 +66,42 @@ func TestDecodeRequest(t *testing.T) {
 	}
 }
 
+func TestDecodeInclude(t *testing.T) {
+	tests := []struct {
+		body    string
+		want    serve.Include
+		wantErr string
+	}{
+		{`{"user_id":"a"}`, 0, ""},
+		{`{"user_id":"a","include":[]}`, 0, ""},
+		{`{"user_id":"a","include":["features"]}`, serve.IncludeFeatures, ""},
+		{`{"include":["features","features"],"user_ids":["a"]}`, serve.IncludeFeatures, ""},
+		{`{"features":{},"include":["features"]}`, serve.IncludeFeatures, ""},
+		{`{"user_id":"a","include":null}`, 0, "include must be an array of strings"},
+		{`{"user_id":"a","include":"features"}`, 0, "include must be an array of strings"},
+		{`{"user_id":"a","include":[1]}`, 0, "include[0] must be a string"},
+		{`{"user_id":"a","include":["Features"]}`, 0, `include[0]: unknown value "Features"; allowed: "features"`},
+		{`{"user_id":"a","include":["features",""]}`, 0, `include[1]: unknown value ""`},
+		{`{"user_id":"a","Include":["features"]}`, 0, `unknown field "Include"`},
+		{`{"include":["features"]}`, 0, "one of user_id, user_ids or features"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.body, func(t *testing.T) {
+			req, err := serve.DecodeRequest([]byte(tc.body), 3)
+			if tc.wantErr == "" {
+				if err != nil || req.Include != tc.want {
+					t.Fatalf("include %v, %v; want %v", req.Include, err, tc.want)
+				}
+				return
+			}
+			var e *serve.Error
+			if !errors.As(err, &e) || e.Code != serve.CodeInvalidRequest || !strings.Contains(e.Message, tc.wantErr) {
+				t.Fatalf("error %v, want invalid_request with %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
 // FuzzDecodeRequest checks that any body decodes to a well-formed request
 // or to a 400 invalid_request, never a panic or another error.
 func FuzzDecodeRequest(f *testing.F) {
@@ -101,6 +137,9 @@ func FuzzDecodeRequest(f *testing.F) {
 		valid := func(id string) bool {
 			return id != "" && len(id) <= serve.MaxUserIDLen && utf8.ValidString(id) &&
 				!strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f })
+		}
+		if req.Include&^serve.IncludeFeatures != 0 {
+			t.Fatalf("include %b has unknown parts", req.Include)
 		}
 		switch req.Kind {
 		case serve.KindSingle:

@@ -15,15 +15,22 @@ const ShutdownTimeout = 10 * time.Second
 
 // ServerHandler is Handler plus what only a long-running server needs:
 // GET /metrics (Prometheus text format), per-route request counters and
-// latency histograms, and an access log line per request when
-// Config.AccessLog is set.
+// latency histograms, an access log line per request when Config.AccessLog
+// is set, and the bearer token check when Config.Token is set (every route
+// but /health; refusals are counted and logged like any answer).
 func (s *Service) ServerHandler() http.Handler {
 	api := s.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		route := routeIndex(r.URL.Path)
-		if routeNames[route] == "/metrics" {
+		ok, present := true, false
+		if s.token != nil && routeNames[route] != "/health" {
+			ok, present = s.token.authorized(r)
+		}
+		if !ok {
+			s.refuse(sw, r, present)
+		} else if routeNames[route] == "/metrics" {
 			s.serveMetrics(sw, r)
 		} else {
 			api.ServeHTTP(sw, r)

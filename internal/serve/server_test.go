@@ -237,6 +237,7 @@ func TestNewValidates(t *testing.T) {
 		{"no features", func(c *serve.Config) { c.Features = nil }},
 		{"no loader", func(c *serve.Config) { c.Loader = nil }},
 		{"negative interval", func(c *serve.Config) { c.ReloadInterval = -time.Second }},
+		{"short token", func(c *serve.Config) { c.Token = "fifteen-bytes!!" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := f.cfg

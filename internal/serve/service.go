@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -68,6 +69,12 @@ type Config struct {
 	// Clock returns the current time; tests move it to trigger reloads.
 	// Default: time.Now.
 	Clock func() time.Time
+
+	// Token, if set, is the bearer token ServerHandler requires on every
+	// route but /health ("Authorization: Bearer <Token>"); at least
+	// MinTokenLen bytes. Handler (Lambda) ignores it: API Gateway
+	// authenticates there.
+	Token string
 }
 
 // Service serves predictions with the current Production model. It is safe
@@ -92,6 +99,9 @@ type Service struct {
 	// entries is Config.Features when it hands out cache entries with a
 	// memo (featurestore.Cache), where prepared records are kept; else nil.
 	entries entryStore
+
+	// token is the digest of Config.Token; nil when no token is required.
+	token *tokenDigest
 }
 
 // entryStore is a feature store whose reads return shared cache entries
@@ -123,6 +133,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("serve: Config.Features is required")
 	case cfg.Loader == nil:
 		return nil, errors.New("serve: Config.Loader is required")
+	case cfg.Token != "" && len(cfg.Token) < MinTokenLen:
+		return nil, fmt.Errorf("serve: Config.Token is %d bytes; use at least %d", len(cfg.Token), MinTokenLen)
 	case cfg.ReloadInterval < 0, cfg.ReloadTimeout < 0, cfg.MaxBatch < 0,
 		cfg.MaxBodyBytes < 0, cfg.BatchConcurrency < 0, cfg.ReadyTimeout < 0:
 		return nil, errors.New("serve: negative Config value")
@@ -142,15 +154,22 @@ func New(cfg Config) (*Service, error) {
 	var p [4]byte
 	_, _ = rand.Read(p[:]) // never fails (crypto/rand panics instead)
 	es, _ := cfg.Features.(entryStore)
-	return &Service{
+	s := &Service{
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "serve", "model", cfg.ModelName),
 		idPrefix: hex.EncodeToString(p[:]),
 		entries:  es,
-	}, nil
+	}
+	if cfg.Token != "" {
+		d := tokenDigest(sha256.Sum256([]byte(cfg.Token)))
+		s.token = &d
+		s.cfg.Token = "" // keep only the digest
+	}
+	return s, nil
 }
 
-// Handler returns the API handler (/predict, /health, /ready, /model). It is
+// Handler returns the API handler (/predict, /predict/details, /health,
+// /ready, /model). It is
 // what Lambda serves through internal/apigw; ServerHandler adds the local
 // server's extras.
 func (s *Service) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
@@ -167,12 +186,12 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	switch r.URL.Path {
-	case "/predict":
+	case "/predict", "/predict/details":
 		if r.Method != http.MethodPost {
 			s.methodNotAllowed(w, r, id, "POST")
 			return
 		}
-		s.predict(w, r, id)
+		s.predict(w, r, id, r.URL.Path == "/predict/details")
 	case "/health", "/ready", "/model":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			s.methodNotAllowed(w, r, id, "GET, HEAD")

@@ -19,6 +19,18 @@
 // checks the registry items in DynamoDB, the model artifacts and drift
 // reports in S3, and POST /predict through API Gateway.
 //
+// The API is called as its callers would: SigV4-signed with the SDK's
+// signer (and once with curl --aws-sigv4, as the README shows), unsigned
+// to see API Gateway refuse every route but /health, and, on a second
+// deployment with ApiAuth=API_KEY, with and without the stack's API key.
+// scripts/ministack.sh starts MiniStack with AUTH=true: it then verifies
+// signatures and evaluates IAM policies, both the callers' (an IAM user
+// granted POST /predict only is refused /predict/details) and the
+// functions' own roles (a grant missing from template.yaml fails the
+// pipeline). Over its plain HTTP the template's TLS-only bucket policy
+// would deny every function call, so the suite checks it was deployed and
+// then removes it from the emulator's bucket.
+//
 // Without AWS_ENDPOINT_URL every test skips: the suite creates and deletes
 // stacks, buckets and tables and must never run against a real account by
 // accident. Every run uses fresh, uniquely named resources and deletes them

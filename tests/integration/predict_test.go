@@ -4,9 +4,9 @@ package integration_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -21,33 +21,16 @@ const reloadWait = 15 * time.Second
 type apiResponse struct {
 	status int
 	body   []byte
+	header http.Header
 	took   time.Duration
 }
 
 // api calls the stack's REST API (stage v1) through the emulator's
-// execute-api route, the way a client calls API Gateway.
+// execute-api route, the way an operator's client calls API Gateway:
+// SigV4-signed with the suite's credentials.
 func (f *fixture) api(t *testing.T, method, path, body string) apiResponse {
 	t.Helper()
-	endpoint := strings.TrimRight(os.Getenv("AWS_ENDPOINT_URL"), "/")
-	url := endpoint + "/_aws/execute-api/" + f.apiID + "/v1" + path
-	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, path, err)
-	}
-	return apiResponse{status: resp.StatusCode, body: data, took: time.Since(start)}
+	return f.call(t, f.apiID, f.rootCaller(t), method, path, body)
 }
 
 // prediction is the body of a single POST /predict.
@@ -145,8 +128,8 @@ func (f *fixture) checkPredict(t *testing.T, wantVersion int, latest month) {
 			if p.ChurnProbability < 0 || p.ChurnProbability > 1 || (p.Prediction != 0 && p.Prediction != 1) {
 				t.Errorf("probability %v, prediction %d: out of range", p.ChurnProbability, p.Prediction)
 			}
-			if len(p.FeaturesUsed) != 14 {
-				t.Errorf("features_used has %d features, want the model's 14: %v", len(p.FeaturesUsed), p.FeaturesUsed)
+			if p.FeaturesUsed != nil {
+				t.Errorf("POST /predict answered features_used %v: per-customer data only on /predict/details, when asked", p.FeaturesUsed)
 			}
 		}},
 		{"unknown_user", http.MethodPost, "/predict", `{"user_id": "0000-NOBODY"}`, http.StatusNotFound, func(t *testing.T, b []byte) {
@@ -172,5 +155,83 @@ func (f *fixture) checkPredict(t *testing.T, wantVersion int, latest month) {
 				c.check(t, r.body)
 			}
 		})
+	}
+	f.checkAuth(t, user, latest)
+}
+
+// checkAuth checks who may call what: unsigned calls of every route but
+// /health are refused by API Gateway before the function runs; the
+// operator's signed calls get features_used only from /predict/details
+// and only when asking; and, where the emulator verifies signatures and
+// evaluates IAM policies, a forged signature is refused and a principal
+// granted POST /predict alone is refused /predict/details.
+func (f *fixture) checkAuth(t *testing.T, user string, latest month) {
+	t.Helper()
+	single := `{"user_id": "` + user + `"}`
+	details := `{"user_id": "` + user + `", "include": ["features"]}`
+	op := f.rootCaller(t)
+	cases := []authCase{
+		{name: "health_unsigned", who: unsigned, method: "GET", path: "/health", wantStatus: 200},
+		{name: "predict_unsigned", who: unsigned, method: "POST", path: "/predict", body: single, wantStatus: 403, gateway: true},
+		{name: "details_unsigned", who: unsigned, method: "POST", path: "/predict/details", body: details, wantStatus: 403, gateway: true},
+		{name: "model_unsigned", who: unsigned, method: "GET", path: "/model", wantStatus: 403, gateway: true},
+		{name: "ready_unsigned", who: unsigned, method: "GET", path: "/ready", wantStatus: 403, gateway: true},
+		{name: "include_on_predict", who: op, method: "POST", path: "/predict", body: details, wantStatus: 403, wantCode: "forbidden"},
+		{name: "unknown_include", who: op, method: "POST", path: "/predict/details", body: `{"user_id": "` + user + `", "include": ["everything"]}`,
+			wantStatus: 400, wantCode: "invalid_request"},
+		{name: "details_features", who: op, method: "POST", path: "/predict/details", body: details, wantStatus: 200, check: func(t *testing.T, b []byte) {
+			var p prediction
+			if err := json.Unmarshal(b, &p); err != nil || p.UserID != user || p.AsOf != latest.AsOf {
+				t.Fatalf("body %s: %v", b, err)
+			}
+			if len(p.FeaturesUsed) != 14 {
+				t.Errorf("features_used has %d features, want the model's 14: %v", len(p.FeaturesUsed), p.FeaturesUsed)
+			}
+		}},
+	}
+	if emulatorChecksIAM(t) {
+		scorer := f.predictOnlyUser(t)
+		forged := *scorer.creds // the user's key id, signed with another secret
+		forged.SecretAccessKey = "not-the-secret-of-this-key-0123456789"
+		cases = append(cases,
+			authCase{name: "predict_forged_signature", who: caller{name: "forged signature", creds: &forged}, method: "POST", path: "/predict",
+				body: single, wantStatus: 403, gateway: true},
+			authCase{name: "predict_only_user_predicts", who: scorer, method: "POST", path: "/predict", body: single, wantStatus: 200},
+			authCase{name: "predict_only_user_no_details", who: scorer, method: "POST", path: "/predict/details", body: details,
+				wantStatus: 403, gateway: true},
+			authCase{name: "predict_only_user_no_model", who: scorer, method: "GET", path: "/model", wantStatus: 403, gateway: true},
+		)
+	} else {
+		t.Log("the emulator does not verify signatures or evaluate IAM policies (MiniStack without AUTH=true): " +
+			"checked that AWS_IAM routes refuse unsigned calls, not which principal may call which route")
+	}
+	f.runAuthCases(t, f.apiID, cases)
+	f.checkCurlSigV4(t, op, single)
+}
+
+// checkCurlSigV4 runs the README's signed curl call (curl --aws-sigv4) and
+// requires a prediction, when curl is installed.
+func (f *fixture) checkCurlSigV4(t *testing.T, op caller, body string) {
+	t.Helper()
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Log("curl is not installed: the README's --aws-sigv4 call is not checked")
+		return
+	}
+	url := strings.TrimRight(os.Getenv("AWS_ENDPOINT_URL"), "/") + "/_aws/execute-api/" + f.apiID + "/v1/predict"
+	args := []string{"-sS", "--aws-sigv4", "aws:amz:" + f.cfg.Region + ":execute-api",
+		"--user", op.creds.AccessKeyID + ":" + op.creds.SecretAccessKey}
+	if op.creds.SessionToken != "" {
+		args = append(args, "-H", "x-amz-security-token: "+op.creds.SessionToken)
+	}
+	args = append(args, "-H", "Content-Type: application/json", "-d", body, "-w", "\n%{http_code}", url)
+	out, err := exec.CommandContext(t.Context(), curl, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl --aws-sigv4: %v\n%s", err, out)
+	}
+	answer, code, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	var p prediction
+	if code != "200" || json.Unmarshal([]byte(answer), &p) != nil || p.ModelName != servedModel {
+		t.Errorf("curl --aws-sigv4 POST /predict: %s %s, want 200 and a prediction", code, answer)
 	}
 }

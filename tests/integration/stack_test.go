@@ -64,6 +64,7 @@ type fixture struct {
 	lambda *lambda.Client
 
 	artifactsBucket string // sam deploy --s3-bucket
+	builtTemplate   string // sam build's template, what every deploy deploys
 	stackName       string
 	stackCreated    bool
 
@@ -76,6 +77,13 @@ type fixture struct {
 	functions       map[string]string // logical ID -> function name
 
 	months []month
+
+	// The predict-only IAM user (auth_test.go), made on first use.
+	iamOnce   sync.Once
+	iamCaller caller
+	iamErr    error
+	iamUser   string
+	iamKeyID  string
 
 	mu            sync.Mutex
 	timings       []timing
@@ -188,20 +196,14 @@ func (f *fixture) setUp(t *testing.T) error {
 		}
 	}
 
+	f.builtTemplate = filepath.Join(buildDir, "template.yaml")
 	f.stackName = "churnops-it-" + f.id
-	t.Logf("setup: sam deploy --stack-name %s (Architecture=%s)", f.stackName, lambdaArchitecture())
+	t.Logf("setup: sam deploy --stack-name %s (Architecture=%s, ApiAuth default: AWS_IAM)", f.stackName, lambdaArchitecture())
 	start = time.Now()
 	f.stackCreated = true // from here on a (partial) stack may exist
-	if _, err := f.sam(ctx, "deploy",
-		"--template-file", filepath.Join(buildDir, "template.yaml"),
-		"--stack-name", f.stackName,
-		"--s3-bucket", f.artifactsBucket,
-		"--region", f.cfg.Region,
-		"--capabilities", "CAPABILITY_IAM",
-		// A short reload interval: /predict must serve a promotion within it.
-		"--parameter-overrides", "Architecture="+lambdaArchitecture()+" PredictReloadInterval=2s",
-		"--no-resolve-s3", // samconfig.toml resolves a managed bucket; the test brings its own
-		"--no-confirm-changeset", "--no-fail-on-empty-changeset", "--no-progressbar"); err != nil {
+	// deploy sets a short reload interval: /predict must serve a promotion
+	// within it.
+	if _, err := f.deploy(ctx, f.stackName); err != nil {
 		return err
 	}
 	f.record("sam deploy", time.Since(start))
@@ -249,16 +251,9 @@ var apiIDInURL = regexp.MustCompile(`^https://([a-z0-9]+)\.execute-api\.`)
 // readStack reads the stack's outputs (the names the functions get from the
 // template) and its function resources.
 func (f *fixture) readStack(ctx context.Context) error {
-	out, err := f.cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &f.stackName})
+	outputs, err := f.stackOutputs(ctx, f.stackName)
 	if err != nil {
-		return fmt.Errorf("describe stack %s: %w", f.stackName, err)
-	}
-	if len(out.Stacks) != 1 {
-		return fmt.Errorf("describe stack %s: %d stacks", f.stackName, len(out.Stacks))
-	}
-	outputs := map[string]string{}
-	for _, o := range out.Stacks[0].Outputs {
-		outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+		return err
 	}
 	for key, dst := range map[string]*string{
 		"DataBucketName":    &f.bucket,
@@ -290,6 +285,22 @@ func (f *fixture) readStack(ctx context.Context) error {
 		return fmt.Errorf("stack %s has %d functions, want 5: %v", f.stackName, len(f.functions), f.functions)
 	}
 	return nil
+}
+
+// stackOutputs reads a stack's outputs.
+func (f *fixture) stackOutputs(ctx context.Context, name string) (map[string]string, error) {
+	out, err := f.cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &name})
+	if err != nil {
+		return nil, fmt.Errorf("describe stack %s: %w", name, err)
+	}
+	if len(out.Stacks) != 1 {
+		return nil, fmt.Errorf("describe stack %s: %d stacks", name, len(out.Stacks))
+	}
+	outputs := map[string]string{}
+	for _, o := range out.Stacks[0].Outputs {
+		outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+	}
+	return outputs, nil
 }
 
 // seed generates the months into the work directory and ingests them into
@@ -343,22 +354,17 @@ func (f *fixture) tearDown() error {
 	defer cancel()
 	var errs []error
 	if f.bucket != "" {
-		if err := s3store.DeleteBucket(ctx, f.s3, f.bucket); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, deleteBucket(ctx, f, f.bucket))
 	}
 	if f.stackCreated {
-		if err := f.deleteStack(ctx); err != nil {
-			errs = append(errs, err)
-		}
+		start := time.Now()
+		errs = append(errs, f.deleteStackNamed(ctx, f.stackName))
+		f.record("delete stack", time.Since(start))
 	}
 	// The template retains the registry table when the stack goes away
 	// (DeletionPolicy: Retain); the test's copy must go too.
-	if f.registryTable != "" || f.featuresTable != "" {
-		if err := dynamo.DeleteTables(ctx, f.ddb, dynamo.TableNames{Registry: f.registryTable, Features: f.featuresTable}); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, deleteTables(ctx, f, []string{f.registryTable, f.featuresTable}))
+	errs = append(errs, f.deletePredictOnlyUser(ctx))
 	if f.artifactsBucket != "" && f.s3 != nil {
 		if err := s3store.DeleteBucket(ctx, f.s3, f.artifactsBucket); err != nil {
 			errs = append(errs, err)
@@ -412,14 +418,34 @@ func (f *fixture) checkNoLeftovers(ctx context.Context) error {
 	return nil
 }
 
-// deleteStack deletes the stack and waits until it is gone.
-func (f *fixture) deleteStack(ctx context.Context) error {
-	start := time.Now()
-	if _, err := f.cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: &f.stackName}); err != nil {
-		return fmt.Errorf("delete stack %s: %w", f.stackName, err)
+// deleteBucket empties and deletes a stack's data bucket.
+func deleteBucket(ctx context.Context, f *fixture, bucket string) error {
+	return s3store.DeleteBucket(ctx, f.s3, bucket)
+}
+
+// deleteTables deletes a stack's tables (the registry is retained by the
+// stack's deletion); empty names are skipped.
+func deleteTables(ctx context.Context, f *fixture, names []string) error {
+	var tn dynamo.TableNames
+	if len(names) > 0 {
+		tn.Registry = names[0]
+	}
+	if len(names) > 1 {
+		tn.Features = names[1]
+	}
+	if tn.Registry == "" && tn.Features == "" {
+		return nil
+	}
+	return dynamo.DeleteTables(ctx, f.ddb, tn)
+}
+
+// deleteStackNamed deletes a stack and waits until it is gone.
+func (f *fixture) deleteStackNamed(ctx context.Context, name string) error {
+	if _, err := f.cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: &name}); err != nil {
+		return fmt.Errorf("delete stack %s: %w", name, err)
 	}
 	for {
-		out, err := f.cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &f.stackName})
+		out, err := f.cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &name})
 		if err != nil && strings.Contains(err.Error(), "does not exist") {
 			break
 		}
@@ -427,15 +453,14 @@ func (f *fixture) deleteStack(ctx context.Context) error {
 			break
 		}
 		if err == nil && out.Stacks[0].StackStatus == "DELETE_FAILED" {
-			return fmt.Errorf("delete stack %s: DELETE_FAILED: %s", f.stackName, aws.ToString(out.Stacks[0].StackStatusReason))
+			return fmt.Errorf("delete stack %s: DELETE_FAILED: %s", name, aws.ToString(out.Stacks[0].StackStatusReason))
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("delete stack %s: %w (last: %v)", f.stackName, ctx.Err(), err)
+			return fmt.Errorf("delete stack %s: %w (last: %v)", name, ctx.Err(), err)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	f.record("delete stack", time.Since(start))
 	return nil
 }
 
