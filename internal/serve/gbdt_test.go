@@ -113,9 +113,7 @@ func TestGBDTLoader(t *testing.T) {
 		rec := knownUsers()[0]
 		rec.UserID = "0000-NEWLEVEL"
 		rec.Features["net_service"] = "Satellite" // a level the model never saw
-		if err := env.Features.PutBatch(ctx, []featurestore.Record{rec}); err != nil {
-			t.Fatal(err)
-		}
+		env.Features.Upsert(rec.AsOf, rec)
 		resp := do(t, h, "POST", "/predict", `{"user_id":"0000-NEWLEVEL"}`)
 		if resp.Code != http.StatusOK {
 			t.Fatalf("status %d: %s", resp.Code, resp.Body)
@@ -180,7 +178,7 @@ func BenchmarkPredictSingleGBDT(b *testing.B) {
 	}
 	for _, bc := range []struct {
 		name     string
-		features featurestore.Store
+		features serve.Features
 	}{
 		{"store", env.Features},
 		{"cache", featurestore.NewCache(env.Features, time.Hour, len(users))},
