@@ -190,6 +190,32 @@ func copyTree(t *testing.T, src, dst string) {
 	}
 }
 
+// TestFutureAsOfIsRefused (#13 defect 8): a date after today is refused
+// before anything is stored, by ingest and by an execution's input.
+func TestFutureAsOfIsRefused(t *testing.T) {
+	state, f := newServed(t)
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"ingest 2999-12-31", []string{"ingest", "--state", state, "--data", filepath.Join(f.data, "month_001"), "--as-of", "2999-12-31"}},
+		{"ingest 2204-01-31", []string{"ingest", "--state", state, "--data", filepath.Join(f.data, "month_001"), "--as-of", "2204-01-31"}},
+		{"run --current-as-of 2204-01-31", []string{"run", "--state", state, "--reference-as-of", f.asOfs[0], "--current-as-of", "2204-01-31"}},
+		{"run --reference-as-of 2999-12-31", []string{"run", "--state", state, "--reference-as-of", "2999-12-31", "--current-as-of", "latest"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errs := churnops(t, tc.args...)
+			if code == 0 || !strings.Contains(errs, "in the future") {
+				t.Errorf("exit %d, stderr %q; want a refusal saying the date is in the future", code, errs)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(state, "blobs", "datasets", "as_of=2999-12-31")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused ingest left datasets/as_of=2999-12-31 behind (%v)", err)
+	}
+}
+
 // TestDamagedFeatureFiles (#13 defects 3 and 4, the online features'
 // files): a damaged or empty file is reported by name with what to do,
 // exit 1, never a panic and never an empty store; nothing stays locked, so

@@ -159,3 +159,50 @@ func TestConcurrentIngestsServeTheNewestMonth(t *testing.T) {
 		})
 	}
 }
+
+// TestIngestRefusesFutureAsOf (#13 defect 8): an as_of after today (one day
+// of tolerance for time zones) is a typo, and accepting it would freeze the
+// online store on it: every real month would then be a backfill.
+func TestIngestRefusesFutureAsOf(t *testing.T) {
+	months, err := synth.Generate(synth.Config{Users: 200, Months: 1, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2024, 3, 1, 23, 30, 0, 0, time.UTC)
+	cases := []struct {
+		asOf    string
+		refused bool
+	}{
+		{"2024-02-29", false},
+		{"2024-03-01", false}, // today
+		{"2024-03-02", false}, // tomorrow: within the tolerance
+		{"2024-03-03", true},
+		{"2204-01-31", true}, // a typo for 2024-01-31
+		{"2999-12-31", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.asOf, func(t *testing.T) {
+			p, st := newPipeline(t)
+			p.Now = func() time.Time { return now }
+			m := *months[0]
+			m.AsOf, _ = time.Parse(snapshot.DateLayout, tc.asOf)
+			_, err := p.IngestMonth(t.Context(), &m)
+			var invalid *pipeline.InvalidInputError
+			if !tc.refused {
+				if err != nil {
+					t.Fatalf("ingest: %v", err)
+				}
+				return
+			}
+			if !errors.As(err, &invalid) {
+				t.Fatalf("ingest of as_of %s: err %v, want an InvalidInputError", tc.asOf, err)
+			}
+			if keys, _ := st.Blobs.List(t.Context(), ""); len(keys) != 0 {
+				t.Errorf("a refused ingest stored %v", keys)
+			}
+			if _, err := st.Features.Get(t.Context(), m.Customers[0].UserID); err == nil {
+				t.Error("a refused ingest put features online")
+			}
+		})
+	}
+}

@@ -25,10 +25,13 @@ import (
 // features. Validation happens before anything is written. Ingesting the
 // same data again is a no-op for the dataset (and rewrites the month's
 // online features, which repairs them); different data for an as_of
-// already stored is refused.
+// already stored is refused, and so is an as_of after today.
 func (p *Pipeline) Ingest(ctx context.Context, dir, asOf string) (IngestOutput, error) {
 	t, err := parseAsOf("as_of", asOf)
 	if err != nil {
+		return IngestOutput{}, err
+	}
+	if err := checkNotFuture("as_of", t, p.now()); err != nil {
 		return IngestOutput{}, err
 	}
 	m, err := snapshot.Load(dir, t)
@@ -42,6 +45,9 @@ func (p *Pipeline) Ingest(ctx context.Context, dir, asOf string) (IngestOutput, 
 func (p *Pipeline) IngestMonth(ctx context.Context, m *snapshot.Month) (IngestOutput, error) {
 	asOf := m.AsOf.Format(snapshot.DateLayout)
 	out := IngestOutput{AsOf: asOf, Rows: len(m.Customers), DatasetKey: DatasetKey(asOf), Fingerprint: m.Fingerprint()}
+	if err := checkNotFuture("as_of", m.AsOf, p.now()); err != nil {
+		return out, err
+	}
 	for i := range m.Customers {
 		if m.Customers[i].Churn {
 			out.Churners++
