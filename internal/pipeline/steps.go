@@ -89,21 +89,24 @@ func (p *Pipeline) IngestMonth(ctx context.Context, m *snapshot.Month) (IngestOu
 // older one stores its dataset but never rolls the served features back.
 // Publish is what decides (it compares and switches atomically, so a
 // concurrent ingest of a newer month wins whatever the timing); looking
-// first only spares a backfill the write.
+// first only spares a backfill the write. (Versions, not Current, which
+// would read every file of the served month to check it.)
 func (p *Pipeline) publishFeatures(ctx context.Context, asOf string, recs []featurestore.Record, out *IngestOutput) error {
-	cur, err := p.Features.Current(ctx)
-	switch {
-	case err == nil && cur > asOf:
-		out.OnlineNewerAsOf = cur
-		p.progress("ingest", "online features kept at the newer as_of %s", cur)
-		return nil
-	case err != nil && ctx.Err() != nil:
-		return err
-	case err != nil && !errors.Is(err, featurestore.ErrNoVersion):
-		// The served version cannot be read (a damaged file): publishing
-		// this month is how it is repaired, and Publish still refuses to
-		// roll back.
+	versions, err := p.Features.Versions(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		// Publishing this month is also how damaged online features
+		// are repaired, and Publish still refuses to roll back.
 		p.log().Warn("online features unreadable; publishing anew", "as_of", asOf, "err", err)
+	}
+	for _, v := range versions {
+		if v.Served && v.AsOf > asOf {
+			out.OnlineNewerAsOf = v.AsOf
+			p.progress("ingest", "online features kept at the newer as_of %s", v.AsOf)
+			return nil
+		}
 	}
 	if err := p.Features.Write(ctx, asOf, 0, 1, recs); err != nil {
 		return fmt.Errorf("write online features: %w", err)
