@@ -147,6 +147,23 @@ bench-compare:
 bench-serve: ## load test of `churnops serve` on demo data and of a net/http baseline (loopback, bounded; server and load generator on their own CPUs, LAYOUT=shared to float): throughput, p50/p99, closed and open loop
 	bash bench/serve/run.sh
 
+# bench-features: the online feature store writing a month of USERS
+# customers in SHARDS shards and reading it, beside the bbolt store it
+# replaced, in one run (bench/features: medians of 3, and the peak RSS each
+# phase adds, measured by resetting the kernel's high-water mark, so an
+# outer /usr/bin/time would not see the whole run's). The generated months
+# go under BENCH_DIR and are removed afterwards. About 8 min at 1M on 2
+# cores.
+USERS ?= 1000000
+SHARDS ?= 2
+BENCH_DIR ?= /tmp/churnops-bench-features
+.PHONY: bench-features
+bench-features:
+	@set -e; rm -rf $(BENCH_DIR); mkdir -p $(BENCH_DIR); trap 'rm -rf $(BENCH_DIR)' EXIT; \
+	$(GO) build -o $(BENCH_DIR)/churnops ./cmd/churnops; $(GO) build -o $(BENCH_DIR)/features ./bench/features; \
+	/usr/bin/time -f 'gen: %e s, peak RSS %M KB' $(BENCH_DIR)/churnops gen --out $(BENCH_DIR)/m --months 2 --users $(USERS) >/dev/null; \
+	$(BENCH_DIR)/features -data $(BENCH_DIR)/m -work $(BENCH_DIR)/work -shards $(SHARDS)
+
 .PHONY: sam-validate sam-build deploy
 sam-validate: ## lint template.yaml with the pinned SAM CLI (offline)
 	scripts/sam.sh validate --lint

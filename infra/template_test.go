@@ -402,7 +402,7 @@ var wantAccess = map[string]access{
 		registry: []string{"dynamodb:GetItem", "dynamodb:Query"}},
 	"CompareFunction": {registry: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}},
 	"PredictFunction": {reads: []string{"models/"}, registry: []string{"dynamodb:GetItem"},
-		feature: []string{"dynamodb:BatchGetItem", "dynamodb:GetItem"}},
+		feature: []string{"dynamodb:GetItem"}},
 }
 
 var objectPrefix = regexp.MustCompile(`^\$\{DataBucket\.Arn\}/([a-z]+/)\*$`)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,7 +19,7 @@ import (
 
 // service builds the /predict service on the stores, reading online
 // features from features.
-func (a *app) service(st *stores, features featurestore.Store, reload time.Duration, access bool, token string) (*serve.Service, error) {
+func (a *app) service(st *stores, features serve.Features, reload time.Duration, access bool, token string) (*serve.Service, error) {
 	cfg := serve.Config{
 		Token:          token,
 		ModelName:      a.model,
@@ -39,11 +40,15 @@ func (a *app) service(st *stores, features featurestore.Store, reload time.Durat
 // the server and the Lambda function use, so the CLI prints what they send.
 // With include (e.g. ["features"]) it asks POST /predict/details for those
 // per-customer parts: whoever can run the CLI on the state can read them.
+// When the answer is an error because of the online features (none
+// published, a damaged file), the command's error says why and what to do,
+// which the API answer does not.
 func predictOne(ctx context.Context, a *app, st *stores, userID string, include []string) error {
 	svc, err := a.service(st, st.Features, time.Minute, false, "")
 	if err != nil {
 		return err
 	}
+	_, ferr := st.Features.Get(ctx, userID)
 	q := map[string]any{"user_id": userID}
 	path := "/predict"
 	if len(include) > 0 {
@@ -60,6 +65,9 @@ func predictOne(ctx context.Context, a *app, st *stores, userID string, include 
 	}
 	fmt.Fprintln(a.stdout, pretty.String())
 	if rec.Code != http.StatusOK {
+		if ferr != nil && !errors.Is(ferr, featurestore.ErrNotFound) {
+			return fmt.Errorf("predict %s: HTTP %d: %w", userID, rec.Code, ferr)
+		}
 		return fmt.Errorf("predict %s: HTTP %d", userID, rec.Code)
 	}
 	return nil
@@ -91,7 +99,7 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8000", "listen address")
 	reload := fs.Duration("reload", 5*time.Second, "how often the Production version is re-checked (a promotion is served within this)")
 	access := fs.Bool("access-log", true, "log one line per request")
-	featuresTTL := fs.Duration("features-ttl", time.Minute, "how long online features are cached (an ingest is served within this)")
+	featuresTTL := fs.Duration("features-ttl", time.Minute, "how long a user's online features stay cached while the served month does not change (0: no cache)")
 	tokenFile := fs.String("token-file", "", "file holding the bearer token every route but /health requires (default $"+envToken+"; none: loopback --addr only)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
@@ -107,16 +115,24 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Features change at ingest (monthly): a read-through cache spares the
-	// embedded store's per-read file locking on every request; an ingest is
-	// served within featuresTTL.
-	cache := featurestore.NewCache(st.Features, *featuresTTL, 1<<20)
-	svc, err := a.service(st, cache, *reload, *access, token)
+	// Features are read on demand, from the served month only: nothing
+	// is loaded up front (a month of millions of customers does not fit
+	// in memory, and need not). The cache keeps each user's record, and
+	// what the service derives from it, while the month stays the same.
+	var features serve.Features = st.Features
+	if *featuresTTL > 0 {
+		features = featurestore.NewCache(st.Features, *featuresTTL, 1<<20)
+	}
+	svc, err := a.service(st, features, *reload, *access, token)
 	if err != nil {
 		return err
 	}
-	if err := primeFeatures(ctx, st, cache); err != nil {
-		fmt.Fprintf(a.stderr, "churnops serve: features not preloaded (%v); they load on first use\n", err)
+	// Opening the served month now checks its files before the first
+	// request, and says what /ready will say.
+	if asOf, err := st.Features.Current(ctx); err != nil {
+		fmt.Fprintf(a.stderr, "churnops serve: no online features can be served (%v); /ready answers 503 until a month is published (churnops ingest)\n", err)
+	} else {
+		fmt.Fprintf(a.stderr, "churnops serve: serving the online features of as_of=%s\n", asOf)
 	}
 	if err := svc.Reload(ctx); err != nil {
 		fmt.Fprintf(a.stderr, "churnops serve: no model loaded yet (%v); /ready answers 503 until one is promoted\n", err)
@@ -126,18 +142,4 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintf(a.stderr, "churnops serve: listening on http://%s (POST /predict, GET /health /ready /model /metrics); Ctrl-C stops\n", *addr)
 	return svc.ListenAndServe(ctx, *addr)
-}
-
-// primeFeatures loads every online feature record into cache in one read,
-// on the embedded default (the AWS table is read on demand).
-func primeFeatures(ctx context.Context, st *stores, cache *featurestore.Cache) error {
-	if st.Local == nil {
-		return nil
-	}
-	recs, err := st.Local.Features.All(ctx)
-	if err != nil {
-		return err
-	}
-	cache.Prime(recs)
-	return nil
 }

@@ -31,9 +31,43 @@
 //
 // # Features table
 //
-// Key schema: user_id (S, hash). Each item holds as_of (S) and features (M):
-// numbers as N, booleans as BOOL, strings as S, missing values as NULL, so
-// the console and ad-hoc queries read the same values /predict does.
+// Key schema: pk (S, hash), sk (S, range), like the registry's. Three kinds
+// of items, one version of online features per as_of:
+//
+//	pk "F#2024-02-29#417"  sk user_id   a record: as_of (S), features (M: numbers N,
+//	                                    booleans BOOL, strings S, missing NULL)
+//	pk "VERSION"           sk as_of     a version: shards (N), done (NS, the shards
+//	                                    written), buckets (NS), records_<k> (N)
+//	pk "CURRENT"           sk "CURRENT" the served version: as_of, shards, updated_at
+//
+// A record's partition is its version and bucket shard.Of(user_id, 1024)
+// (Buckets), not its shard k of K: a month's writes and reads spread over
+// 1024 partition keys whatever K is, and a reader needs only the served
+// as_of and the user_id, so /predict reads with GetItem alone (its IAM
+// policy allows nothing else on the table).
+//
+// Write of shard k records the shard count and the shard's buckets on the
+// version item (conditioned on the count being unset or the same), writes
+// the records with BatchWriteItem (BatchSize items a request, batchWorkers
+// requests in flight, unprocessed items resent with capped, jittered
+// backoff, giving up after maxBatchAttempts rounds or when the context
+// ends), then adds k to done. Every step is idempotent, so a retried or
+// concurrent shard task is harmless. Publish is one TransactWriteItems: a
+// ConditionCheck that the version item has shards = K and size(done) = K,
+// and a Put of CURRENT conditioned on it being absent or older; a cancelled
+// transaction is re-read and reported (no switch), so the newest month
+// wins whatever the order of concurrent publishes.
+//
+// A reader trusts the CURRENT it read for its pointer TTL
+// (DefaultPointerTTL, 5 s): a publish reaches a warm /predict within it,
+// and meanwhile it serves the previous version, whole, since Publish never
+// deletes. Versions older than the served one's predecessor are deleted by
+// Prune (which ingest calls after a switch) and Remove (`churnops dataset
+// rm`): the version item loses done (it can no longer be published), its
+// records are deleted bucket by bucket (Query of each recorded bucket,
+// BatchWriteItem deletes), then the item itself. Explicit deletes, not
+// TTL: a TTL set at write time would expire a served month that no newer
+// month replaced in time.
 //
 // # Endpoints
 //

@@ -33,17 +33,23 @@ func TestRefusedBeforeAnyRequest(t *testing.T) {
 		want error // a sentinel the error must wrap, or nil for any error
 	}{
 		{"NaN feature", func(ctx context.Context) error {
-			return fs.PutBatch(ctx, []featurestore.Record{good, withFeature(math.NaN())})
-		}, nil},
+			return fs.Write(ctx, "2024-01-31", 0, 1, []featurestore.Record{good, withFeature(math.NaN())})
+		}, featurestore.ErrInvalid},
 		{"+Inf feature", func(ctx context.Context) error {
-			return fs.PutBatch(ctx, []featurestore.Record{good, withFeature(math.Inf(1))})
-		}, nil},
+			return fs.Write(ctx, "2024-01-31", 0, 1, []featurestore.Record{good, withFeature(math.Inf(1))})
+		}, featurestore.ErrInvalid},
+		{"a number beyond DynamoDB's range", func(ctx context.Context) error {
+			return fs.Write(ctx, "2024-01-31", 0, 1, []featurestore.Record{good, withFeature(1e300)})
+		}, featurestore.ErrInvalid},
 		{"unsupported feature type", func(ctx context.Context) error {
-			return fs.PutBatch(ctx, []featurestore.Record{good, withFeature(struct{}{})})
-		}, nil},
+			return fs.Write(ctx, "2024-01-31", 0, 1, []featurestore.Record{good, withFeature(struct{}{})})
+		}, featurestore.ErrInvalid},
 		{"empty user ID", func(ctx context.Context) error {
-			return fs.PutBatch(ctx, []featurestore.Record{good, {AsOf: "2024-01-31"}})
-		}, nil},
+			return fs.Write(ctx, "2024-01-31", 0, 1, []featurestore.Record{good, {AsOf: "2024-01-31"}})
+		}, featurestore.ErrInvalid},
+		{"bad as_of", func(ctx context.Context) error {
+			return fs.Write(ctx, "2024-01-31/../x", 0, 1, []featurestore.Record{good})
+		}, featurestore.ErrInvalid},
 		{"Get of an empty user ID", func(ctx context.Context) error { _, err := fs.Get(ctx, ""); return err }, featurestore.ErrNotFound},
 		{"Register without a model", func(ctx context.Context) error { _, err := reg.Register(ctx, registry.Version{}); return err }, registry.ErrInvalid},
 		{"Get of version 0", func(ctx context.Context) error { _, err := reg.Get(ctx, "churn", 0); return err }, registry.ErrNotFound},

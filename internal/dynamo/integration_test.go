@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/churnops/churnops/internal/featurestore/featurestoretest"
 	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/internal/registry/registrytest"
+	"github.com/churnops/churnops/internal/shard"
 )
 
 // newClient returns a DynamoDB client on the emulator named by
@@ -206,15 +208,15 @@ func (f *flakyClient) TransactWriteItems(ctx context.Context, in *dynamodb.Trans
 	return f.Client.TransactWriteItems(ctx, in, optFns...)
 }
 
-func TestPutBatchResendsUnprocessedItems(t *testing.T) {
+func TestFeatureWriteResendsUnprocessedItems(t *testing.T) {
 	c := newClient(t)
 	cases := []struct {
 		name       string
 		records    int
 		flakyRound int
 	}{
-		{"one partial chunk", 7, 3},
-		{"several chunks", 3*dynamo.BatchSize + 4, 2},
+		{"one partial batch", 7, 3},
+		{"several batches", 3*dynamo.BatchSize + 4, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,10 +224,13 @@ func TestPutBatchResendsUnprocessedItems(t *testing.T) {
 			s := dynamo.NewFeatureStore(f, freshTables(t, c, false, true).Features)
 			recs := make([]featurestore.Record, tc.records)
 			for i := range recs {
-				recs[i] = featurestore.Record{UserID: fmt.Sprintf("u%03d", i), AsOf: "2024-01-31", Features: map[string]any{"i": float64(i)}}
+				recs[i] = featurestore.Record{UserID: fmt.Sprintf("u%03d", i), Features: map[string]any{"i": float64(i)}}
 			}
-			if err := s.PutBatch(t.Context(), recs); err != nil {
-				t.Fatalf("PutBatch: %v", err)
+			if err := s.Write(t.Context(), "2024-01-31", 0, 1, recs); err != nil {
+				t.Fatalf("Write: %v", err)
+			}
+			if _, _, err := s.Publish(t.Context(), "2024-01-31"); err != nil {
+				t.Fatalf("Publish: %v", err)
 			}
 			for _, r := range recs {
 				got, err := s.Get(t.Context(), r.UserID)
@@ -240,6 +245,155 @@ func TestPutBatchResendsUnprocessedItems(t *testing.T) {
 				t.Errorf("%d BatchWriteItem calls: the unprocessed items were never resent", f.batchCalls)
 			}
 		})
+	}
+}
+
+// TestFeaturesLayout pins the features table's layout the package doc
+// promises: what the template's key schema, the predict function's
+// GetItem-only policy and ad-hoc queries rely on.
+func TestFeaturesLayout(t *testing.T) {
+	c := newClient(t)
+	table := freshTables(t, c, false, true).Features
+	s := dynamo.NewFeatureStore(c, table)
+	ctx := t.Context()
+	recs := []featurestore.Record{
+		{UserID: "7590-VHVEG", Features: map[string]any{"monthly_fee": 29.85, "paperless_billing": true, "net_service": "DSL", "plan_stream_tv": nil}},
+		{UserID: "5575-GNVDE", Features: map[string]any{"monthly_fee": 56.95}},
+	}
+	for k := range 2 {
+		var part []featurestore.Record
+		for _, r := range recs {
+			if shard.Of(r.UserID, 2) == k {
+				part = append(part, r)
+			}
+		}
+		if err := s.Write(ctx, "2024-01-31", k, 2, part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.Publish(ctx, "2024-01-31"); err != nil {
+		t.Fatal(err)
+	}
+	getItem := func(pk, sk string) map[string]types.AttributeValue {
+		t.Helper()
+		out, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}, "sk": &types.AttributeValueMemberS{Value: sk}}})
+		if err != nil || out.Item == nil {
+			t.Fatalf("GetItem %s/%s: %v, %v", pk, sk, out, err)
+		}
+		return out.Item
+	}
+	rec := getItem(fmt.Sprintf("F#2024-01-31#%d", shard.Of("7590-VHVEG", dynamo.Buckets)), "7590-VHVEG")
+	features, ok := rec["features"].(*types.AttributeValueMemberM)
+	if !ok || rec["as_of"].(*types.AttributeValueMemberS).Value != "2024-01-31" {
+		t.Fatalf("record item %v: want as_of and a native features map", rec)
+	}
+	for name, want := range map[string]string{"monthly_fee": "*types.AttributeValueMemberN", "paperless_billing": "*types.AttributeValueMemberBOOL",
+		"net_service": "*types.AttributeValueMemberS", "plan_stream_tv": "*types.AttributeValueMemberNULL"} {
+		if got := fmt.Sprintf("%T", features.Value[name]); got != want {
+			t.Errorf("feature %s is %s, want %s", name, got, want)
+		}
+	}
+	cur := getItem("CURRENT", "CURRENT")
+	if cur["as_of"].(*types.AttributeValueMemberS).Value != "2024-01-31" || cur["shards"].(*types.AttributeValueMemberN).Value != "2" {
+		t.Errorf("pointer item %v: want as_of 2024-01-31, 2 shards", cur)
+	}
+	ver := getItem("VERSION", "2024-01-31")
+	if done, ok := ver["done"].(*types.AttributeValueMemberNS); !ok || len(done.Value) != 2 || ver["shards"].(*types.AttributeValueMemberN).Value != "2" {
+		t.Errorf("version item %v: want shards 2, done {0, 1}", ver)
+	}
+}
+
+// TestFeaturePointerTTL: a reader trusts the served version it read for its
+// pointer TTL, serving that whole month meanwhile (Publish keeps it), and
+// sees a publish once the TTL is over.
+func TestFeaturePointerTTL(t *testing.T) {
+	c := newClient(t)
+	table := freshTables(t, c, false, true).Features
+	ctx := t.Context()
+	writer := dynamo.NewFeatureStore(c, table)
+	publish := func(asOf string, users ...string) {
+		t.Helper()
+		var recs []featurestore.Record
+		for _, u := range users {
+			recs = append(recs, featurestore.Record{UserID: u, Features: map[string]any{"as_of": asOf}})
+		}
+		if err := writer.Write(ctx, asOf, 0, 1, recs); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := writer.Publish(ctx, asOf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("2024-01-31", "a", "b")
+	trusting := dynamo.NewFeatureStore(c, table).WithPointerTTL(time.Hour)
+	fresh := dynamo.NewFeatureStore(c, table).WithPointerTTL(0)
+	for _, s := range []*dynamo.FeatureStore{trusting, fresh} {
+		if cur, err := s.Current(ctx); err != nil || cur != "2024-01-31" {
+			t.Fatalf("Current = %s, %v", cur, err)
+		}
+	}
+	publish("2024-02-29", "a")
+	if r, err := trusting.Get(ctx, "b"); err != nil || r.AsOf != "2024-01-31" {
+		t.Errorf("within its TTL a reader serves the month it read: %+v, %v", r, err)
+	}
+	if r, err := fresh.Get(ctx, "a"); err != nil || r.AsOf != "2024-02-29" {
+		t.Errorf("past its TTL a reader serves the new month: %+v, %v", r, err)
+	}
+	if _, err := fresh.Get(ctx, "b"); !errors.Is(err, featurestore.ErrNotFound) {
+		t.Errorf("b left: %v, want ErrNotFound", err)
+	}
+}
+
+// TestFeaturePruneDeletesRecords: pruned and removed versions leave no item
+// behind: not their records, not their version item.
+func TestFeaturePruneDeletesRecords(t *testing.T) {
+	c := newClient(t)
+	table := freshTables(t, c, false, true).Features
+	ctx := t.Context()
+	s := dynamo.NewFeatureStore(c, table)
+	var users []string
+	for i := range 300 {
+		users = append(users, fmt.Sprintf("user-%03d", i))
+	}
+	dates := []string{"2024-01-31", "2024-02-29", "2024-03-31"}
+	for _, d := range dates {
+		var recs []featurestore.Record
+		for _, u := range users {
+			recs = append(recs, featurestore.Record{UserID: u, Features: map[string]any{"x": 1.0}})
+		}
+		if err := s.Write(ctx, d, 0, 1, recs); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Publish(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if removed, err := s.Prune(ctx); err != nil || len(removed) != 1 || removed[0] != dates[0] {
+		t.Fatalf("Prune = %v, %v", removed, err)
+	}
+	if _, err := s.Remove(ctx, dates[2], false); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	var startKey map[string]types.AttributeValue
+	for {
+		out, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ExclusiveStartKey: startKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, item := range out.Items {
+			pk := item["pk"].(*types.AttributeValueMemberS).Value
+			if !strings.Contains(pk, dates[1]) && pk != "CURRENT" && !(pk == "VERSION" && item["sk"].(*types.AttributeValueMemberS).Value == dates[1]) {
+				left = append(left, pk+" "+item["sk"].(*types.AttributeValueMemberS).Value)
+			}
+		}
+		if startKey = out.LastEvaluatedKey; len(startKey) == 0 {
+			break
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("%d items of removed versions left, e.g. %v", len(left), left[:min(5, len(left))])
 	}
 }
 

@@ -399,8 +399,14 @@ func (r *Registry) promote(ctx context.Context, model string, version, expected 
 // of the items whose condition failed (nil when the transaction committed);
 // the error is for everything else.
 func (r *Registry) transact(ctx context.Context, items []types.TransactWriteItem) (failed []int, err error) {
+	return transact(ctx, r.client, items)
+}
+
+// transact is Registry.transact on any client (the feature store's
+// publishes are transactions too).
+func transact(ctx context.Context, client Client, items []types.TransactWriteItem) (failed []int, err error) {
 	for attempt := 1; ; attempt++ {
-		_, err := r.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		_, err := client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
 			return nil, nil
 		}

@@ -56,14 +56,17 @@ func CreateTables(ctx context.Context, client *dynamodb.Client, names TableNames
 		})
 	}
 	if names.Features != "" {
+		// The same key schema, with another layout (see the package doc).
 		inputs = append(inputs, &dynamodb.CreateTableInput{
 			TableName:   aws.String(names.Features),
 			BillingMode: types.BillingModePayPerRequest,
 			AttributeDefinitions: []types.AttributeDefinition{
-				{AttributeName: aws.String(attrUserID), AttributeType: types.ScalarAttributeTypeS},
+				{AttributeName: aws.String(attrPK), AttributeType: types.ScalarAttributeTypeS},
+				{AttributeName: aws.String(attrSK), AttributeType: types.ScalarAttributeTypeS},
 			},
 			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(attrUserID), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrSK), KeyType: types.KeyTypeRange},
 			},
 		})
 	}

@@ -8,20 +8,33 @@ import (
 	"time"
 )
 
-// Cache is a read-through cache in front of a Store for servers that read
-// far more often than features change (they change at ingest, monthly):
-// the local /predict server would otherwise pay the embedded store's
-// per-read file locking on every request. An entry, found or not found,
-// lives for TTL, so an ingest is visible within TTL. Records returned are
-// shared: callers must not modify them. GetEntry hands out the entry itself,
-// with a memo slot for data a reader derives from the record.
+// Reader is the read side of a Store: what a Cache reads through.
+type Reader interface {
+	Get(ctx context.Context, userID string) (Record, error)
+	Current(ctx context.Context) (string, error)
+}
+
+// Cache is a read-through cache in front of a Store's read side, for
+// servers that read far more often than versions change (monthly). Its
+// entries belong to the version that was served when they were read: when
+// the store serves another version, the cache starts over, so a switch is
+// seen as soon as the store sees it, and a customer absent from the new
+// version is unknown at once. Each read asks the store which version it
+// serves (Current), which the stores answer without I/O most of the time.
+//
+// An entry, found or not found, also expires after TTL, which bounds how
+// long a version rewritten in place (a repaired shard) is served from
+// memory. Records returned are shared: callers must not modify them.
+// GetEntry hands out the entry itself, with a memo slot for data a reader
+// derives from the record.
 type Cache struct {
-	store Store
+	store Reader
 	ttl   time.Duration
 	max   int
 	now   func() time.Time
 
 	mu      sync.RWMutex
+	version string // the version the entries belong to
 	entries map[string]cacheEntry
 }
 
@@ -56,15 +69,19 @@ func (e *Entry) Memo(key any) (any, bool) {
 // must be comparable.
 func (e *Entry) SetMemo(key, value any) { e.memo.Store(&memo{key: key, value: value}) }
 
-var _ Store = (*Cache)(nil)
+var _ Reader = (*Cache)(nil)
 
 // NewCache returns a Cache over store keeping at most maxEntries users
 // (when full, it starts over empty rather than tracking recency).
-func NewCache(store Store, ttl time.Duration, maxEntries int) *Cache {
+func NewCache(store Reader, ttl time.Duration, maxEntries int) *Cache {
 	return &Cache{store: store, ttl: ttl, max: maxEntries, now: time.Now, entries: map[string]cacheEntry{}}
 }
 
-// Get returns the user's record from the cache or, past TTL, from the store.
+// Current returns the store's served version; it is never cached, so that
+// a readiness check asks the store itself.
+func (c *Cache) Current(ctx context.Context) (string, error) { return c.store.Current(ctx) }
+
+// Get returns the user's record from the cache or the store.
 func (c *Cache) Get(ctx context.Context, userID string) (Record, error) {
 	e, err := c.GetEntry(ctx, userID)
 	if err != nil {
@@ -75,11 +92,16 @@ func (c *Cache) Get(ctx context.Context, userID string) (Record, error) {
 
 // GetEntry is Get returning the cache entry itself, with its memo slot.
 func (c *Cache) GetEntry(ctx context.Context, userID string) (*Entry, error) {
+	version, err := c.store.Current(ctx)
+	if err != nil {
+		return nil, err // nothing served, or the store cannot tell: not cached
+	}
 	now := c.now()
 	c.mu.RLock()
 	ce, ok := c.entries[userID]
+	same := c.version == version
 	c.mu.RUnlock()
-	if ok && now.Before(ce.expires) {
+	if ok && same && now.Before(ce.expires) {
 		if ce.e == nil {
 			return nil, ErrNotFound
 		}
@@ -90,13 +112,19 @@ func (c *Cache) GetEntry(ctx context.Context, userID string) (*Entry, error) {
 	if err != nil && !missing {
 		return nil, err // a failing store is not cached
 	}
+	if !missing && rec.AsOf != version {
+		// The store switched between the two reads: serve the record,
+		// keep nothing; the next read starts the cache over.
+		return &Entry{Record: rec}, nil
+	}
 	ce = cacheEntry{expires: now.Add(c.ttl)}
 	if !missing {
 		ce.e = &Entry{Record: rec}
 	}
 	c.mu.Lock()
-	if len(c.entries) >= c.max {
+	if c.version != version || len(c.entries) >= c.max {
 		c.entries = make(map[string]cacheEntry, len(c.entries))
+		c.version = version
 	}
 	c.entries[userID] = ce
 	c.mu.Unlock()
@@ -104,30 +132,4 @@ func (c *Cache) GetEntry(ctx context.Context, userID string) (*Entry, error) {
 		return nil, err
 	}
 	return ce.e, nil
-}
-
-// PutBatch writes through to the store and drops the written users from
-// the cache, so this process sees its own writes at once.
-func (c *Cache) PutBatch(ctx context.Context, recs []Record) error {
-	err := c.store.PutBatch(ctx, recs)
-	c.mu.Lock()
-	for _, r := range recs {
-		delete(c.entries, r.UserID)
-	}
-	c.mu.Unlock()
-	return err
-}
-
-// Prime fills the cache with records read in bulk (they expire after TTL
-// like any entry), so a fresh server does not start on cache misses.
-func (c *Cache) Prime(recs []Record) {
-	exp := c.now().Add(c.ttl)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, r := range recs {
-		if len(c.entries) >= c.max {
-			return
-		}
-		c.entries[r.UserID] = cacheEntry{e: &Entry{Record: r}, expires: exp}
-	}
 }

@@ -7,13 +7,12 @@ import (
 	"time"
 
 	"github.com/churnops/churnops/internal/featurestore"
-	"github.com/churnops/churnops/internal/featurestore/featurestoretest"
-	"github.com/churnops/churnops/internal/localstore"
+	"github.com/churnops/churnops/internal/serve/servetest"
 )
 
 // countingStore counts reads that reach the store.
 type countingStore struct {
-	featurestore.Store
+	*servetest.Features
 	gets int
 	fail error
 }
@@ -23,35 +22,20 @@ func (s *countingStore) Get(ctx context.Context, id string) (featurestore.Record
 	if s.fail != nil {
 		return featurestore.Record{}, s.fail
 	}
-	return s.Store.Get(ctx, id)
+	return s.Features.Get(ctx, id)
 }
 
-func open(t *testing.T) featurestore.Store {
-	t.Helper()
-	st, err := localstore.Open(t.TempDir(), localstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st.Features
-}
-
-func TestCacheContract(t *testing.T) {
-	// A zero TTL caches nothing: the cache must then behave as the store.
-	featurestoretest.Run(t, func(t *testing.T) featurestore.Store {
-		return featurestore.NewCache(open(t), 0, 100)
-	})
+func rec(id string, x float64) featurestore.Record {
+	return featurestore.Record{UserID: id, Features: map[string]any{"x": x}}
 }
 
 func TestCacheServesWithinTTL(t *testing.T) {
-	ctx := context.Background()
-	inner := &countingStore{Store: open(t)}
-	if err := inner.PutBatch(ctx, []featurestore.Record{{UserID: "u1", AsOf: "2024-01-31", Features: map[string]any{"x": 1.0}}}); err != nil {
-		t.Fatal(err)
-	}
+	ctx := t.Context()
+	inner := &countingStore{Features: servetest.NewFeatures()}
+	inner.Upsert("2024-01-31", rec("u1", 1))
 	c := featurestore.NewCache(inner, time.Minute, 10)
 	for range 5 {
-		if r, err := c.Get(ctx, "u1"); err != nil || r.Features["x"] != 1.0 {
+		if r, err := c.Get(ctx, "u1"); err != nil || r.Features["x"] != 1.0 || r.AsOf != "2024-01-31" {
 			t.Fatalf("Get = %+v, %v", r, err)
 		}
 		if _, err := c.Get(ctx, "ghost"); !errors.Is(err, featurestore.ErrNotFound) {
@@ -60,13 +44,6 @@ func TestCacheServesWithinTTL(t *testing.T) {
 	}
 	if inner.gets != 2 {
 		t.Errorf("%d store reads for 10 gets of 2 users, want 2", inner.gets)
-	}
-	// A write through the cache is visible at once.
-	if err := c.PutBatch(ctx, []featurestore.Record{{UserID: "u1", AsOf: "2024-02-29", Features: map[string]any{"x": 2.0}}}); err != nil {
-		t.Fatal(err)
-	}
-	if r, _ := c.Get(ctx, "u1"); r.AsOf != "2024-02-29" {
-		t.Errorf("after PutBatch got as_of %s, want the new record", r.AsOf)
 	}
 	// Store failures are returned and not cached.
 	inner.fail = errors.New("disk on fire")
@@ -79,35 +56,48 @@ func TestCacheServesWithinTTL(t *testing.T) {
 	}
 }
 
-func TestCachePrime(t *testing.T) {
-	ctx := context.Background()
-	inner := &countingStore{Store: open(t)}
-	c := featurestore.NewCache(inner, time.Minute, 2)
-	c.Prime([]featurestore.Record{{UserID: "a", AsOf: "2024-01-31"}, {UserID: "b"}, {UserID: "c"}})
-	if r, err := c.Get(ctx, "a"); err != nil || r.AsOf != "2024-01-31" {
-		t.Fatalf("Get a = %+v, %v; want the primed record", r, err)
+// TestCacheFollowsTheServedVersion: when the store serves another version
+// the cache starts over, so the new month is served at once, users absent
+// from it are unknown at once, and a store that cannot tell its version
+// fails the read rather than serving from memory.
+func TestCacheFollowsTheServedVersion(t *testing.T) {
+	ctx := t.Context()
+	inner := &countingStore{Features: servetest.NewFeatures()}
+	inner.Upsert("2024-01-31", rec("stays", 1), rec("leaves", 2))
+	c := featurestore.NewCache(inner, time.Hour, 10)
+	for _, id := range []string{"stays", "leaves", "joins"} {
+		_, _ = c.Get(ctx, id)
 	}
-	if inner.gets != 0 {
-		t.Errorf("%d store reads for a primed user, want 0", inner.gets)
+	inner.Upsert("2024-02-29", rec("stays", 10), rec("joins", 30))
+	cases := []struct {
+		id   string
+		want float64 // 0: not found
+	}{{"stays", 10}, {"leaves", 0}, {"joins", 30}}
+	for _, tc := range cases {
+		r, err := c.Get(ctx, tc.id)
+		switch {
+		case tc.want == 0 && !errors.Is(err, featurestore.ErrNotFound):
+			t.Errorf("Get %s after the switch = %+v, %v; want ErrNotFound", tc.id, r, err)
+		case tc.want != 0 && (err != nil || r.Features["x"] != tc.want || r.AsOf != "2024-02-29"):
+			t.Errorf("Get %s after the switch = %+v, %v; want x=%v of 2024-02-29", tc.id, r, err, tc.want)
+		}
 	}
-	// Past maxEntries nothing more is primed: c falls through to the store.
-	if _, err := c.Get(ctx, "c"); !errors.Is(err, featurestore.ErrNotFound) || inner.gets != 1 {
-		t.Errorf("Get c: %v after %d reads; want a store read answering ErrNotFound", err, inner.gets)
+	inner.SetErr(errors.New("unreachable"))
+	if _, err := c.Get(ctx, "stays"); err == nil {
+		t.Error("a cached user was served while the store cannot say which version it serves")
+	}
+	if _, err := c.Current(ctx); err == nil {
+		t.Error("Current of a failing store succeeded: it must not be cached")
 	}
 }
 
 // TestCacheEntryMemo checks the memo slot's lifetime: it lives with the
 // cached record, answers only the key it was stored under, and is gone when
-// the record is re-read (a write through the cache, or past TTL).
+// the record is re-read (another version served, or past TTL).
 func TestCacheEntryMemo(t *testing.T) {
-	ctx := context.Background()
-	inner := open(t)
-	put := func(c *featurestore.Cache, asOf string) {
-		t.Helper()
-		if err := c.PutBatch(ctx, []featurestore.Record{{UserID: "u1", AsOf: asOf, Features: map[string]any{"x": 1.0}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx := t.Context()
+	inner := servetest.NewFeatures()
+	inner.Upsert("2024-01-31", rec("u1", 1))
 	entry := func(c *featurestore.Cache) *featurestore.Entry {
 		t.Helper()
 		e, err := c.GetEntry(ctx, "u1")
@@ -117,7 +107,6 @@ func TestCacheEntryMemo(t *testing.T) {
 		return e
 	}
 	c := featurestore.NewCache(inner, time.Minute, 10)
-	put(c, "2024-01-31")
 	e := entry(c)
 	if _, ok := e.Memo("model-v1"); ok {
 		t.Fatal("a fresh entry has a memo")
@@ -133,9 +122,9 @@ func TestCacheEntryMemo(t *testing.T) {
 	if _, ok := entry(c).Memo("model-v1"); ok {
 		t.Fatal("the replaced key still answers")
 	}
-	put(c, "2024-02-29") // a write drops the entry: the memo goes with it
+	inner.Upsert("2024-02-29", rec("u1", 2)) // another version: the memo goes with the entry
 	if e := entry(c); e.Record.AsOf != "2024-02-29" {
-		t.Fatalf("as_of %s after the write", e.Record.AsOf)
+		t.Fatalf("as_of %s after the switch", e.Record.AsOf)
 	} else if _, ok := e.Memo("model-v2"); ok {
 		t.Fatal("memo survived a new record")
 	}

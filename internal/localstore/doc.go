@@ -8,10 +8,20 @@
 //	blobs/        blob.Store: one file per key (blobs/models/churn/v1/model.json)
 //	blobs/.tmp/   files being written; a Put links a complete file into place
 //	registry.db   registry.Registry and registry.Approvals (bbolt)
-//	features.db   featurestore.Store (bbolt), apart so that /predict reads
-//	              and ingest writes do not wait on registry operations
+//	features/     featurestore.Store: per as_of and shard an immutable file
+//	              (features/as_of=2024-02-29/part-00000-of-00001.kv), and
+//	              CURRENT naming the served version (see Features)
+//
+// A features.db left by an earlier churnops (the online features in bbolt,
+// one record per user whatever its month) is never opened: reads explain
+// that the newest month must be ingested again, and the first publish
+// deletes it.
 //
 // # Several processes
+//
+// The online features need no database lock: readers take none, writers
+// of a shard rename a complete file into place, and publishers switch
+// CURRENT under an flock of features/LOCK (see Features).
 //
 // bbolt allows one process at a time per database file (an exclusive
 // flock). By default a store opens its file, takes the lock, runs one

@@ -67,14 +67,11 @@ func Open(dir string, opts Options) (*State, error) {
 		return nil, errors.Join(fmt.Errorf("open state %s: %w", dir, err), s.Close())
 	}
 	s.files = append(s.files, reg)
-	feat, err := openBoltFile(filepath.Join(dir, "features.db"), opts)
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("open state %s: %w", dir, err), s.Close())
-	}
-	s.files = append(s.files, feat)
 	s.Registry = &Registry{file: reg}
 	s.Approvals = &Approvals{file: reg}
-	s.Features = &Features{file: feat}
+	if s.Features, err = openFeatures(dir, opts.LockTimeout); err != nil {
+		return nil, errors.Join(fmt.Errorf("open state %s: %w", dir, err), s.Close())
+	}
 	return s, nil
 }
 
@@ -85,6 +82,9 @@ func (s *State) Close() error {
 	var errs []error
 	for _, f := range s.files {
 		errs = append(errs, f.close())
+	}
+	if s.Features != nil {
+		errs = append(errs, s.Features.close())
 	}
 	if s.Blobs != nil {
 		errs = append(errs, s.Blobs.close())

@@ -55,11 +55,7 @@ func TestApprovalsContract(t *testing.T) {
 }
 
 func TestFeaturesContract(t *testing.T) {
-	for _, m := range modes {
-		t.Run(m.name, func(t *testing.T) {
-			featurestoretest.Run(t, func(t *testing.T) featurestore.Store { return openState(t, t.TempDir(), m.opts).Features })
-		})
-	}
+	featurestoretest.Run(t, func(t *testing.T) featurestore.Store { return openState(t, t.TempDir(), localstore.Options{}).Features })
 }
 
 func TestBlobsContract(t *testing.T) {
@@ -82,7 +78,10 @@ func TestReopen(t *testing.T) {
 	if err := s.Registry.Promote(ctx, "churn", v.Version, 0, registry.Decision{Outcome: registry.OutcomePromoted}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Features.PutBatch(ctx, []featurestore.Record{{UserID: "u1", AsOf: "2024-01-31", Features: map[string]any{"a": 1.0}}}); err != nil {
+	if err := s.Features.Write(ctx, "2024-01-31", 0, 1, []featurestore.Record{{UserID: "u1", Features: map[string]any{"a": 1.0}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Features.Publish(ctx, "2024-01-31"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Blobs.Put(ctx, "models/churn/v1/model.json", []byte("model")); err != nil {
@@ -118,7 +117,7 @@ func TestReopen(t *testing.T) {
 			}
 		})
 	}
-	for _, name := range []string{"registry.db", "features.db", "blobs/models/churn/v1/model.json"} {
+	for _, name := range []string{"registry.db", "features/CURRENT", "features/as_of=2024-01-31/part-00000-of-00001.kv", "blobs/models/churn/v1/model.json"} {
 		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(name))); err != nil {
 			t.Errorf("state layout: %v", err)
 		}

@@ -27,6 +27,14 @@ type ModelNotFoundError struct{ Msg string }
 
 func (e *ModelNotFoundError) Error() string { return "model not found: " + e.Msg }
 
+// DatasetInUseError means a month was not removed because something
+// depends on it: a Production or candidate model trained on it, or the
+// online store that would be left with no month to serve. Nothing was
+// removed; the removal can be forced.
+type DatasetInUseError struct{ Msg string }
+
+func (e *DatasetInUseError) Error() string { return "dataset in use: " + e.Msg }
+
 // InternalError is any other failure (storage, corrupt artifact, training).
 // It carries the wrapped chain for logs and errors.Is; its type name is what
 // Step Functions sees, instead of aws-lambda-go's opaque "wrapError".
@@ -47,7 +55,7 @@ func boundary(step string, err error) error {
 	switch err.(type) {
 	case nil:
 		return nil
-	case *InvalidInputError, *SnapshotNotFoundError, *RegistryConflictError, *ModelNotFoundError, *InternalError:
+	case *InvalidInputError, *SnapshotNotFoundError, *RegistryConflictError, *ModelNotFoundError, *DatasetInUseError, *InternalError:
 		return err
 	}
 	return &InternalError{Step: step, Err: err}

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 )
@@ -9,3 +10,5 @@ import (
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }
+
+func contextBackground() context.Context { return context.Background() }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/churnops/churnops/internal/asl"
 	"github.com/churnops/churnops/statemachine"
@@ -50,7 +51,11 @@ func (p *Pipeline) LocalRunner(obs asl.Observer) (*asl.Runner, error) {
 
 // Validate fills defaults and checks an execution input before a run
 // starts, so that a typo fails fast instead of after training.
-func (in *ExecutionInput) Validate() error {
+func (in *ExecutionInput) Validate() error { return in.ValidateAt(time.Now()) }
+
+// ValidateAt is Validate with today's date taken from now: a date after
+// it (plus FutureTolerance) is refused.
+func (in *ExecutionInput) ValidateAt(now time.Time) error {
 	if in.ModelName == "" {
 		in.ModelName = DefaultModelName
 	}
@@ -58,7 +63,11 @@ func (in *ExecutionInput) Validate() error {
 		if f.v == AsOfLatest || f.v == AsOfPrevious {
 			continue
 		}
-		if _, err := parseAsOf(f.name, f.v); err != nil {
+		t, err := parseAsOf(f.name, f.v)
+		if err != nil {
+			return err
+		}
+		if err := checkNotFuture(f.name, t, now); err != nil {
 			return err
 		}
 	}

@@ -75,6 +75,23 @@ func parseAsOf(field, s string) (time.Time, error) {
 	return t, nil
 }
 
+// FutureTolerance is how far past today (UTC) an as_of may be: a day, for
+// the operator whose month ends before it does in UTC. Anything later is a
+// typo (2204-01-31 for 2024-01-31) that would otherwise be served as the
+// newest month forever, every real month then being a backfill.
+const FutureTolerance = 24 * time.Hour
+
+// checkNotFuture refuses a date after today plus FutureTolerance.
+func checkNotFuture(field string, t, now time.Time) error {
+	now = now.UTC()
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	if t.After(today.Add(FutureTolerance)) {
+		return &InvalidInputError{Msg: fmt.Sprintf("%s %s is in the future (today is %s UTC): a typo? a month is ingested once it has ended",
+			field, t.Format(snapshot.DateLayout), today.Format(snapshot.DateLayout))}
+	}
+	return nil
+}
+
 // loadMonth reads a stored snapshot.
 func (p *Pipeline) loadMonth(ctx context.Context, field, asOf string) (*snapshot.Month, error) {
 	if _, err := parseAsOf(field, asOf); err != nil {

@@ -21,13 +21,17 @@ import (
 )
 
 // Ingest validates a month directory in the lab's layout, stores its
-// snapshot under datasets/as_of=…/ and materializes its features as the
-// online features. Validation happens before anything is written. Ingesting
-// the same data again is a no-op for the dataset (and refreshes the online
-// features); different data for an as_of already stored is refused.
+// snapshot under datasets/as_of=…/ and publishes its features as the online
+// features. Validation happens before anything is written. Ingesting the
+// same data again is a no-op for the dataset (and rewrites the month's
+// online features, which repairs them); different data for an as_of
+// already stored is refused, and so is an as_of after today.
 func (p *Pipeline) Ingest(ctx context.Context, dir, asOf string) (IngestOutput, error) {
 	t, err := parseAsOf("as_of", asOf)
 	if err != nil {
+		return IngestOutput{}, err
+	}
+	if err := checkNotFuture("as_of", t, p.now()); err != nil {
 		return IngestOutput{}, err
 	}
 	m, err := snapshot.Load(dir, t)
@@ -41,6 +45,9 @@ func (p *Pipeline) Ingest(ctx context.Context, dir, asOf string) (IngestOutput, 
 func (p *Pipeline) IngestMonth(ctx context.Context, m *snapshot.Month) (IngestOutput, error) {
 	asOf := m.AsOf.Format(snapshot.DateLayout)
 	out := IngestOutput{AsOf: asOf, Rows: len(m.Customers), DatasetKey: DatasetKey(asOf), Fingerprint: m.Fingerprint()}
+	if err := checkNotFuture("as_of", m.AsOf, p.now()); err != nil {
+		return out, err
+	}
 	for i := range m.Customers {
 		if m.Customers[i].Churn {
 			out.Churners++
@@ -66,28 +73,65 @@ func (p *Pipeline) IngestMonth(ctx context.Context, m *snapshot.Month) (IngestOu
 	}
 	p.progress("ingest", "stored %s (%d rows)", out.DatasetKey, out.Rows)
 
-	// The online store serves the newest month: backfilling an older one
-	// stores its dataset but must not roll every user's features back.
-	all, err := p.IngestedAsOfs(ctx)
-	if err != nil {
-		return out, boundary("ingest", err)
-	}
-	if n := len(all); n > 0 && all[n-1] > asOf {
-		out.OnlineNewerAsOf = all[n-1]
-		p.progress("ingest", "online features kept at the newer as_of %s", out.OnlineNewerAsOf)
-		return out, nil
-	}
 	recs := make([]featurestore.Record, len(m.Customers))
 	for i := range m.Customers {
 		c := &m.Customers[i]
 		recs[i] = featurestore.Record{UserID: c.UserID, AsOf: asOf, Features: c.RawFeatures()}
 	}
-	if err := p.Features.PutBatch(ctx, recs); err != nil {
-		return out, boundary("ingest", fmt.Errorf("materialize online features: %w", err))
+	if err := p.publishFeatures(ctx, asOf, recs, &out); err != nil {
+		return out, boundary("ingest", err)
+	}
+	return out, nil
+}
+
+// publishFeatures writes a month's online features as one shard and
+// publishes them. The online store serves the newest month: backfilling an
+// older one stores its dataset but never rolls the served features back.
+// Publish is what decides (it compares and switches atomically, so a
+// concurrent ingest of a newer month wins whatever the timing); looking
+// first only spares a backfill the write. (Versions, not Current, which
+// would read every file of the served month to check it.)
+func (p *Pipeline) publishFeatures(ctx context.Context, asOf string, recs []featurestore.Record, out *IngestOutput) error {
+	versions, err := p.Features.Versions(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		// Publishing this month is also how damaged online features
+		// are repaired, and Publish still refuses to roll back.
+		p.log().Warn("online features unreadable; publishing anew", "as_of", asOf, "err", err)
+	}
+	for _, v := range versions {
+		if v.Served && v.AsOf > asOf {
+			out.OnlineNewerAsOf = v.AsOf
+			p.progress("ingest", "online features kept at the newer as_of %s", v.AsOf)
+			return nil
+		}
+	}
+	if err := p.Features.Write(ctx, asOf, 0, 1, recs); err != nil {
+		return fmt.Errorf("write online features: %w", err)
+	}
+	served, switched, err := p.Features.Publish(ctx, asOf)
+	if err != nil {
+		return fmt.Errorf("publish online features: %w", err)
+	}
+	if served != asOf {
+		out.OnlineNewerAsOf = served
+		p.progress("ingest", "online features kept at the newer as_of %s", served)
+		return nil
 	}
 	out.OnlineFeatures = len(recs)
-	p.progress("ingest", "materialized %d online feature records", len(recs))
-	return out, nil
+	p.progress("ingest", "published %d online feature records", len(recs))
+	if switched {
+		// Older versions than the served one's predecessor are garbage;
+		// failing to delete them loses nothing.
+		if removed, err := p.Features.Prune(ctx); err != nil {
+			p.log().Warn("prune online features", "err", err)
+		} else if len(removed) > 0 {
+			p.progress("ingest", "pruned online features of %s", strings.Join(removed, ", "))
+		}
+	}
+	return nil
 }
 
 // Drift compares the current month with the reference month column by

@@ -8,7 +8,7 @@
 //	POST /predict           one user, a batch of users, or inline features
 //	POST /predict/details   the same, and the per-customer parts the request includes
 //	GET  /health            liveness: 200 while the process runs
-//	GET  /ready             200 when a model is loaded and the feature store answers, else 503
+//	GET  /ready             200 when a model is loaded and a version of online features is readable, else 503
 //	GET  /model             the loaded model: name, version, as_of, metrics, loaded_at
 //	GET  /metrics           Prometheus text format (ServerHandler only, not in Lambda)
 //
@@ -94,7 +94,7 @@
 //	415 unsupported_media_type non-JSON Content-Type
 //	500 internal               anything else
 //	503 no_production_model    no model loaded (none in Production yet, or it failed to load)
-//	503 not_ready              /ready: feature store unreachable
+//	503 not_ready              no online features published yet, or /ready: they cannot be read
 //
 // # Hot reload
 //
@@ -114,7 +114,10 @@
 //
 // # Online features
 //
-// Config.Features is read once per user per request. When it is a
+// Config.Features is read once per user per request, from the version of
+// online features it serves (a customer absent from that month is 404).
+// GET /ready asks it which version it serves: 200 means a model is loaded
+// and that version is readable, so /predict can answer. When it is a
 // featurestore.Cache (as in churnops serve), the service also keeps, in the
 // cache entry's memo, the user's encoded row and rendered features_used for
 // the loaded model: they are made on the first request for that record and

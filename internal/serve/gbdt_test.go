@@ -13,6 +13,7 @@ import (
 
 	"github.com/churnops/churnops/internal/featurestore"
 	"github.com/churnops/churnops/internal/gbdt"
+	"github.com/churnops/churnops/internal/localstore"
 	"github.com/churnops/churnops/internal/serve"
 	"github.com/churnops/churnops/internal/serve/servetest"
 	"github.com/churnops/churnops/internal/training"
@@ -113,9 +114,7 @@ func TestGBDTLoader(t *testing.T) {
 		rec := knownUsers()[0]
 		rec.UserID = "0000-NEWLEVEL"
 		rec.Features["net_service"] = "Satellite" // a level the model never saw
-		if err := env.Features.PutBatch(ctx, []featurestore.Record{rec}); err != nil {
-			t.Fatal(err)
-		}
+		env.Features.Upsert(rec.AsOf, rec)
 		resp := do(t, h, "POST", "/predict", `{"user_id":"0000-NEWLEVEL"}`)
 		if resp.Code != http.StatusOK {
 			t.Fatalf("status %d: %s", resp.Code, resp.Body)
@@ -162,7 +161,9 @@ func TestGBDTLoader(t *testing.T) {
 // BenchmarkPredictSingleGBDT is BenchmarkPredictSingle with a real
 // 200-tree gbdt model instead of the fake, reading the feature store
 // directly (as Lambda does) or through a featurestore.Cache (as churnops
-// serve does), whose entries keep each user's prepared row and features.
+// serve does), whose entries keep each user's prepared row and features;
+// the in-memory fake, and the embedded store's files (local, local+cache),
+// side by side.
 func BenchmarkPredictSingleGBDT(b *testing.B) {
 	users := servetest.Users(10000, 7, "2024-01-31")
 	env := servetest.NewEnv(users)
@@ -178,12 +179,25 @@ func BenchmarkPredictSingleGBDT(b *testing.B) {
 	for i, u := range users {
 		ids[i] = u.UserID
 	}
+	st, err := localstore.Open(b.TempDir(), localstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Features.Write(b.Context(), "2024-01-31", 0, 1, users); err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := st.Features.Publish(b.Context(), "2024-01-31"); err != nil {
+		b.Fatal(err)
+	}
 	for _, bc := range []struct {
 		name     string
-		features featurestore.Store
+		features serve.Features
 	}{
 		{"store", env.Features},
 		{"cache", featurestore.NewCache(env.Features, time.Hour, len(users))},
+		{"local", st.Features},
+		{"local+cache", featurestore.NewCache(st.Features, time.Hour, len(users))},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			cfg := env.Config(model)

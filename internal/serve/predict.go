@@ -79,13 +79,27 @@ func userNotFound(id string) *Error {
 	return &Error{Code: CodeUserNotFound, Message: "no online features for user_id " + quote(id)}
 }
 
+// errNoFeatures answers a user's request when no month of online features
+// is published: not the user's fault, and over once one is.
+var errNoFeatures = &Error{Code: CodeNotReady, Message: "no online features are published yet; retry later"}
+
+// readError maps a feature store failure other than a missing user.
+func readError(id string, err error) *Error {
+	if errors.Is(err, featurestore.ErrNoVersion) {
+		e := *errNoFeatures
+		e.Err = err
+		return &e
+	}
+	return internal(fmt.Errorf("feature store get %q: %w", id, err))
+}
+
 func (s *Service) predictUser(ctx context.Context, m *loaded, id string, inc Include, out []byte) ([]byte, error) {
 	rec, e, err := s.read(ctx, id)
 	if errors.Is(err, featurestore.ErrNotFound) {
 		return out, userNotFound(id)
 	}
 	if err != nil {
-		return out, internal(fmt.Errorf("feature store get %q: %w", id, err))
+		return out, readError(id, err)
 	}
 	out, err = m.appendStored(out, id, rec, e, inc)
 	if err != nil {
@@ -182,7 +196,7 @@ func (s *Service) predictBatch(ctx context.Context, m *loaded, ids []string, inc
 	s.fetchAll(ctx, ids, recs, ents, errs)
 	for i, err := range errs {
 		if err != nil && !errors.Is(err, featurestore.ErrNotFound) {
-			return out, internal(fmt.Errorf("feature store get %q: %w", ids[i], err))
+			return out, readError(ids[i], err)
 		}
 	}
 	out = append(out, `{"predictions":[`...)
@@ -349,15 +363,24 @@ func (s *Service) ready(w http.ResponseWriter, r *http.Request, id string) {
 		s.writeError(w, r, id, errNoModel)
 		return
 	}
+	// Ready means /predict can answer a user: a version of online features
+	// is served and readable.
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadyTimeout)
 	defer cancel()
-	if _, err := s.cfg.Features.Get(ctx, readyProbeUserID); err != nil && !errors.Is(err, featurestore.ErrNotFound) {
-		s.writeError(w, r, id, &Error{Code: CodeNotReady, Message: "the feature store is not reachable",
-			Err: fmt.Errorf("feature store probe: %w", err)})
+	asOf, err := s.cfg.Features.Current(ctx)
+	if errors.Is(err, featurestore.ErrNoVersion) {
+		e := *errNoFeatures
+		e.Err = err
+		s.writeError(w, r, id, &e)
 		return
 	}
-	b := fmt.Appendf(nil, `{"status":"ready","model_name":%s,"model_version":%d}`,
-		appendString(nil, m.version.Model), m.version.Version)
+	if err != nil {
+		s.writeError(w, r, id, &Error{Code: CodeNotReady, Message: "the online features cannot be read",
+			Err: fmt.Errorf("feature store: %w", err)})
+		return
+	}
+	b := fmt.Appendf(nil, `{"status":"ready","model_name":%s,"model_version":%d,"features_as_of":%s}`,
+		appendString(nil, m.version.Model), m.version.Version, appendString(nil, asOf))
 	writeRaw(w, http.StatusOK, b)
 }
 

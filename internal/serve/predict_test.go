@@ -289,8 +289,8 @@ func TestInternalErrorsAreNotLeaked(t *testing.T) {
 	}{
 		{"store down", func(f *fixture) { f.env.Features.SetErr(errors.New("AccessDenied " + secret)) }, `{"user_id":"7590-VHVEG"}`, secret},
 		{"corrupt record", func(f *fixture) {
-			_ = f.env.Features.PutBatch(t.Context(), []featurestore.Record{{UserID: "BAD-1", AsOf: "2024-01-31",
-				Features: map[string]any{"monthly_fee": "lots " + secret}}})
+			f.env.Features.Upsert("2024-01-31", featurestore.Record{UserID: "BAD-1",
+				Features: map[string]any{"monthly_fee": "lots " + secret}})
 		}, `{"user_id":"BAD-1"}`, `stored features of \"BAD-1\": feature \"monthly_fee\"`},
 	}
 	for _, tc := range tests {
@@ -363,7 +363,7 @@ func TestOddStrings(t *testing.T) {
 		recs[i].AsOf = "2024-01-31\"\\"
 	}
 	f := newFixture(t)
-	_ = f.env.Features.PutBatch(t.Context(), recs)
+	f.env.Features.Upsert("2024-01-31\"\\", recs...)
 	for _, id := range ids {
 		t.Run(id, func(t *testing.T) {
 			body := fmt.Sprintf(`{"user_id":%q}`, id)
@@ -387,7 +387,7 @@ func TestOddStrings(t *testing.T) {
 		}
 		r.Features["net_service"] = "DSL"
 		r.AsOf = "bad\xffdate"
-		_ = f.env.Features.PutBatch(t.Context(), []featurestore.Record{r})
+		f.env.Features.Upsert(r.AsOf, r)
 		rec := do(t, f.h, "POST", "/predict", `{"user_id":"UTF-1"}`)
 		var got prediction
 		decodeStrict(t, rec.Body.Bytes(), &got)

@@ -31,7 +31,7 @@ type preparedPair struct {
 func newPreparedPair(t *testing.T, env *servetest.Env, users []featurestore.Record, loader serve.Loader) *preparedPair {
 	t.Helper()
 	pp := &preparedPair{env: env, clock: newClock(), cache: featurestore.NewCache(env.Features, time.Hour, 10_000)}
-	service := func(features featurestore.Store) http.Handler {
+	service := func(features serve.Features) http.Handler {
 		cfg := env.Config(model)
 		cfg.Features = features
 		cfg.Loader = loader
@@ -131,17 +131,20 @@ func TestPreparedRecordsMatchPlainReads(t *testing.T) {
 	pp.promote(t, "2024-02-29", v2)
 	pp.compare(t, "v2")
 
-	changed := knownUsers()[0]
-	changed.AsOf = "2024-02-29"
+	// A new month is published: the cache serves it at once.
+	next := slices.Clone(users[1:]) // the first user left
+	changed := knownUsers()[1]
 	changed.Features["monthly_fee"] = 99.5
-	if err := pp.cache.PutBatch(t.Context(), []featurestore.Record{changed}); err != nil {
-		t.Fatal(err)
-	}
+	next[0] = changed
+	pp.env.Features.Upsert("2024-02-29", next...)
 	got := pp.ask(t, pp.cached, changed.UserID)
 	if !strings.Contains(got, `"monthly_fee":99.5`) || !strings.Contains(got, `"as_of":"2024-02-29"`) {
-		t.Fatalf("after a write through the cache: %s", got)
+		t.Fatalf("after a new month is published: %s", got)
 	}
-	pp.compare(t, "after a write")
+	if got := pp.ask(t, pp.cached, users[0].UserID); !strings.HasPrefix(got, "404 ") {
+		t.Fatalf("a user absent from the new month: %s, want 404", got)
+	}
+	pp.compare(t, "after a new month")
 }
 
 // TestPreparedRecordsFollowTheModel: a record prepared for one model is not

@@ -33,18 +33,14 @@ const (
 	DefaultReadyTimeout     = 2 * time.Second
 )
 
-// readyProbeUserID is the user /ready looks up: any answer from the feature
-// store, "not found" included, proves it is reachable.
-const readyProbeUserID = "churnops-readiness-probe"
-
 // Config configures a Service. ModelName, Registry, Blobs, Features and
 // Loader are required; zero values of the other fields take the defaults.
 type Config struct {
-	ModelName string             // registry model name, e.g. "churn"
-	Registry  registry.Registry  // where the Production version is read
-	Blobs     blob.Store         // where artifacts are read, by Version.ArtifactKey
-	Features  featurestore.Store // online features per user
-	Loader    Loader             // decodes an artifact into a Model
+	ModelName string            // registry model name, e.g. "churn"
+	Registry  registry.Registry // where the Production version is read
+	Blobs     blob.Store        // where artifacts are read, by Version.ArtifactKey
+	Features  Features          // online features per user
+	Loader    Loader            // decodes an artifact into a Model
 
 	// ReloadInterval is the longest a promotion or rollback waits before it
 	// is served: requests re-check the registry at most this often.
@@ -57,7 +53,7 @@ type Config struct {
 	MaxBodyBytes int64
 	// BatchConcurrency is how many feature-store reads a batch runs at once.
 	BatchConcurrency int
-	// ReadyTimeout bounds the feature-store probe of GET /ready.
+	// ReadyTimeout bounds the feature-store check of GET /ready.
 	ReadyTimeout time.Duration
 
 	// Logger receives reload events and internal errors (with the request
@@ -102,6 +98,15 @@ type Service struct {
 
 	// token is the digest of Config.Token; nil when no token is required.
 	token *tokenDigest
+}
+
+// Features is the read side of the online feature store, all the service
+// needs of it: a user's record in the served version, and which version is
+// served (nil error: it is readable). featurestore.Store and
+// featurestore.Cache have it.
+type Features interface {
+	Get(ctx context.Context, userID string) (featurestore.Record, error)
+	Current(ctx context.Context) (string, error)
 }
 
 // entryStore is a feature store whose reads return shared cache entries

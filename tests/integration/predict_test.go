@@ -55,7 +55,8 @@ type apiError struct {
 // checkPredict checks the API against the Production version the registry
 // names: /predict for a user of the latest ingested month answers with that
 // version (after at most one reload interval if the function was warm with
-// the previous one), an unknown user is a 404 user_not_found, and the
+// the previous one), an unknown user and one who left before the latest
+// month are 404 user_not_found, and the
 // health, readiness and model routes answer.
 func (f *fixture) checkPredict(t *testing.T, wantVersion int, latest month) {
 	t.Helper()
@@ -75,6 +76,19 @@ func (f *fixture) checkPredict(t *testing.T, wantVersion int, latest month) {
 
 	user := latest.Users[0]
 	body := `{"user_id": "` + user + `"}`
+	// A customer of the first month who left before the latest one: the
+	// served month does not know them (the online store is versioned).
+	inLatest := map[string]bool{}
+	for _, u := range latest.Users {
+		inLatest[u] = true
+	}
+	departed := ""
+	for _, u := range f.months[0].Users {
+		if !inLatest[u] {
+			departed = u
+			break
+		}
+	}
 	start := time.Now()
 	var r apiResponse
 	for {
@@ -136,6 +150,12 @@ func (f *fixture) checkPredict(t *testing.T, wantVersion int, latest month) {
 			var e apiError
 			if err := json.Unmarshal(b, &e); err != nil || e.Error.Code != "user_not_found" {
 				t.Errorf("body %s, want error code user_not_found", b)
+			}
+		}},
+		{"departed_user", http.MethodPost, "/predict", `{"user_id": "` + departed + `"}`, http.StatusNotFound, func(t *testing.T, b []byte) {
+			var e apiError
+			if departed == "" || json.Unmarshal(b, &e) != nil || e.Error.Code != "user_not_found" {
+				t.Errorf("a customer absent from the latest month (%q): body %s, want user_not_found", departed, b)
 			}
 		}},
 		{"malformed", http.MethodPost, "/predict", `{"user": "x"}`, http.StatusBadRequest, func(t *testing.T, b []byte) {

@@ -233,58 +233,6 @@ func Users(n int, seed uint64, asOf string) []featurestore.Record {
 	return recs
 }
 
-// Features is an in-memory featurestore.Store. Set Err to make every Get
-// fail (an unreachable store).
-type Features struct {
-	mu   sync.RWMutex
-	recs map[string]featurestore.Record
-	err  error
-}
-
-var _ featurestore.Store = (*Features)(nil)
-
-// NewFeatures returns a store holding recs.
-func NewFeatures(recs ...featurestore.Record) *Features {
-	f := &Features{recs: make(map[string]featurestore.Record, len(recs))}
-	_ = f.PutBatch(context.Background(), recs)
-	return f
-}
-
-// SetErr makes every later Get fail with err (nil: succeed again).
-func (f *Features) SetErr(err error) {
-	f.mu.Lock()
-	f.err = err
-	f.mu.Unlock()
-}
-
-// PutBatch implements featurestore.Store.
-func (f *Features) PutBatch(_ context.Context, recs []featurestore.Record) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, r := range recs {
-		f.recs[r.UserID] = r
-	}
-	return nil
-}
-
-// Get implements featurestore.Store. The record's map is shared, not
-// copied: callers must not modify it (the service does not).
-func (f *Features) Get(ctx context.Context, userID string) (featurestore.Record, error) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	if f.err != nil {
-		return featurestore.Record{}, f.err
-	}
-	if err := ctx.Err(); err != nil {
-		return featurestore.Record{}, err
-	}
-	r, ok := f.recs[userID]
-	if !ok {
-		return featurestore.Record{}, fmt.Errorf("user %q: %w", userID, featurestore.ErrNotFound)
-	}
-	return r, nil
-}
-
 // Blobs is an in-memory blob.Store. SetErr makes Gets fail.
 type Blobs struct {
 	mu   sync.RWMutex
