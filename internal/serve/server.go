@@ -18,7 +18,7 @@ const ShutdownTimeout = 10 * time.Second
 // latency histograms, and an access log line per request when
 // Config.AccessLog is set.
 func (s *Service) ServerHandler() http.Handler {
-	api := s.Handler()
+	api := s.withPages(s.Handler())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
