@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
+
+	"github.com/churnops/churnops/internal/execlog"
 )
 
 // app is what every command shares: output streams, common flags and the
@@ -20,6 +23,11 @@ type app struct {
 	json           bool   // machine-readable output on stdout
 	quiet          bool
 	closers        []func() error
+	// lastRun is the record of the last local execution run (or resumed)
+	// by this process, nil if none was recorded.
+	lastRun *execlog.Record
+	// pages are served by `serve` beside the API (the dashboard).
+	pages *http.ServeMux
 }
 
 func newApp(stdout, stderr io.Writer) *app {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/churnops/churnops/internal/dashboard"
 	"github.com/churnops/churnops/internal/featurestore"
 	"github.com/churnops/churnops/internal/serve"
 	"github.com/churnops/churnops/internal/training"
@@ -30,6 +31,7 @@ func (a *app) service(st *stores, features featurestore.Store, reload time.Durat
 	if access {
 		cfg.AccessLog = cfg.Logger
 	}
+	cfg.Pages = a.pages
 	return serve.New(cfg)
 }
 
@@ -89,6 +91,9 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	// embedded store's per-read file locking on every request; an ingest is
 	// served within featuresTTL.
 	cache := featurestore.NewCache(st.Features, *featuresTTL, 1<<20)
+	// The dashboard and the reports it links to are served inside the
+	// API's handler chain (serve.Config.Pages): behind the same checks.
+	a.pages = dashboard.Handler(a.dashboardSources(st), a.logger())
 	svc, err := a.service(st, cache, *reload, *access)
 	if err != nil {
 		return err
