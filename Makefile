@@ -41,7 +41,7 @@ LAMBDA_ARCH ?= arm64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 
 build: ## the CLI and the five Lambda bootstrap binaries (linux/$(LAMBDA_ARCH))
-	$(GO) build -o $(BIN)/churnops ./cmd/churnops
+	$(GO) build -buildvcs=auto -o $(BIN)/churnops ./cmd/churnops
 	@for f in $(FUNCTIONS); do \
 		echo "build functions/$$f -> $(BIN)/lambda/$$f/bootstrap"; \
 		GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(BIN)/lambda/$$f/bootstrap ./functions/$$f || exit 1; \
