@@ -8,9 +8,11 @@
 //
 // A record is built from an execution's history (FromHistory), which the
 // local executor returns (asl.Execution.History) and Step Functions serves
-// (GetExecutionHistory; its StateEntered/StateExited events map one to one
-// onto asl.Event), so the local run and a final state on AWS write the same
-// document. It is stored as a blob under
+// (GetExecutionHistory; awsbackend.HistoryEvents maps its events onto
+// asl.Event), so the local run and a final state on AWS write the same
+// document. That final state reads the history while the execution still
+// runs: FinishAt ends it as the state will (succeeded with the state data,
+// or failed with the error a Catch stored). It is stored as a blob under
 //
 //	reports/executions/<start>_<name>.json          an execution that ended
 //	reports/executions/<start>_<name>.paused.json   one waiting for approval

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/churnops/churnops/internal/asl"
@@ -226,4 +227,20 @@ func (r *Record) summarize() error {
 		r.Outcome = OutcomeAborted
 	}
 	return nil
+}
+
+// FinishAt ends the history of an execution that is still running its
+// last state, the way that state ends it: the state machine's final step
+// on AWS (a Task that records the execution and renders the dashboard)
+// reads the history before the execution is over. With errName empty the
+// execution succeeds at `at` with data (the state's input: the whole
+// state data); otherwise it fails with errName and cause (the $.error a
+// Catch stored). FromHistory then builds the same record the local run
+// writes at its end.
+func FinishAt(history []asl.Event, at time.Time, data json.RawMessage, errName, cause string) []asl.Event {
+	end := asl.Event{Type: asl.EventExecutionSucceeded, Timestamp: at, Output: data}
+	if errName != "" {
+		end = asl.Event{Type: asl.EventExecutionFailed, Timestamp: at, Error: errName, Cause: cause}
+	}
+	return append(slices.Clip(history), end)
 }
