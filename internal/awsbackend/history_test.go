@@ -38,7 +38,9 @@ func TestHistoryToRecord(t *testing.T) {
 		}
 	}
 	failed := func(e string) func(*sfntypes.HistoryEvent) {
-		return func(h *sfntypes.HistoryEvent) { h.TaskFailedEventDetails = &sfntypes.TaskFailedEventDetails{Error: aws.String(e)} }
+		return func(h *sfntypes.HistoryEvent) {
+			h.TaskFailedEventDetails = &sfntypes.TaskFailedEventDetails{Error: aws.String(e)}
+		}
 	}
 	input := `{"model_name":"churn","reference_as_of":"2024-03-31","current_as_of":"2024-04-30","threshold":0.02}`
 	state := `{"model_name":"churn","threshold":0.02,"drift":{"reference_as_of":"2024-03-31","current_as_of":"2024-04-30","drift_share":0,"threshold":0.02},"result":{"outcome":"no_drift"}}`
