@@ -275,7 +275,9 @@ func watch(t *testing.T, ctx context.Context) *problems {
 				msg = fmt.Sprintf("log %s (%s): %s %s", e.Entry.Level, e.Entry.Source, e.Entry.Text, e.Entry.URL)
 			}
 		case *network.EventResponseReceived:
-			if e.Response.Status >= 400 {
+			// A browser may ask for /favicon.ico on its own (the drift
+			// report names no icon): not a request of the page.
+			if e.Response.Status >= 400 && !strings.HasSuffix(e.Response.URL, "/favicon.ico") {
 				msg = fmt.Sprintf("HTTP %d %s", e.Response.Status, e.Response.URL)
 			}
 		case *network.EventLoadingFailed:
