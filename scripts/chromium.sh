@@ -29,8 +29,8 @@ say() { echo "chromium.sh: $*" >&2; }
 
 find_browser() {
 	local c
-	for c in "${CHROMIUM:-}" /usr/bin/chromium /usr/bin/chromium-browser; do
-		if [[ -n "$c" && -x "$c" ]]; then
+	for c in /usr/bin/chromium /usr/bin/chromium-browser; do
+		if [[ -x "$c" ]]; then
 			echo "$c"
 			return 0
 		fi
@@ -38,13 +38,17 @@ find_browser() {
 	return 1
 }
 
+if [[ -n "${CHROMIUM:-}" ]]; then
+	if [[ -x "$CHROMIUM" && ! -d "$CHROMIUM" ]]; then
+		echo "$CHROMIUM"
+		exit 0
+	fi
+	say "CHROMIUM=$CHROMIUM is not an executable file"
+	exit 1
+fi
 if path=$(find_browser); then
 	echo "$path"
 	exit 0
-fi
-if [[ -n "${CHROMIUM:-}" ]]; then
-	say "CHROMIUM=$CHROMIUM is not an executable file"
-	exit 1
 fi
 if [[ "${CHROMIUM_NO_INSTALL:-0}" == 1 ]]; then
 	say "no Chromium at /usr/bin/chromium (CHROMIUM_NO_INSTALL=1: not installing)"
