@@ -9,7 +9,7 @@ BIN := bin
 demo: ## the whole loop on generated data, on the embedded default (no cloud, no Docker)
 	$(GO) run ./cmd/churnops demo
 
-test: unit fuzz check-export test-integration ## every test
+test: unit fuzz check-export test-browser test-integration ## every test
 
 # On CI (CI=true) the lab's sample months beside the clone must be there:
 # tests that read them fail instead of skipping.
@@ -60,7 +60,7 @@ LAMBDA_ARCH ?= arm64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 
 build: ## the CLI and the five Lambda bootstrap binaries (linux/$(LAMBDA_ARCH))
-	$(GO) build -o $(BIN)/churnops ./cmd/churnops
+	$(GO) build -buildvcs=auto -o $(BIN)/churnops ./cmd/churnops
 	@for f in $(FUNCTIONS); do \
 		echo "build functions/$$f -> $(BIN)/lambda/$$f/bootstrap"; \
 		GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(BIN)/lambda/$$f/bootstrap ./functions/$$f || exit 1; \
@@ -118,6 +118,27 @@ test-integration:
 	$(GO) test -tags integration -count=1 -timeout 30m ./internal/s3store/... ./internal/dynamo/...; \
 	$(GO) test -tags integration -count=1 -timeout 30m -v ./tests/integration/...; \
 	echo "== test-integration passed [$$((SECONDS - t0))s]"
+
+# test-browser: the dashboard in headless Chromium (tests/browser, build
+# tag browser): `churnops serve` on demo data, no console error, the
+# registry's stages, one drift point per run, a month's link opens its
+# report (served and from the static file), sorting, the first Tab, 375 px
+# and no JavaScript. scripts/chromium.sh installs Debian's chromium package
+# when it is missing; when it cannot, the target fails on CI (CI=true) and
+# skips with a notice elsewhere. Screenshots go to bin/test-artifacts/browser/.
+# About 30 s (Chromium's install, once: about a minute).
+.PHONY: test-browser docs-screenshot
+test-browser:
+	@set -euo pipefail; \
+	if ! chromium=$$(scripts/chromium.sh); then \
+		if [ -n "$(CI)" ]; then echo "test-browser: FAIL: no Chromium, and scripts/chromium.sh could not install Debian's package (CI=$(CI))" >&2; exit 1; fi; \
+		echo "test-browser: SKIP: no Chromium, and scripts/chromium.sh could not install Debian's package"; exit 0; \
+	fi; \
+	CI=$(CI) CHROMIUM=$$chromium $(GO) test -tags browser -count=1 -timeout 5m ./tests/browser/ $(BROWSER_FLAGS)
+
+# docs-screenshot: test-browser, also writing docs/dashboard.png (the README's).
+docs-screenshot:
+	$(MAKE) test-browser BROWSER_FLAGS="-args -update-docs"
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
+
+	"github.com/churnops/churnops/internal/execlog"
 )
 
 // app is what every command shares: output streams, common flags and the
@@ -20,6 +23,13 @@ type app struct {
 	json           bool   // machine-readable output on stdout
 	quiet          bool
 	closers        []func() error
+	// lastRun is the record of the last local execution run (or resumed)
+	// by this process, nil if none was recorded.
+	lastRun *execlog.Record
+	// pages are served by `serve` beside the API (the dashboard).
+	pages *http.ServeMux
+	// fs is the command's FlagSet, for its --help.
+	fs *flag.FlagSet
 }
 
 func newApp(stdout, stderr io.Writer) *app {
@@ -35,10 +45,14 @@ func (a *app) close() {
 	a.closers = nil
 }
 
-// flags returns a FlagSet with the common flags registered.
+// flags returns a FlagSet with the common flags registered (commonFlags).
+// It prints nothing itself: Main prints the command's help for --help and
+// the error and synopsis for a mistake.
 func (a *app) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(a.stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	a.fs = fs
 	def := os.Getenv("CHURNOPS_STATE")
 	if def == "" {
 		def = ".churnops"
@@ -65,7 +79,7 @@ func parse(fs *flag.FlagSet, args []string, maxPositional int) error {
 			if err == flag.ErrHelp {
 				return err
 			}
-			return usagef("%v", err)
+			return usagef("%s", doubleDash(err.Error()))
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -107,6 +107,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	}
 	a.printf("\noutcomes: %v  [%s]\n", outcomes, seconds(time.Since(start)))
 	a.printf("drift reports: %s\n", filepath.Join(a.state, "blobs", "reports", "drift"))
+	a.printf("dashboard: %s (or http://127.0.0.1:8000/ while `churnops serve --state %s` runs)\n", dashboardFile(st), a.state)
 	a.printf("next: churnops serve --state %s   then   curl -s localhost:8000/predict -H 'Content-Type: application/json' -d '{\"user_id\":\"%s\"}'\n", a.state, user)
 	return nil
 }

@@ -57,7 +57,11 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 		a.printf("  decision:    %s\n", decisionText(v.Decision))
 		return nil
 	case "promote":
-		return manualPromote(ctx, a, reg, parseVersion(arg), "manual promotion")
+		if err := manualPromote(ctx, a, reg, parseVersion(arg), "manual promotion"); err != nil {
+			return err
+		}
+		a.refreshDashboard(ctx, st)
+		return nil
 	case "rollback":
 		// Back to the most recent Archived version: the one Production replaced.
 		vs, err := reg.List(ctx, a.model)
@@ -66,7 +70,11 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 		}
 		for i := len(vs) - 1; i >= 0; i-- {
 			if vs[i].Stage == registry.StageArchived {
-				return manualPromote(ctx, a, reg, vs[i].Version, "rollback")
+				if err := manualPromote(ctx, a, reg, vs[i].Version, "rollback"); err != nil {
+					return err
+				}
+				a.refreshDashboard(ctx, st)
+				return nil
 			}
 		}
 		return fmt.Errorf("nothing to roll back to: model %q has no Archived version", a.model)

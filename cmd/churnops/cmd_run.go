@@ -43,6 +43,7 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 		return runOnStepFunctions(ctx, a, in, *name)
 	}
 	_, err = runExecution(ctx, a, st, in, *name)
+	a.printRunFiles(st, a.lastRun)
 	return err
 }
 
@@ -87,10 +88,13 @@ func runExecution(ctx context.Context, a *app, st *stores, in pipeline.Execution
 	}
 	a.printf("execution: %s vs %s (threshold=%g delta=%g min_auc=%g model=%s)\n", in.CurrentAsOf, in.ReferenceAsOf, in.Threshold, in.Delta, in.MinAUC, in.ModelName)
 	exec, err := runner.Run(ctx, name, input)
-	if err != nil {
-		return exec, err
+	if err == nil {
+		err = a.finish(ctx, st, exec)
 	}
-	return exec, a.finish(ctx, st, exec)
+	if exec != nil {
+		a.lastRun = a.afterExecution(ctx, st, exec.ID, exec.Name, exec.History)
+	}
+	return exec, err
 }
 
 // finish reports an execution's end (or pause) and persists a paused one.
@@ -117,7 +121,7 @@ func (a *app) finish(ctx context.Context, st *stores, exec *asl.Execution) error
 			return fmt.Errorf("persist paused execution: %w", err)
 		}
 		a.printf("[APPROVAL] candidate v%d (auc=%.4f) beats the bar %.4f; waiting for a person.\n", state.Candidate.Version, state.Candidate.ValAUC, state.Production.Bar)
-		a.printf("           approve: churnops registry approve %s\n           reject:  churnops registry reject %s\n", exec.Checkpoint.Token, exec.Checkpoint.Token)
+		a.printf("           approve: churnops registry approve %s %s\n           reject:  churnops registry reject %s %s\n", exec.Checkpoint.Token, a.target(), exec.Checkpoint.Token, a.target())
 		return a.emit(exec)
 	default:
 		if err := a.emit(exec); err != nil {
@@ -279,7 +283,9 @@ func resumeApproval(ctx context.Context, a *app, st *stores, token string, appro
 		}
 		return err
 	}
-	return a.finish(ctx, st, exec)
+	err = a.finish(ctx, st, exec)
+	a.printRunFiles(st, a.afterExecution(ctx, st, exec.ID, exec.Name, exec.History))
+	return err
 }
 
 // runAsOf is the month the run trained on, "" before Bootstrap or Retrain.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/churnops/churnops/internal/dashboard"
 	"github.com/churnops/churnops/internal/featurestore"
 	"github.com/churnops/churnops/internal/serve"
 	"github.com/churnops/churnops/internal/training"
@@ -33,6 +34,7 @@ func (a *app) service(st *stores, features serve.Features, reload time.Duration,
 	if access {
 		cfg.AccessLog = cfg.Logger
 	}
+	cfg.Pages = a.pages
 	return serve.New(cfg)
 }
 
@@ -123,6 +125,9 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	if *featuresTTL > 0 {
 		features = featurestore.NewCache(st.Features, *featuresTTL, 1<<20)
 	}
+	// The dashboard and the reports it links to are served inside the
+	// API's handler chain (serve.Config.Pages): behind the same checks.
+	a.pages = dashboard.Handler(a.dashboardSources(st), a.logger())
 	svc, err := a.service(st, features, *reload, *access, token)
 	if err != nil {
 		return err

@@ -19,7 +19,7 @@ const ShutdownTimeout = 10 * time.Second
 // is set, and the bearer token check when Config.Token is set (every route
 // but /health; refusals are counted and logged like any answer).
 func (s *Service) ServerHandler() http.Handler {
-	api := s.Handler()
+	api := s.withPages(s.Handler())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}

@@ -62,6 +62,11 @@ type Config struct {
 	// AccessLog, if set, gets one line per request from ServerHandler. It is
 	// separate from Logger so that a load test can run without it.
 	AccessLog *slog.Logger
+	// Pages, if set, are more routes ServerHandler serves for the paths
+	// they match (the dashboard: GET /, /reports/…), inside the same
+	// handler chain as the API: metrics, access log and whatever checks
+	// ServerHandler applies to every route. Handler (Lambda) ignores them.
+	Pages *http.ServeMux
 	// Clock returns the current time; tests move it to trigger reloads.
 	// Default: time.Now.
 	Clock func() time.Time
