@@ -143,8 +143,8 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stderr, "churnops serve: no model loaded yet (%v); /ready answers 503 until one is promoted\n", err)
 	}
 	if token != "" {
-		fmt.Fprintf(a.stderr, "churnops serve: every route but /health requires Authorization: Bearer <token>\n")
+		fmt.Fprintf(a.stderr, "churnops serve: every route but /health requires Authorization: Bearer <token>; in a browser, open http://%s/?token=<token> once (a cookie keeps the dashboard open)\n", *addr)
 	}
-	fmt.Fprintf(a.stderr, "churnops serve: listening on http://%s (POST /predict, GET /health /ready /model /metrics); Ctrl-C stops\n", *addr)
+	fmt.Fprintf(a.stderr, "churnops serve: listening on http://%s (POST /predict /predict/details, GET /health /ready /model /metrics, the dashboard at /); Ctrl-C stops\n", *addr)
 	return svc.ListenAndServe(ctx, *addr)
 }

@@ -19,3 +19,12 @@ func (s *Service) withPages(api http.Handler) http.Handler {
 		api.ServeHTTP(w, r)
 	})
 }
+
+// isPage reports whether Config.Pages has a route for r.
+func (s *Service) isPage(r *http.Request) bool {
+	if s.cfg.Pages == nil {
+		return false
+	}
+	_, pattern := s.cfg.Pages.Handler(r)
+	return pattern != ""
+}

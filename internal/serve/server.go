@@ -24,11 +24,16 @@ func (s *Service) ServerHandler() http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		route := routeIndex(r.URL.Path)
-		ok, present := true, false
+		ok, present, answered := true, false, false
 		if s.token != nil && routeNames[route] != "/health" {
 			ok, present = s.token.authorized(r)
+			if !ok && s.isPage(r) {
+				ok, answered = s.pageAccess(sw, r)
+			}
 		}
-		if !ok {
+		if answered {
+			// signed in: redirected to the page without its token
+		} else if !ok {
 			s.refuse(sw, r, present)
 		} else if routeNames[route] == "/metrics" {
 			s.serveMetrics(sw, r)
