@@ -1,0 +1,256 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/churnops/churnops/internal/blob"
+	"github.com/churnops/churnops/internal/dataset"
+	"github.com/churnops/churnops/internal/snapshot"
+)
+
+// ShardResult is what building one shard found and wrote. It is staged
+// (shards/k=KKKKK.json) for the commit.
+type ShardResult struct {
+	Shard int `json:"shard"`
+	// Key is the shard's Parquet file (dataset.PartKey), set when the shard
+	// has users and no problem was found anywhere in the month so far.
+	Key         string `json:"key,omitempty"`
+	Rows        int    `json:"rows"`
+	Churners    int    `json:"churners"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Bytes       int    `json:"bytes,omitempty"`
+	// Written means this attempt wrote Key; false when the file was
+	// already there with the same bytes (a retry, a re-run) or the month
+	// is already stored (then nothing is written: Commit compares).
+	Written bool `json:"written,omitempty"`
+	// Problems found in the shard's rows (at most snapshot.MaxProblems, in
+	// Load's order); Omitted counts the rest.
+	Problems []snapshot.Problem `json:"problems,omitempty"`
+	Omitted  int                `json:"omitted,omitempty"`
+}
+
+// BuildShard joins and validates shard k of the month from the rows the
+// partition tasks staged for it, with Load's rules and messages (problems
+// name each row's own file and line), and writes the shard's Parquet file
+// (dataset.PartKey: snapshot.WriteParquet's schema). It returns the result
+// and, when the shard has no problem, its customers in input order (nil
+// otherwise), for the caller to write online features or drift summaries.
+//
+// Nothing is written when the month cannot be committed anyway: problems in
+// this shard, or in any part's file. When the as_of is already stored, the
+// shard is only compared (by fingerprint, in Commit). A file left at the
+// shard's key by an attempt that never committed is adopted if it holds the
+// same bytes, and replaced otherwise: until a manifest names it, no reader
+// sees it.
+//
+// Every part must have been partitioned (*IncompleteError otherwise).
+func BuildShard(ctx context.Context, store blob.Store, p *Plan, k int) (ShardResult, *snapshot.Month, error) {
+	if k < 0 || k >= p.K {
+		return ShardResult{}, nil, fmt.Errorf("ingest: plan %s/%s has no shard %d (k=%d)", p.AsOf, p.Attempt, k, p.K)
+	}
+	parts, err := loadPartResults(ctx, store, p)
+	if err != nil {
+		return ShardResult{}, nil, err
+	}
+	res, m, err := build(ctx, store, p, k, parts)
+	if err != nil {
+		return ShardResult{}, nil, fmt.Errorf("ingest: build shard %d of %s: %w", k, p.AsOf, err)
+	}
+	if err := storeShardResult(ctx, store, p, &res); err != nil {
+		return ShardResult{}, nil, err
+	}
+	return res, m, nil
+}
+
+// loadPartResults reads every part's staged result.
+func loadPartResults(ctx context.Context, store blob.Store, p *Plan) ([]PartResult, error) {
+	out := make([]PartResult, len(p.Parts))
+	for i, pt := range p.Parts {
+		res, err := loadPartResult(ctx, store, p, i)
+		if errors.Is(err, blob.ErrNotFound) {
+			return nil, &IncompleteError{AsOf: p.AsOf, Attempt: p.Attempt, Missing: fmt.Sprintf("partition of part %d (%s)", i, pt.File)}
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = res
+	}
+	return out, nil
+}
+
+// tableStatus is a table's status over all its parts: readable only if it
+// is there in one layout and every file has a good header.
+func tableStatus(p *Plan, t int, parts []PartResult) snapshot.TableStatus {
+	tbl := p.Tables[t]
+	st := snapshot.TableStatus{Readable: len(tbl.Parts) > 0, Complete: true}
+	for _, i := range tbl.Parts {
+		st.Readable = st.Readable && parts[i].Readable
+		st.Complete = st.Complete && parts[i].Complete
+		st.Rows += parts[i].Rows
+	}
+	return st
+}
+
+// fileProblems reports whether the layout or any part has a problem: the
+// month will not be committed.
+func fileProblems(p *Plan, parts []PartResult) bool {
+	if len(p.Problems) > 0 {
+		return true
+	}
+	for _, r := range parts {
+		if len(r.Problems) > 0 || r.Omitted > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func build(ctx context.Context, store blob.Store, p *Plan, k int, parts []PartResult) (ShardResult, *snapshot.Month, error) {
+	res := ShardResult{Shard: k}
+	asOf, err := snapshot.ParseAsOf(p.AsOf)
+	if err != nil {
+		return res, nil, err
+	}
+	hint := 0
+	if p.Rows > 0 {
+		hint = p.Rows/p.K + p.Rows/p.K/16
+	}
+	j, err := snapshot.NewJoiner(asOf, hint)
+	if err != nil {
+		return res, nil, err
+	}
+	keys, err := store.List(ctx, rowsDir(p.AsOf, p.Attempt, k))
+	if err != nil {
+		return res, nil, fmt.Errorf("list staged rows: %w", err)
+	}
+	byTable := make([][]string, len(p.Tables))
+	for _, key := range keys {
+		t, _, _, err := parseChunkKey(strings.TrimPrefix(key, rowsDir(p.AsOf, p.Attempt, k)))
+		if err != nil || t < 0 || t >= len(byTable) {
+			return res, nil, fmt.Errorf("unexpected staged key %s", key)
+		}
+		byTable[t] = append(byTable[t], key)
+	}
+	var rec []string
+	for t, tbl := range p.Tables {
+		st := tableStatus(p, t, parts)
+		j.Table(t, tbl.Name)
+		if st.Readable {
+			for _, key := range byTable[t] {
+				_, part, _, _ := parseChunkKey(strings.TrimPrefix(key, rowsDir(p.AsOf, p.Attempt, k)))
+				if part < 0 || part >= len(p.Parts) || p.Parts[part].Table != t {
+					return res, nil, fmt.Errorf("staged key %s: no such part in the plan", key)
+				}
+				pt := p.Parts[part]
+				j.Part(pt.Part, pt.File)
+				chunk, err := store.Get(ctx, key)
+				if err != nil {
+					return res, nil, fmt.Errorf("read staged rows: %w", err)
+				}
+				if rec, err = replay(chunk, j, rec); err != nil {
+					return res, nil, fmt.Errorf("%s: %w", key, err)
+				}
+			}
+		}
+		j.EndTable(st)
+	}
+	m, problems, omitted := j.Result()
+	if m == nil {
+		res.Problems, res.Omitted = problems, omitted
+		return res, nil, nil
+	}
+	res.Rows = len(m.Customers)
+	for i := range m.Customers {
+		if m.Customers[i].Churn {
+			res.Churners++
+		}
+	}
+	res.Fingerprint = m.Fingerprint()
+	if res.Rows == 0 || fileProblems(p, parts) || p.Committed != CommittedNone {
+		return res, m, nil
+	}
+	data, err := snapshot.MarshalParquet(m)
+	if err != nil {
+		return res, nil, err
+	}
+	res.Key, res.Bytes = dataset.PartKey(p.AsOf, k), len(data)
+	if res.Written, err = putPart(ctx, store, p.AsOf, res.Key, data); err != nil {
+		return res, nil, err
+	}
+	return res, m, nil
+}
+
+// putPart writes a shard's Parquet file. A file already at key with the
+// same bytes is adopted; with other bytes, it is a leftover of an attempt
+// that never committed (checked: no manifest exists) and is replaced.
+func putPart(ctx context.Context, store blob.Store, asOf, key string, data []byte) (written bool, err error) {
+	for range 3 {
+		err = store.Put(ctx, key, data)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, blob.ErrExists) {
+			return false, fmt.Errorf("write %s: %w", key, err)
+		}
+		old, err := store.Get(ctx, key)
+		if errors.Is(err, blob.ErrNotFound) {
+			continue // deleted meanwhile: try again
+		}
+		if err != nil {
+			return false, fmt.Errorf("read back %s: %w", key, err)
+		}
+		if bytes.Equal(old, data) {
+			return false, nil
+		}
+		if _, err := store.Get(ctx, dataset.ManifestKey(asOf)); !errors.Is(err, blob.ErrNotFound) {
+			if err == nil {
+				err = fmt.Errorf("%s is committed with other bytes", key)
+			}
+			return false, fmt.Errorf("replace %s: %w", key, err)
+		}
+		if err := store.Delete(ctx, key); err != nil {
+			return false, fmt.Errorf("replace uncommitted %s: %w", key, err)
+		}
+	}
+	return false, fmt.Errorf("write %s: replaced concurrently, again and again", key)
+}
+
+// storeShardResult stages the result. A result already staged by another
+// run of the same task keeps its Written flag: it wrote the file this run
+// adopted.
+func storeShardResult(ctx context.Context, store blob.Store, p *Plan, res *ShardResult) error {
+	key := shardResultKey(p.AsOf, p.Attempt, res.Shard)
+	if old, err := loadShardResult(ctx, store, p, res.Shard); err == nil {
+		res.Written = res.Written || old.Written
+		if err := store.Delete(ctx, key); err != nil {
+			return fmt.Errorf("ingest: restage result of shard %d: %w", res.Shard, err)
+		}
+	} else if !errors.Is(err, blob.ErrNotFound) {
+		return err
+	}
+	data, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("ingest: shard %d result: %w", res.Shard, err)
+	}
+	if err := store.Put(ctx, key, data); err != nil {
+		return fmt.Errorf("ingest: stage result of shard %d: %w", res.Shard, err)
+	}
+	return nil
+}
+
+func loadShardResult(ctx context.Context, store blob.Store, p *Plan, k int) (ShardResult, error) {
+	var res ShardResult
+	data, err := store.Get(ctx, shardResultKey(p.AsOf, p.Attempt, k))
+	if err != nil {
+		return res, err
+	}
+	if err := json.Unmarshal(data, &res); err != nil {
+		return res, fmt.Errorf("ingest: decode result of shard %d: %w", k, err)
+	}
+	return res, nil
+}
