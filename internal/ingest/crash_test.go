@@ -26,8 +26,8 @@ import (
 // write that never reaches S3 does: nothing is stored.
 type faultyStore struct {
 	blob.Store
-	mu                 sync.Mutex
-	puts, deletes      int
+	mu                  sync.Mutex
+	puts, deletes       int
 	failPut, failDelete int
 }
 
