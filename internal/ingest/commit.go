@@ -87,7 +87,7 @@ func Commit(ctx context.Context, store blob.Store, p *Plan, now time.Time) (Comm
 	}
 	if stored != nil {
 		if stored.Fingerprint != m.Fingerprint {
-			return out, &ConflictError{AsOf: p.AsOf, Stored: stored.Fingerprint, Ingested: m.Fingerprint}
+			return out, conflict(ctx, store, p, stored.Fingerprint, m.Fingerprint)
 		}
 		// The same data: stored before, or by this attempt before a crash.
 		out.Manifest, out.AlreadyIngested = stored, stored.Attempt != p.Attempt
@@ -109,7 +109,7 @@ func Commit(ctx context.Context, store blob.Store, p *Plan, now time.Time) (Comm
 				return out, fmt.Errorf("ingest: commit %s: %w", p.AsOf, oerr)
 			}
 			if other.Fingerprint != m.Fingerprint {
-				return out, &ConflictError{AsOf: p.AsOf, Stored: other.Fingerprint, Ingested: m.Fingerprint}
+				return out, conflict(ctx, store, p, other.Fingerprint, m.Fingerprint)
 			}
 			out.Manifest, out.AlreadyIngested = other, other.Attempt != p.Attempt
 		case err != nil:
@@ -121,6 +121,17 @@ func Commit(ctx context.Context, store blob.Store, p *Plan, now time.Time) (Comm
 	n, err := cleanAfterCommit(ctx, store, p, out.Manifest)
 	out.Cleaned = n
 	return out, err
+}
+
+// conflict ends an attempt whose data differs from the stored month's: it
+// will never commit, so its staging goes (it wrote no part file: the
+// builds of a stored month only compare).
+func conflict(ctx context.Context, store blob.Store, p *Plan, stored, ingested string) error {
+	err := error(&ConflictError{AsOf: p.AsOf, Stored: stored, Ingested: ingested})
+	if _, cerr := deletePrefix(ctx, store, attemptDir(p.AsOf, p.Attempt)); cerr != nil {
+		return errors.Join(err, cerr)
+	}
+	return err
 }
 
 // collectProblems merges every problem of the attempt, in Load's order.

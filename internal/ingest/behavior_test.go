@@ -1,0 +1,332 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/churnops/churnops/internal/blob"
+	"github.com/churnops/churnops/internal/dataset"
+	"github.com/churnops/churnops/internal/ingest"
+	"github.com/churnops/churnops/internal/snapshot"
+	"github.com/churnops/churnops/internal/snapshot/snapshottest"
+)
+
+// putTree writes files under prefix in store (names ending in .gz gzipped).
+func putTree(t *testing.T, store blob.Store, prefix string, files map[string]string) {
+	t.Helper()
+	for name, text := range files {
+		data := []byte(text)
+		if strings.HasSuffix(name, ".gz") {
+			data = gz(t, data)
+		}
+		if err := store.Put(context.Background(), prefix+name, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestIncomingPrefix ingests a month landed in the blob store in part
+// files, some gzipped: not before its marker is written, then like the
+// lab's files.
+func TestIncomingPrefix(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	parts, _ := splitParts(snapshottest.TinyMonth(), 2, false)
+	files := map[string]string{}
+	for name, text := range parts {
+		if strings.HasPrefix(name, "usage") || strings.HasPrefix(name, "labels") {
+			name += ".gz"
+		}
+		files[name] = text
+	}
+	files["users/_committed_123"] = "spark side file"
+	const prefix = "incoming/as_of=2024-01-31/"
+	putTree(t, store, prefix, files)
+	src := ingest.Blob(store, prefix)
+
+	_, err := ingest.Run(ctx, src, store, asOf0, ingest.Options{})
+	var nr *ingest.NotReadyError
+	if !errors.As(err, &nr) || nr.Source != prefix {
+		t.Fatalf("without a marker: err %v, want *NotReadyError for %s", err, prefix)
+	}
+	if asOfs, _ := dataset.List(ctx, store); len(asOfs) > 0 {
+		t.Fatalf("visible before the marker: %v", asOfs)
+	}
+	putTree(t, store, prefix, map[string]string{"_SUCCESS": ""})
+	res, err := ingest.Run(ctx, src, store, asOf0, ingest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Plan.Rows != 3 || res.Plan.K != 1 || len(res.Plan.Parts) != 12 {
+		t.Errorf("plan: rows %d, k %d, %d parts; want 3, 1, 12", res.Plan.Rows, res.Plan.K, len(res.Plan.Parts))
+	}
+	if m := res.Commit.Manifest; m.Rows != 3 || m.Churners != 1 || m.Source != prefix {
+		t.Errorf("manifest %+v", m)
+	}
+	// The plan survives JSON and opens its source again.
+	b, _ := json.Marshal(res.Plan)
+	var p ingest.Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	again, err := ingest.OpenSource(p.Source, store)
+	if err != nil || again.Ref() != src.Ref() {
+		t.Errorf("OpenSource(%+v) = %v, %v", p.Source, again, err)
+	}
+}
+
+// TestLayoutProblems: unknown files, a table in two layouts, a table
+// missing — all reported at once, like Load's problems.
+func TestLayoutProblems(t *testing.T) {
+	files := snapshottest.TinyMonth()
+	files["notes.txt"] = "hello"
+	files["users/part-00000.csv"] = files["users.csv"]
+	files["labels/data.csv"] = "x"
+	files["payments_agg_90d.csv.gz"] = files["payments_agg_90d.csv"]
+	delete(files, "payments_agg_90d.csv")
+	delete(files, "support_agg_90d.csv")
+	files["_SUCCESS"] = ""
+	files[".DS_Store"] = "x"
+	store := newStore(t)
+	_, err := run(t, ingest.Dir(writeTree(t, files)), store, 0)
+	verrs := validationErrors(t, err)
+	text := err.Error()
+	for _, want := range []string{
+		"labels/data.csv: unknown file",
+		"notes.txt: unknown file",
+		"users: table in more than one layout (users.csv, users/part-00000.csv)",
+		"support_agg_90d.csv: missing file",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %q in:\n%s", want, text)
+		}
+	}
+	// users.csv is not read at all: no user can be joined, so no user is
+	// reported missing from the other tables.
+	if strings.Contains(text, "missing from") || strings.Contains(text, "not in") || len(verrs.Problems) != 4 {
+		t.Errorf("want exactly the four layout problems:\n%s", text)
+	}
+	assertNothingStored(t, store)
+}
+
+// TestReingest: the same data again is a no-op (whatever the budget now
+// says, the stored K is kept), other data for a stored as_of is refused,
+// and a month stored before sharding counts as stored.
+func TestReingest(t *testing.T) {
+	ctx := context.Background()
+	dir, want := genMonth(t, 900)
+	store := newStore(t)
+	first, err := ingest.Run(ctx, ingest.Dir(dir), store, asOf0, ingest.Options{PlanOptions: ingest.PlanOptions{RowBudget: 400}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Plan.Rows != 900 || first.Plan.K != 3 {
+		t.Fatalf("rows %d k %d, want 900 and 3 (budget 400)", first.Plan.Rows, first.Plan.K)
+	}
+	before := keysOf(t, store)
+
+	again, err := ingest.Run(ctx, ingest.Dir(dir), store, asOf0, ingest.Options{})
+	if err != nil || !again.Commit.AlreadyIngested || again.Plan.K != 3 {
+		t.Fatalf("same data again: %v, already=%v, k=%d", err, again.Commit.AlreadyIngested, again.Plan.K)
+	}
+	for _, s := range again.Shards {
+		if s.Written {
+			t.Errorf("shard %d rewritten", s.Shard)
+		}
+	}
+
+	files := readDir(t, dir)
+	files[snapshot.LabelsFile] = strings.Replace(files[snapshot.LabelsFile], "False", "True", 1)
+	_, err = run(t, ingest.Dir(writeTree(t, files)), store, 0)
+	var ce *ingest.ConflictError
+	if !errors.As(err, &ce) || ce.Stored != first.Commit.Manifest.Fingerprint {
+		t.Fatalf("other data: err %v, want *ConflictError", err)
+	}
+	if after := keysOf(t, store); !maps.Equal(before, after) {
+		t.Error("a refused ingest changed the store")
+	}
+
+	t.Run("legacy month", func(t *testing.T) {
+		store := newStore(t)
+		data, err := snapshot.MarshalParquet(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Put(ctx, dataset.LegacyKey("2024-01-31"), data); err != nil {
+			t.Fatal(err)
+		}
+		if asOfs, _ := dataset.List(ctx, store); len(asOfs) != 1 {
+			t.Fatalf("legacy month not listed: %v", asOfs)
+		}
+		res, err := run(t, ingest.Dir(dir), store, 0)
+		if err != nil || !res.Commit.AlreadyIngested || res.Plan.K != 1 || res.Commit.Manifest.Rows != 900 {
+			t.Fatalf("same data as the legacy month: %v %+v", err, res)
+		}
+		if keys := keysOf(t, store); len(keys) != 1 {
+			t.Errorf("keys after re-ingesting a legacy month: %v", keys)
+		}
+		_, err = run(t, ingest.Dir(writeTree(t, files)), store, 0)
+		if !errors.As(err, &ce) {
+			t.Fatalf("other data than the legacy month: err %v, want *ConflictError", err)
+		}
+		m, err := dataset.Open(ctx, store, "2024-01-31")
+		if err != nil || !m.Legacy {
+			t.Fatal(m, err)
+		}
+		sample, err := dataset.Sample(ctx, store, m, 0)
+		if err != nil || sample.Fingerprint() != want.Fingerprint() {
+			t.Errorf("legacy month sampled whole: %v", err)
+		}
+	})
+}
+
+func keysOf(t *testing.T, store blob.Store) map[string]bool {
+	t.Helper()
+	keys, err := store.List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, k := range keys {
+		out[k] = true
+	}
+	return out
+}
+
+// TestPhasesOneByOne drives the phases as a state machine would, each
+// from the plan read back from JSON, out of order first.
+func TestPhasesOneByOne(t *testing.T) {
+	ctx := context.Background()
+	dir, want := genMonth(t, 500)
+	store := newStore(t)
+	src := ingest.Dir(dir)
+	planned, err := ingest.NewPlan(ctx, src, store, asOf0, ingest.PlanOptions{Shards: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ingest.LoadPlan(ctx, store, planned.AsOf, planned.Attempt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := ingest.NewPlan(ctx, src, store, asOf0, ingest.PlanOptions{Attempt: p.Attempt}); err != nil || again.K != 4 {
+		t.Fatalf("planning the attempt again: %+v, %v", again, err)
+	}
+	var inc *ingest.IncompleteError
+	if _, _, err := ingest.BuildShard(ctx, store, p, 0); !errors.As(err, &inc) {
+		t.Fatalf("build before partitioning: %v", err)
+	}
+	for i := range p.Parts {
+		r1, err := ingest.Partition(ctx, src, store, p, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, err := ingest.Partition(ctx, src, store, p, i) // a retried task
+		if err != nil || fmt.Sprint(r1) != fmt.Sprint(r2) {
+			t.Fatalf("partition %d again: %+v, %v; first %+v", i, r2, err, r1)
+		}
+	}
+	if _, err := ingest.Commit(ctx, store, p, time.Now()); !errors.As(err, &inc) {
+		t.Fatalf("commit before building: %v", err)
+	}
+	total := 0
+	for k := p.K - 1; k >= 0; k-- {
+		r, m, err := ingest.BuildShard(ctx, store, p, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := ingest.BuildShard(ctx, store, p, k); err != nil { // a retried task
+			t.Fatal(err)
+		}
+		if m == nil || len(m.Customers) != r.Rows || r.Key != dataset.PartKey(p.AsOf, k) || !r.Written {
+			t.Fatalf("shard %d: %+v", k, r)
+		}
+		total += r.Rows
+	}
+	if asOfs, _ := dataset.List(ctx, store); len(asOfs) > 0 || total != len(want.Customers) {
+		t.Fatalf("before the commit: visible %v, %d rows built", asOfs, total)
+	}
+	res, err := ingest.Commit(ctx, store, p, time.Now())
+	if err != nil || res.AlreadyIngested || res.Manifest.Rows != len(want.Customers) {
+		t.Fatalf("commit: %+v, %v", res, err)
+	}
+	if keys := keysOf(t, store); len(keys) != p.K+1 {
+		t.Errorf("after the commit: %d keys, want %d parts and the manifest", len(keys), p.K)
+	}
+}
+
+// TestUncommittedLeftovers: a part file left by an attempt that never
+// committed is replaced when its bytes differ; shards without users have
+// no file.
+func TestUncommittedLeftovers(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	if err := store.Put(ctx, dataset.PartKey("2024-01-31", 1), []byte("not this")); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Put(ctx, dataset.PartKey("2024-01-31", 9), []byte("an attempt with more shards")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := run(t, ingest.Dir(writeTree(t, snapshottest.TinyMonth())), store, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.Commit.Manifest
+	empty := 0
+	for _, s := range m.Shards {
+		if s.Key == "" {
+			empty++
+		}
+	}
+	if m.Rows != 3 || empty < 4 {
+		t.Errorf("rows %d, %d empty shards of 7", m.Rows, empty)
+	}
+	_, shards := storedMonth(t, store, "2024-01-31")
+	n := 0
+	for _, s := range shards {
+		n += len(s)
+	}
+	if n != 3 {
+		t.Errorf("%d customers read back", n)
+	}
+	if keys := keysOf(t, store); keys[dataset.PartKey("2024-01-31", 9)] {
+		t.Error("a part the manifest does not name was left")
+	}
+}
+
+// TestRemoveStale: staging of old attempts and part files of months that
+// no attempt will commit are removed; young attempts and their months
+// stay.
+func TestRemoveStale(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	now := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	old := ingest.NewAttempt(now.Add(-25 * time.Hour))
+	young := ingest.NewAttempt(now.Add(-time.Hour))
+	put := func(key string) {
+		if err := store.Put(ctx, key, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(ingest.StagingPrefix + "as_of=2024-01-31/attempt=" + old + "/plan.json")
+	put(ingest.StagingPrefix + "as_of=2024-01-31/attempt=" + old + "/rows/k=00000/t=0/p=00000/c=00000")
+	put(dataset.PartKey("2024-01-31", 0)) // that attempt's uncommitted shard
+	put(ingest.StagingPrefix + "as_of=2024-02-29/attempt=" + young + "/plan.json")
+	put(dataset.PartKey("2024-02-29", 0)) // a live attempt's shard
+	put(ingest.StagingPrefix + "as_of=2024-03-31/attempt=exec-name/plan.json")
+	put(dataset.ManifestKey("2024-04-30"))
+	put(dataset.PartKey("2024-04-30", 0)) // a committed month's
+	n, err := ingest.RemoveStale(ctx, store, now, ingest.StaleAge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := keysOf(t, store)
+	if n != 3 || len(keys) != 5 || keys[dataset.PartKey("2024-01-31", 0)] || !keys[dataset.PartKey("2024-02-29", 0)] {
+		t.Errorf("removed %d, left %v", n, keys)
+	}
+}
