@@ -33,7 +33,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "demo [--dir DIR]", "generate months, ingest them and run the whole loop (promote, skip, no drift), then predict", cmdDemo},
-		{"gen", "gen --out DIR --months N [--seed S] [--drift 1:feature,2:label]", "write realistic month snapshots in the lab's layout", cmdGen},
+		{"gen", "gen --out DIR --months N [--seed S] [--drift 1:feature,2:label] [--parts N] [--gzip] [--incoming]", "write realistic month snapshots in the lab's layout (streamed: bounded memory)", cmdGen},
 		{"ingest", "ingest --data MONTH_DIR --as-of DATE", "validate and store a month; materialize its online features", cmdIngest},
 		{"drift", "drift --reference DIR --current DIR --out OUT [--threshold 0.02]", "compare two month directories; write drift.json and drift.html", cmdDrift},
 		{"train", "train --data MONTH_DIR --as-of DATE --out OUT [--seed 42]", "train a model on a month directory; write model, metrics, validation predictions", cmdTrain},

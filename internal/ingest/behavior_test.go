@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/churnops/churnops/internal/ingest"
 	"github.com/churnops/churnops/internal/snapshot"
 	"github.com/churnops/churnops/internal/snapshot/snapshottest"
+	"github.com/churnops/churnops/internal/synth"
 )
 
 // putTree writes files under prefix in store (names ending in .gz gzipped).
@@ -328,5 +332,64 @@ func TestRemoveStale(t *testing.T) {
 	keys := keysOf(t, store)
 	if n != 3 || len(keys) != 5 || keys[dataset.PartKey("2024-01-31", 0)] || !keys[dataset.PartKey("2024-02-29", 0)] {
 		t.Errorf("removed %d, left %v", n, keys)
+	}
+}
+
+// TestGeneratedIncoming ingests what `churnops gen --parts 4 --gzip
+// --incoming` writes, uploaded to the bucket's incoming/ prefix, and gets
+// the month Load reads from the lab's layout of the same seed.
+func TestGeneratedIncoming(t *testing.T) {
+	ctx := context.Background()
+	cfg := synth.Config{Users: 2500, Months: 2, Seed: 12}
+	plain, parted := t.TempDir(), t.TempDir()
+	if _, err := synth.Stream(plain, cfg, synth.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.Stream(parted, cfg, synth.StreamOptions{Parts: 4, Gzip: true, Incoming: true}); err != nil {
+		t.Fatal(err)
+	}
+	store := newStore(t)
+	err := filepath.WalkDir(parted, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(parted, path)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return store.Put(ctx, filepath.ToSlash(rel), data)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cfg.Months {
+		want, err := snapshot.Load(filepath.Join(plain, synth.MonthDir(i)), synth.AsOf(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefix := filepath.ToSlash(synth.IncomingDir(synth.AsOf(i))) + "/"
+		res, err := ingest.Run(ctx, ingest.Blob(store, prefix), store, synth.AsOf(i), ingest.Options{PlanOptions: ingest.PlanOptions{RowBudget: 1000}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Plan.K != 3 || len(res.Plan.Parts) != 24 || res.Plan.Rows != 2500 {
+			t.Errorf("month %d: k=%d, %d parts, %d rows; want 3, 24, 2500", i, res.Plan.K, len(res.Plan.Parts), res.Plan.Rows)
+		}
+		_, shards := storedMonth(t, store, synth.AsOf(i).Format(snapshot.DateLayout))
+		got := map[string]snapshot.Customer{}
+		for _, s := range shards {
+			for _, c := range s {
+				got[c.UserID] = c
+			}
+		}
+		if len(got) != len(want.Customers) {
+			t.Fatalf("month %d: %d customers, want %d", i, len(got), len(want.Customers))
+		}
+		for _, c := range want.Customers {
+			if !sameCustomer(c, got[c.UserID]) {
+				t.Fatalf("month %d: %s differs", i, c.UserID)
+			}
+		}
 	}
 }

@@ -88,3 +88,42 @@ func readGolden(tb testing.TB, path string) map[string]string {
 	}
 	return out
 }
+
+// TestStreamGoldenBytes: Stream, which never holds a month, writes the
+// very files the golden hashes pin.
+func TestStreamGoldenBytes(t *testing.T) {
+	want := readGolden(t, filepath.Join("testdata", "golden.sha256"))
+	n := 0
+	for _, name := range slices.Sorted(maps.Keys(goldenConfigs)) {
+		dir := t.TempDir()
+		sums, err := synth.Stream(dir, goldenConfigs[name], synth.StreamOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		run, err := synth.Simulate(goldenConfigs[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range sums {
+			churners := 0
+			for _, c := range run.Months[i].Customers {
+				if c.Churn {
+					churners++
+				}
+			}
+			if s.Rows != len(run.Months[i].Customers) || s.Churners != churners || !s.AsOf.Equal(synth.AsOf(i)) {
+				t.Errorf("%s month %d: summary %+v, want %d rows, %d churners", name, i, s, len(run.Months[i].Customers), churners)
+			}
+		}
+		for rel, data := range readTree(t, dir) {
+			sum := sha256.Sum256(data)
+			if got := hex.EncodeToString(sum[:]); got != want[name+"/"+rel] {
+				t.Errorf("%s/%s: sha256 %s, golden %s", name, rel, got, want[name+"/"+rel])
+			}
+			n++
+		}
+	}
+	if n != len(want) {
+		t.Errorf("%d files, golden has %d", n, len(want))
+	}
+}
