@@ -174,7 +174,7 @@ func build(ctx context.Context, store blob.Store, p *Plan, k int, parts []PartRe
 	if res.Rows == 0 || fileProblems(p, parts) || p.Committed != CommittedNone {
 		return res, m, nil
 	}
-	data, err := snapshot.MarshalParquet(m)
+	data, err := snapshot.MarshalParquetTrusted(m)
 	if err != nil {
 		return res, nil, err
 	}

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -127,7 +128,11 @@ func (j *Joiner) FieldCount(line, got, want int, id string, hasID bool) {
 }
 
 // Row validates one data row of the current file, in the table's
-// canonical column order (see RowSink), and joins it to its customer.
+// canonical column order (see RowSink), and joins it to its customer. The
+// month keeps copies of the strings it keeps, never rec's own, so rec may
+// point into a large buffer (a staged chunk) without the month pinning
+// it; the buffer must not change while the Joiner lives (problems quote
+// values).
 func (j *Joiner) Row(line int, rec []string) {
 	j.rows++
 	id := rec[0]
@@ -143,6 +148,8 @@ func (j *Joiner) Row(line int, rec []string) {
 				Msg: "duplicate user_id, first on " + j.where(j.lines[prev], int(j.parts[prev]), j.users)})
 			return
 		}
+		// A copy: rec may point into a buffer of many rows.
+		id = strings.Clone(id)
 		j.index[id] = len(j.customers)
 		j.customers = append(j.customers, Customer{UserID: id})
 		j.lines = append(j.lines, line)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -286,8 +287,8 @@ func appendFixed(dst []byte, f float64) []byte {
 }
 
 // intern returns a shared copy of the few strings that repeat on every row
-// (categories), so that a loaded month does not pin one CSV line per
-// customer and per column.
+// (categories), and a copy of any other, so that a loaded month never pins
+// the buffer a value was read from (a CSV line, a staged chunk of rows).
 func intern(s string) string {
 	switch s {
 	case "Male":
@@ -307,5 +308,5 @@ func intern(s string) string {
 	case "No":
 		return "No"
 	}
-	return s
+	return strings.Clone(s)
 }
