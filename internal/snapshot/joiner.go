@@ -108,6 +108,9 @@ func (j *Joiner) Part(part int, file string) {
 }
 
 func (j *Joiner) problem(stage, part int, p *ValidationError) {
+	if len(j.problems.kept) < MaxProblems {
+		p.Value = strings.Clone(p.Value) // it may point into a reused buffer
+	}
 	j.problems.add(Problem{Table: j.table, Stage: stage, Part: part, Err: p})
 }
 
@@ -119,6 +122,7 @@ func (j *Joiner) Problem(p *ValidationError) { j.problem(StageRead, j.part, p) }
 // does not also report the user as missing from the table.
 func (j *Joiner) FieldCount(line, got, want int, id string, hasID bool) {
 	j.rows++
+	// The problem quotes no value, and id is only looked up.
 	j.Problem(&ValidationError{File: j.file, Line: line, Msg: fmt.Sprintf("has %d fields, header has %d", got, want)})
 	if j.join && hasID {
 		if i, ok := j.index[id]; ok && j.seen[i] == 0 {
@@ -129,10 +133,9 @@ func (j *Joiner) FieldCount(line, got, want int, id string, hasID bool) {
 
 // Row validates one data row of the current file, in the table's
 // canonical column order (see RowSink), and joins it to its customer. The
-// month keeps copies of the strings it keeps, never rec's own, so rec may
-// point into a large buffer (a staged chunk) without the month pinning
-// it; the buffer must not change while the Joiner lives (problems quote
-// values).
+// month and the problems keep copies of the strings they keep, never
+// rec's own, so rec may point into a buffer that is reused or large (a
+// staged chunk) without being pinned.
 func (j *Joiner) Row(line int, rec []string) {
 	j.rows++
 	id := rec[0]

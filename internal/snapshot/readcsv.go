@@ -13,10 +13,12 @@ import (
 type RowSink interface {
 	// Row is a data row with as many fields as the header, in the table's
 	// canonical column order (Columns: user_id first) whatever the file's
-	// order. rec is reused after Row returns.
+	// order. rec and its strings are only valid during the call: copy
+	// what you keep.
 	Row(line int, rec []string)
 	// FieldCount is a row whose field count (got) differs from the
-	// header's (want); id is its user_id field, when it has one (hasID).
+	// header's (want); id is its user_id field, when it has one (hasID),
+	// valid only during the call.
 	FieldCount(line, got, want int, id string, hasID bool)
 	// Problem is a problem with the file itself: empty, a bad header, or
 	// malformed CSV (after which the rest of the file is skipped).
@@ -46,9 +48,8 @@ func ReadCSV(r io.Reader, table int, file string, sink RowSink) (FileStatus, err
 		return st, fmt.Errorf("snapshot: read csv %s: no table %d", file, table)
 	}
 	spec := &layout[table]
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	cr.FieldsPerRecord = -1 // field counts are checked below, to keep going
+	// Any field count is read: counts are checked below, to keep going.
+	cr := newCSVReader(r)
 
 	header, err := cr.Read()
 	switch {
@@ -58,7 +59,10 @@ func ReadCSV(r io.Reader, table int, file string, sink RowSink) (FileStatus, err
 	case err != nil:
 		return st, readError(file, err, sink)
 	}
-	header = append([]string(nil), header...) // ReuseRecord: keep our copy
+	header = append([]string(nil), header...) // the reader reuses rec
+	for i, h := range header {
+		header[i] = strings.Clone(h) // and its strings
+	}
 	if len(header) > 0 {
 		header[0] = strings.TrimPrefix(header[0], "\ufeff") // Excel's UTF-8 BOM
 	}
@@ -78,7 +82,7 @@ func ReadCSV(r io.Reader, table int, file string, sink RowSink) (FileStatus, err
 			return st, readError(file, err, sink)
 		}
 		st.Rows++
-		line, _ := cr.FieldPos(0)
+		line := cr.Line()
 		if len(rec) != len(header) {
 			var id string
 			if idCol < len(rec) {
