@@ -87,4 +87,3 @@ func TestCSVReaderKeepsReadErrors(t *testing.T) {
 		t.Errorf("records %q", got)
 	}
 }
-
