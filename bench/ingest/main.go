@@ -8,6 +8,7 @@
 //	go run ./bench/ingest partition -state DIR -as-of D -attempt A -part I
 //	go run ./bench/ingest build     -state DIR -as-of D -attempt A -shard K
 //	go run ./bench/ingest commit    -state DIR -as-of D -attempt A
+//	go run ./bench/ingest legacy    -src DIR -state DIR -as-of D    (the peer: snapshot.Load + one Parquet file, as before sharding)
 //
 // -src is a month directory, or blob:PREFIX for a month under the state's
 // blob store (incoming/as_of=D/). Every command prints one JSON line.
@@ -96,6 +97,15 @@ func main() {
 			check(err)
 			out["rows"], out["cleaned"] = r.Manifest.Rows, r.Cleaned
 		}
+	case "legacy":
+		// What `churnops ingest` did before sharding, less the online
+		// features: the whole month in one process.
+		m, err := snapshot.Load(*src, day)
+		check(err)
+		data, err := snapshot.MarshalParquet(m)
+		check(err)
+		check(st.Blobs.Put(ctx, "datasets/as_of="+*asOf+"/snapshot.parquet", data))
+		out["rows"], out["bytes"] = len(m.Customers), len(data)
 	default:
 		fmt.Fprintln(os.Stderr, "unknown command", cmd)
 		os.Exit(2)

@@ -393,3 +393,45 @@ func TestGeneratedIncoming(t *testing.T) {
 		}
 	}
 }
+
+// TestCorruptStagedChunk: a staged chunk that does not decode fails the
+// build with an error naming it, rather than reporting data problems.
+func TestCorruptStagedChunk(t *testing.T) {
+	ctx := context.Background()
+	dir, _ := genMonth(t, 300)
+	store := newStore(t)
+	p, err := ingest.NewPlan(ctx, ingest.Dir(dir), store, asOf0, ingest.PlanOptions{Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range p.Parts {
+		if _, err := ingest.Partition(ctx, ingest.Dir(dir), store, p, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, err := store.List(ctx, ingest.StagingPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var victim string
+	for _, k := range keys {
+		if strings.Contains(k, "/rows/k=00001/t=2/") {
+			victim = k
+		}
+	}
+	if victim == "" {
+		t.Fatalf("no chunk of table 2 for shard 1 in %v", keys)
+	}
+	if err := store.Delete(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Put(ctx, victim, []byte{1, 5, 3, 200}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ingest.BuildShard(ctx, store, p, 1); err == nil || !strings.Contains(err.Error(), victim) {
+		t.Errorf("build over a corrupt chunk: %v", err)
+	}
+	if _, _, err := ingest.BuildShard(ctx, store, p, 0); err != nil {
+		t.Errorf("the other shard: %v", err)
+	}
+}

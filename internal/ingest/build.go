@@ -136,11 +136,23 @@ func build(ctx context.Context, store blob.Store, p *Plan, k int, parts []PartRe
 		}
 		byTable[t] = append(byTable[t], key)
 	}
+	// Chunks are read one ahead of the one being joined (an S3 GET's
+	// latency overlaps the CPU work), in table, part, chunk order.
+	statuses := make([]snapshot.TableStatus, len(p.Tables))
+	var wanted []string
+	for t := range p.Tables {
+		statuses[t] = tableStatus(p, t, parts)
+		if statuses[t].Readable {
+			wanted = append(wanted, byTable[t]...)
+		}
+	}
+	fetchCtx, stop := context.WithCancel(ctx)
+	defer stop() // an early return ends the prefetch
+	chunks := prefetch(fetchCtx, store, wanted)
 	var rec []string
 	for t, tbl := range p.Tables {
-		st := tableStatus(p, t, parts)
 		j.Table(t, tbl.Name)
-		if st.Readable {
+		if statuses[t].Readable {
 			for _, key := range byTable[t] {
 				_, part, _, _ := parseChunkKey(strings.TrimPrefix(key, rowsDir(p.AsOf, p.Attempt, k)))
 				if part < 0 || part >= len(p.Parts) || p.Parts[part].Table != t {
@@ -148,16 +160,16 @@ func build(ctx context.Context, store blob.Store, p *Plan, k int, parts []PartRe
 				}
 				pt := p.Parts[part]
 				j.Part(pt.Part, pt.File)
-				chunk, err := store.Get(ctx, key)
-				if err != nil {
-					return res, nil, fmt.Errorf("read staged rows: %w", err)
+				c := <-chunks
+				if c.err != nil {
+					return res, nil, fmt.Errorf("read staged rows: %w", c.err)
 				}
-				if rec, err = replay(chunk, j, rec); err != nil {
+				if rec, err = replay(c.data, j, rec); err != nil {
 					return res, nil, fmt.Errorf("%s: %w", key, err)
 				}
 			}
 		}
-		j.EndTable(st)
+		j.EndTable(statuses[t])
 	}
 	m, problems, omitted := j.Result()
 	if m == nil {
@@ -183,6 +195,34 @@ func build(ctx context.Context, store blob.Store, p *Plan, k int, parts []PartRe
 		return res, nil, err
 	}
 	return res, m, nil
+}
+
+// chunk is a staged object read by prefetch.
+type chunk struct {
+	data []byte
+	err  error
+}
+
+// prefetch reads keys in order on a goroutine, at most one ahead of the
+// reader, and stops at the first error or when ctx ends. The caller must
+// receive len(keys) chunks, or stop at an error.
+func prefetch(ctx context.Context, store blob.Store, keys []string) <-chan chunk {
+	out := make(chan chunk, 1)
+	go func() {
+		defer close(out)
+		for _, k := range keys {
+			data, err := store.Get(ctx, k)
+			select {
+			case out <- chunk{data, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return out
 }
 
 // putPart writes a shard's Parquet file. A file already at key with the
