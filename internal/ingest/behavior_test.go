@@ -16,6 +16,7 @@ import (
 	"github.com/churnops/churnops/internal/blob"
 	"github.com/churnops/churnops/internal/dataset"
 	"github.com/churnops/churnops/internal/ingest"
+	"github.com/churnops/churnops/internal/shard"
 	"github.com/churnops/churnops/internal/snapshot"
 	"github.com/churnops/churnops/internal/snapshot/snapshottest"
 	"github.com/churnops/churnops/internal/synth"
@@ -265,18 +266,27 @@ func TestPhasesOneByOne(t *testing.T) {
 }
 
 // TestUncommittedLeftovers: a part file left by an attempt that never
-// committed is replaced when its bytes differ; shards without users have
-// no file.
+// committed is adopted when it holds the same bytes, never overwritten when
+// it does not (the attempt writes its own file, and the leftover goes once
+// the month is committed); shards without users have no file.
 func TestUncommittedLeftovers(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)
-	if err := store.Put(ctx, dataset.PartKey("2024-01-31", 1), []byte("not this")); err != nil {
+	const k = 7
+	taken := shard.Of("0001-AAAAA", k)
+	// The leftovers of an attempt that crashed an hour ago: too young for
+	// RemoveStale.
+	crashed := ingest.StagingPrefix + "as_of=2024-01-31/attempt=" + ingest.NewAttempt(time.Now().Add(-time.Hour)) + "/plan.json"
+	if err := store.Put(ctx, crashed, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Put(ctx, dataset.PartKey("2024-01-31", taken), []byte("not this")); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.Put(ctx, dataset.PartKey("2024-01-31", 9), []byte("an attempt with more shards")); err != nil {
 		t.Fatal(err)
 	}
-	res, err := run(t, ingest.Dir(writeTree(t, snapshottest.TinyMonth())), store, 7)
+	res, err := run(t, ingest.Dir(writeTree(t, snapshottest.TinyMonth())), store, k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,6 +300,9 @@ func TestUncommittedLeftovers(t *testing.T) {
 	if m.Rows != 3 || empty < 4 {
 		t.Errorf("rows %d, %d empty shards of 7", m.Rows, empty)
 	}
+	if key := m.Shards[taken].Key; key == dataset.PartKey("2024-01-31", taken) || !strings.Contains(key, res.Plan.Attempt) {
+		t.Errorf("shard %d written to %s over a leftover", taken, key)
+	}
 	_, shards := storedMonth(t, store, "2024-01-31")
 	n := 0
 	for _, s := range shards {
@@ -298,8 +311,82 @@ func TestUncommittedLeftovers(t *testing.T) {
 	if n != 3 {
 		t.Errorf("%d customers read back", n)
 	}
-	if keys := keysOf(t, store); keys[dataset.PartKey("2024-01-31", 9)] {
-		t.Error("a part the manifest does not name was left")
+	keys := keysOf(t, store)
+	if keys[dataset.PartKey("2024-01-31", 9)] || keys[dataset.PartKey("2024-01-31", taken)] {
+		t.Errorf("parts the manifest does not name were left: %v", keys)
+	}
+
+	// The same data again, from scratch, adopts nothing but writes the
+	// same bytes to the shards' own keys: a fresh store is the same.
+	fresh := newStore(t)
+	res2, err := run(t, ingest.Dir(writeTree(t, snapshottest.TinyMonth())), fresh, k)
+	if err != nil || res2.Commit.Manifest.Fingerprint != m.Fingerprint {
+		t.Fatalf("fresh: %v", err)
+	}
+}
+
+// TestInterleavedAttempts runs two attempts with different data for one
+// as_of, phase by phase, interleaved: whichever commits first is stored,
+// whole and correct; the other is refused.
+func TestInterleavedAttempts(t *testing.T) {
+	ctx := context.Background()
+	dirA, wantA := genMonth(t, 400)
+	files := readDir(t, dirA)
+	files[snapshot.UsageFile] = strings.Replace(files[snapshot.UsageFile], ",1\n", ",2\n", 50)
+	dirB := writeTree(t, files)
+	wantB, err := snapshot.Load(dirB, asOf0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bFirst := range []bool{false, true} {
+		t.Run(fmt.Sprint("b first=", bFirst), func(t *testing.T) {
+			store := newStore(t)
+			now := clock()
+			plan := func(dir string) *ingest.Plan {
+				p, err := ingest.NewPlan(ctx, ingest.Dir(dir), store, asOf0, ingest.PlanOptions{Shards: 3, Now: now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			pa, pb := plan(dirA), plan(dirB)
+			for _, x := range []struct {
+				p   *ingest.Plan
+				dir string
+			}{{pa, dirA}, {pb, dirB}} {
+				for i := range x.p.Parts {
+					if _, err := ingest.Partition(ctx, ingest.Dir(x.dir), store, x.p, i); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for k := range 3 {
+				for _, p := range []*ingest.Plan{pa, pb} {
+					if _, _, err := ingest.BuildShard(ctx, store, p, k); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			first, second, want := pa, pb, wantA
+			if bFirst {
+				first, second, want = pb, pa, wantB
+			}
+			if _, err := ingest.Commit(ctx, store, first, now()); err != nil {
+				t.Fatal(err)
+			}
+			// The second is refused: for its data, or, when it is the
+			// older attempt, because the first one's commit removed its
+			// staging (an older attempt has nothing left to do).
+			var ce *ingest.ConflictError
+			var ie *ingest.IncompleteError
+			_, err := ingest.Commit(ctx, store, second, now())
+			if !errors.As(err, &ce) && !(bFirst && errors.As(err, &ie)) {
+				t.Fatalf("second commit: %v, want *ConflictError", err)
+			}
+			if !checkOldOrNew(t, store, want) {
+				t.Fatal("no month visible")
+			}
+		})
 	}
 }
 

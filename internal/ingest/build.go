@@ -17,8 +17,9 @@ import (
 // (shards/k=KKKKK.json) for the commit.
 type ShardResult struct {
 	Shard int `json:"shard"`
-	// Key is the shard's Parquet file (dataset.PartKey), set when the shard
-	// has users and no problem was found anywhere in the month so far.
+	// Key is the shard's Parquet file (dataset.PartKey, or this attempt's
+	// variant when a leftover holds that key), set when the shard has users
+	// and no problem was found anywhere in the month so far.
 	Key         string `json:"key,omitempty"`
 	Rows        int    `json:"rows"`
 	Churners    int    `json:"churners"`
@@ -45,8 +46,7 @@ type ShardResult struct {
 // this shard, or in any part's file. When the as_of is already stored, the
 // shard is only compared (by fingerprint, in Commit). A file left at the
 // shard's key by an attempt that never committed is adopted if it holds the
-// same bytes, and replaced otherwise: until a manifest names it, no reader
-// sees it.
+// same bytes; otherwise this attempt writes its own (see putPart).
 //
 // Every part must have been partitioned (*IncompleteError otherwise).
 func BuildShard(ctx context.Context, store blob.Store, p *Plan, k int) (ShardResult, *snapshot.Month, error) {
@@ -190,8 +190,8 @@ func build(ctx context.Context, store blob.Store, p *Plan, k int, parts []PartRe
 	if err != nil {
 		return res, nil, err
 	}
-	res.Key, res.Bytes = dataset.PartKey(p.AsOf, k), len(data)
-	if res.Written, err = putPart(ctx, store, p.AsOf, res.Key, data); err != nil {
+	res.Bytes = len(data)
+	if res.Key, res.Written, err = putPart(ctx, store, p, k, data); err != nil {
 		return res, nil, err
 	}
 	return res, m, nil
@@ -225,39 +225,36 @@ func prefetch(ctx context.Context, store blob.Store, keys []string) <-chan chunk
 	return out
 }
 
-// putPart writes a shard's Parquet file. A file already at key with the
-// same bytes is adopted; with other bytes, it is a leftover of an attempt
-// that never committed (checked: no manifest exists) and is replaced.
-func putPart(ctx context.Context, store blob.Store, asOf, key string, data []byte) (written bool, err error) {
-	for range 3 {
-		err = store.Put(ctx, key, data)
+// putPart writes a shard's Parquet file and returns its key: the shard's
+// own (dataset.PartKey), or, when that key already holds other bytes left
+// by an attempt that never committed, a key of this attempt's
+// (part-NNNNN-ATTEMPT.parquet). No file is ever replaced: another attempt
+// may still be about to name it in a manifest; Commit names the files its
+// attempt wrote and deletes the others once the month is committed.
+func putPart(ctx context.Context, store blob.Store, p *Plan, k int, data []byte) (key string, written bool, err error) {
+	for _, key := range []string{dataset.PartKey(p.AsOf, k), attemptPartKey(p, k)} {
+		err := store.Put(ctx, key, data)
 		if err == nil {
-			return true, nil
+			return key, true, nil
 		}
 		if !errors.Is(err, blob.ErrExists) {
-			return false, fmt.Errorf("write %s: %w", key, err)
+			return "", false, fmt.Errorf("write %s: %w", key, err)
 		}
 		old, err := store.Get(ctx, key)
-		if errors.Is(err, blob.ErrNotFound) {
-			continue // deleted meanwhile: try again
-		}
 		if err != nil {
-			return false, fmt.Errorf("read back %s: %w", key, err)
+			return "", false, fmt.Errorf("read back %s: %w", key, err)
 		}
-		if bytes.Equal(old, data) {
-			return false, nil
-		}
-		if _, err := store.Get(ctx, dataset.ManifestKey(asOf)); !errors.Is(err, blob.ErrNotFound) {
-			if err == nil {
-				err = fmt.Errorf("%s is committed with other bytes", key)
-			}
-			return false, fmt.Errorf("replace %s: %w", key, err)
-		}
-		if err := store.Delete(ctx, key); err != nil {
-			return false, fmt.Errorf("replace uncommitted %s: %w", key, err)
+		if bytes.Equal(old, data) { // a retry, or the same data again
+			return key, false, nil
 		}
 	}
-	return false, fmt.Errorf("write %s: replaced concurrently, again and again", key)
+	return "", false, fmt.Errorf("write shard %d: %s holds other bytes", k, attemptPartKey(p, k))
+}
+
+// attemptPartKey is where an attempt writes shard k when the shard's own
+// key is taken by other bytes.
+func attemptPartKey(p *Plan, k int) string {
+	return fmt.Sprintf("%spart-%05d-%s.parquet", dataset.Dir(p.AsOf), k, p.Attempt)
 }
 
 // storeShardResult stages the result. A result already staged by another
