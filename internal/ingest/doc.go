@@ -39,9 +39,31 @@
 // only when Commit writes datasets/as_of=D/manifest.json, last. A task run
 // again (a retry) writes the same bytes to the same keys or returns its
 // staged result. Run again after a crash, an ingest redoes the month in a
-// new attempt, adopting part files that hold the same bytes and replacing
-// uncommitted ones that do not; its commit deletes the staging of older
-// attempts of the month. RemoveStale sweeps what attempts older than a day
-// left. A month already stored is never overwritten: the same data is
-// AlreadyIngested, other data a *ConflictError.
+// new attempt, adopting part files that hold the same bytes; a part file
+// is never overwritten (other bytes at a shard's key make the attempt write
+// part-NNNNN-A.parquet instead), so an attempt can never change a file
+// another one is about to name. Its commit deletes the staging of older
+// attempts of the month and the part files the manifest does not name.
+// RemoveStale sweeps what attempts older than a day left. A month already
+// stored is never overwritten: the same data is AlreadyIngested, other data
+// a *ConflictError.
+//
+// # In a state machine
+//
+// Every phase is a function of the stored plan, found again by its as_of
+// and attempt id, so each task's input is a few fields of JSON:
+//
+//	Plan       RemoveStale(ctx, store, now, StaleAge)
+//	           p, err := NewPlan(ctx, Blob(store, "incoming/as_of=D/"), store, day, PlanOptions{Attempt: A})
+//	           → {"as_of": D, "attempt": A, "k": p.K, "parts": len(p.Parts)}
+//	Partition  Map over States.ArrayRange(0, parts-1, 1):
+//	           p, _ := LoadPlan(ctx, store, D, A); src, _ := OpenSource(p.Source, store)
+//	           Partition(ctx, src, store, p, i)
+//	Build      Map over States.ArrayRange(0, k-1, 1):
+//	           res, month, err := BuildShard(ctx, store, p, k)   (month: write online features, drift summary)
+//	Commit     Commit(ctx, store, p, now)
+//
+// A task's results are staged, so the Map states' outputs can be dropped.
+// An attempt id starting with NewAttempt's timestamp lets RemoveStale
+// tell its age; a retried task must keep its attempt id.
 package ingest
