@@ -9,6 +9,7 @@
 //	go run ./bench/ingest build     -state DIR -as-of D -attempt A -shard K
 //	go run ./bench/ingest commit    -state DIR -as-of D -attempt A
 //	go run ./bench/ingest legacy    -src DIR -state DIR -as-of D    (the peer: snapshot.Load + one Parquet file, as before sharding)
+//	go run ./bench/ingest sample    -state DIR -as-of D [-rows N]   (dataset.Sample of a stored month)
 //
 // -src is a month directory, or blob:PREFIX for a month under the state's
 // blob store (incoming/as_of=D/). Every command prints one JSON line.
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/churnops/churnops/internal/blob"
+	"github.com/churnops/churnops/internal/dataset"
 	"github.com/churnops/churnops/internal/ingest"
 	"github.com/churnops/churnops/internal/localstore"
 	"github.com/churnops/churnops/internal/snapshot"
@@ -46,6 +48,7 @@ func main() {
 	part := fs.Int("part", 0, "part index")
 	shard := fs.Int("shard", 0, "shard index")
 	workers := fs.Int("concurrency", 0, "run: tasks at once (0: GOMAXPROCS)")
+	sampleRows := fs.Int("rows", 0, "sample: row budget (0: dataset.DefaultSampleRows)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile")
 	_ = fs.Parse(os.Args[2:])
 	if *cpuprofile != "" {
@@ -97,6 +100,12 @@ func main() {
 			check(err)
 			out["rows"], out["cleaned"] = r.Manifest.Rows, r.Cleaned
 		}
+	case "sample":
+		m, err := dataset.Open(ctx, st.Blobs, *asOf)
+		check(err)
+		s, err := dataset.Sample(ctx, st.Blobs, m, *sampleRows)
+		check(err)
+		out["rows"], out["of"], out["k"] = len(s.Customers), m.Rows, m.K
 	case "legacy":
 		// What `churnops ingest` did before sharding, less the online
 		// features: the whole month in one process.
