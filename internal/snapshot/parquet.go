@@ -77,7 +77,6 @@ func optBoolPtr(o OptBool) *bool {
 	return nil
 }
 
-
 // daysSinceEpoch is the Parquet DATE of t's calendar date (in t's own
 // location, as the CSV writer spells it).
 func daysSinceEpoch(t time.Time) int32 {
@@ -113,7 +112,6 @@ func toParquetRow(c *Customer) parquetRow {
 		ChurnLabel:                c.Churn,
 	}
 }
-
 
 // WriteParquet writes the month as one Parquet file (Snappy-compressed, one
 // row per customer in users.csv order, every CSV column), with as_of and
