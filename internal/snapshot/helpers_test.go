@@ -48,11 +48,10 @@ func writeFiles(tb testing.TB, files map[string]string) string {
 	return dir
 }
 
-// The fixture edits of snapshottest, by their old names.
+// The fixture edits of snapshottest the tests here still use, by their
+// old names.
 var (
 	setField   = snapshottest.SetField
-	setLine    = snapshottest.SetLine
-	deleteLine = snapshottest.DeleteLine
 	mapColumns = snapshottest.MapColumns
 )
 
