@@ -68,8 +68,14 @@ func OpenSource(r SourceRef, store blob.Store) (Source, error) {
 
 // Dir is a month in a local directory: the lab's six CSV files, or the
 // part-file layout (users/part-00000.csv …). A marker is not required: the
-// lab's directories have none.
-func Dir(path string) Source { return dirSource{path: filepath.Clean(path)} }
+// lab's directories have none. The path is made absolute, so that a plan
+// names it for a process started elsewhere.
+func Dir(path string) Source {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return dirSource{path: filepath.Clean(path)}
+}
 
 type dirSource struct{ path string }
 
