@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/churnops/churnops/internal/blob"
@@ -275,6 +276,10 @@ func listAttempts(ctx context.Context, store blob.Store, asOf string) ([]string,
 	return out, nil
 }
 
+// deleters is how many deletes deletePrefix runs at once: a month's
+// staging is hundreds of keys, each a round trip to S3 (or an fsync).
+const deleters = 8
+
 // deletePrefix deletes every key under prefix; it returns how many.
 func deletePrefix(ctx context.Context, store blob.Store, prefix string) (int, error) {
 	keys, err := store.List(ctx, prefix)
@@ -283,16 +288,31 @@ func deletePrefix(ctx context.Context, store blob.Store, prefix string) (int, er
 	}
 	// The plan goes last, so a crash midway leaves an attempt that can
 	// still be found (and whose age is still known) to finish the job.
+	var last []string
 	for i, k := range keys {
 		if strings.HasSuffix(k, "/plan.json") {
-			keys = append(append(keys[:i:i], keys[i+1:]...), k)
+			last = []string{k}
+			keys = append(keys[:i:i], keys[i+1:]...)
 			break
 		}
 	}
-	for i, k := range keys {
-		if err := store.Delete(ctx, k); err != nil {
-			return i, fmt.Errorf("ingest: clean %s: %w", k, err)
+	var (
+		mu      sync.Mutex
+		deleted int
+	)
+	for _, batch := range [][]string{keys, last} {
+		err := parallel(ctx, len(batch), deleters, func(ctx context.Context, i int) error {
+			if err := store.Delete(ctx, batch[i]); err != nil {
+				return fmt.Errorf("ingest: clean %s: %w", batch[i], err)
+			}
+			mu.Lock()
+			deleted++
+			mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			return deleted, err
 		}
 	}
-	return len(keys), nil
+	return deleted, nil
 }
