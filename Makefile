@@ -25,11 +25,13 @@ FUZZ_DECODE_EXECS ?= 50000x
 FUZZ_FASTPATH_EXECS ?= 60000x
 FUZZ_ASL_EXECS ?= 150000x
 FUZZ_TABLES_EXECS ?= 200000x
-fuzz: ## short, bounded fuzz runs of the request decoder, the ASL parser and the model's lookup tables
+FUZZ_CSV_EXECS ?= 100000x
+fuzz: ## short, bounded fuzz runs of the request decoder, the ASL parser, the model's lookup tables and the CSV reader
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZ_DECODE_EXECS) ./internal/serve
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFastPath$$' -fuzztime $(FUZZ_FASTPATH_EXECS) ./internal/serve
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZ_ASL_EXECS) ./internal/asl
 	$(GO) test -run '^$$' -fuzz '^FuzzTablesMatchWalk$$' -fuzztime $(FUZZ_TABLES_EXECS) ./internal/gbdt
+	$(GO) test -run '^$$' -fuzz '^FuzzCSVReader$$' -fuzztime $(FUZZ_CSV_EXECS) ./internal/snapshot
 
 lint: ## gofmt, go vet, staticcheck (pinned), then template.yaml through checkov and cfn-lint (lint-template)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

@@ -50,6 +50,9 @@ func cmdGen(ctx context.Context, a *app, args []string) error {
 	driftSpec := fs.String("drift", "", "drift to inject: MONTH:KIND[,…], KIND one of none, feature, label (e.g. 2:feature,3:label)")
 	strength := fs.Float64("strength", 1, "drift strength multiplier")
 	overwrite := fs.Bool("overwrite", false, "replace existing month directories")
+	parts := fs.Int("parts", 1, "part files per table (users/part-00000.csv …); 1 writes the lab's single files")
+	gz := fs.Bool("gzip", false, "gzip every file (.csv.gz)")
+	incoming := fs.Bool("incoming", false, "write month i to incoming/as_of=YYYY-MM-DD/ with a _SUCCESS marker, as a month lands in the bucket")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -61,8 +64,15 @@ func cmdGen(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	cfg := synth.Config{Users: *users, Months: *months, Seed: *seed, Drift: dm, Strength: *strength}
+	if *parts < 1 {
+		return usagef("--parts %d: want 1 or more", *parts)
+	}
 	start := time.Now()
-	run, err := synth.GenerateToDir(*out, cfg, synth.WriteOptions{Overwrite: *overwrite})
+	// Stream never holds a month: ten million customers fit in about
+	// 1.5 GB, and the default layout is the same bytes as before.
+	sums, err := synth.Stream(*out, cfg, synth.StreamOptions{
+		WriteOptions: synth.WriteOptions{Overwrite: *overwrite}, Parts: *parts, Gzip: *gz, Incoming: *incoming,
+	})
 	if errors.Is(err, synth.ErrConfig) {
 		return usagef("%v", err)
 	}
@@ -77,13 +87,8 @@ func cmdGen(ctx context.Context, a *app, args []string) error {
 		Drift    string `json:"drift"`
 	}
 	var res []monthOut
-	for i, m := range run.Months {
-		mo := monthOut{Dir: filepath.Join(*out, synth.MonthDir(i)), AsOf: m.AsOf.Format(snapshot.DateLayout), Rows: len(m.Customers), Drift: dm[i].String()}
-		for _, c := range m.Customers {
-			if c.Churn {
-				mo.Churners++
-			}
-		}
+	for i, m := range sums {
+		mo := monthOut{Dir: m.Dir, AsOf: m.AsOf.Format(snapshot.DateLayout), Rows: m.Rows, Churners: m.Churners, Drift: dm[i].String()}
 		res = append(res, mo)
 		a.printf("%s  as_of=%s  rows=%d  churn=%.1f%%  drift=%s\n", mo.Dir, mo.AsOf, mo.Rows, 100*float64(mo.Churners)/float64(mo.Rows), mo.Drift)
 	}

@@ -52,8 +52,9 @@ func commands() []command {
 			details: "Works in a new temporary directory, or in --dir DIR, which must be empty or absent. Prints where the drift reports and the dashboard are.",
 			example: "churnops demo --dir /tmp/churnops-demo", run: cmdDemo},
 		{name: "gen", args: "--out DIR --months N", summary: "write realistic month snapshots in the lab's layout",
-			details: "Writes month_000, month_001, … in the lab's CSV layout; the same seed gives the same bytes. --drift injects drift into chosen months.",
-			example: "churnops gen --out data --months 4 --drift 2:feature,3:label", run: cmdGen},
+			details: "Writes month_000, month_001, … in the lab's CSV layout; the same seed gives the same bytes. --drift injects drift into chosen months. " +
+				"Months are streamed (10,000,000 users in about 1.5 GB); --parts N, --gzip and --incoming (incoming/as_of=D/… with a _SUCCESS marker) write the layouts a month lands in a bucket with.",
+			example: "churnops gen --out data --months 4 --drift 2:feature,3:label\nchurnops gen --out big --months 2 --users 10000000 --parts 8 --gzip --incoming", run: cmdGen},
 		{name: "ingest", args: "--data MONTH_DIR --as-of DATE", summary: "validate and store a month; publish its online features",
 			details: "Validation errors name the file, line and column, and nothing is stored then. Re-ingesting the same data is a no-op; different data for a stored date is refused.",
 			example: "churnops ingest --data ../shared/data/streamflow/month_000 --as-of 2024-01-31", run: cmdIngest},

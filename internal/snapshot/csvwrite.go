@@ -2,13 +2,14 @@ package snapshot
 
 import (
 	"bufio"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"unicode"
+	"unicode/utf8"
 )
 
 // WriteCSVDir writes the month as the lab's six CSV files (Files) in a new
@@ -99,36 +100,88 @@ func writeCSVFile(path string, spec *fileSpec, m *Month) (err error) {
 	return f.Sync()
 }
 
-// writeCSV writes one file of the layout to w. Values are quoted only when
-// CSV requires it (a comma, quote or line break), as Python's csv module
-// does; none of the lab's values need it.
+// writeCSV writes one file of the layout to w.
 func writeCSV(w io.Writer, spec *fileSpec, m *Month) error {
-	cw := csv.NewWriter(w)
-	rec := make([]string, len(spec.cols)+1)
-	rec[0] = UserIDColumn
-	for k := range spec.cols {
-		rec[k+1] = spec.cols[k].name
+	t := 0
+	for i := range layout {
+		if &layout[i] == spec {
+			t = i
+		}
 	}
-	if err := cw.Write(rec); err != nil {
-		return err
-	}
-	var buf []byte
+	buf := AppendCSVHeader(nil, t)
 	for i := range m.Customers {
-		c := &m.Customers[i]
-		rec[0] = c.UserID
-		for k := range spec.cols {
-			cs := &spec.cols[k]
-			if cs.kind == kindString {
-				rec[k+1] = *cs.str(c) // no copy needed
-				continue
+		buf = AppendCSVRow(buf, t, &m.Customers[i])
+		if len(buf) >= 64<<10 {
+			if _, err := w.Write(buf); err != nil {
+				return err
 			}
-			buf = cs.appendValue(buf[:0], c)
-			rec[k+1] = string(buf)
-		}
-		if err := cw.Write(rec); err != nil {
-			return err
+			buf = buf[:0]
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	_, err := w.Write(buf)
+	return err
+}
+
+// AppendCSVHeader appends the header line of table t (an index in
+// Files()) in the lab's column order.
+func AppendCSVHeader(dst []byte, t int) []byte {
+	dst = appendCSVField(dst, UserIDColumn)
+	for k := range layout[t].cols {
+		dst = append(dst, ',')
+		dst = appendCSVField(dst, layout[t].cols[k].name)
+	}
+	return append(dst, '\n')
+}
+
+// AppendCSVRow appends customer c's line of table t (an index in Files())
+// in the lab's format, byte for byte what encoding/csv's Writer writes for
+// the lab's values (see WriteCSVDir): a streaming writer of months (the
+// generator) and WriteCSVDir share it.
+func AppendCSVRow(dst []byte, t int, c *Customer) []byte {
+	dst = appendCSVField(dst, c.UserID)
+	for k := range layout[t].cols {
+		cs := &layout[t].cols[k]
+		dst = append(dst, ',')
+		if cs.kind == kindString {
+			dst = appendCSVField(dst, *cs.str(c))
+			continue
+		}
+		// Numbers, dates and booleans never need quotes.
+		dst = cs.appendValue(dst, c)
+	}
+	return append(dst, '\n')
+}
+
+// appendCSVField appends one field as encoding/csv's Writer does (comma
+// delimiter, LF line endings): quoted only when it holds a comma, a quote
+// or a line break, starts with a space, or is \. — quotes doubled inside.
+func appendCSVField(dst []byte, field string) []byte {
+	if !csvNeedsQuotes(field) {
+		return append(dst, field...)
+	}
+	dst = append(dst, '"')
+	for i := 0; i < len(field); i++ {
+		if field[i] == '"' {
+			dst = append(dst, '"')
+		}
+		dst = append(dst, field[i])
+	}
+	return append(dst, '"')
+}
+
+// csvNeedsQuotes is encoding/csv's Writer.fieldNeedsQuotes for a comma.
+func csvNeedsQuotes(field string) bool {
+	if field == "" {
+		return false
+	}
+	if field == `\.` {
+		return true
+	}
+	for i := 0; i < len(field); i++ {
+		if c := field[i]; c == '\n' || c == '\r' || c == '"' || c == ',' {
+			return true
+		}
+	}
+	r1, _ := utf8.DecodeRuneInString(field)
+	return unicode.IsSpace(r1)
 }

@@ -2,6 +2,7 @@ package snapshot_test
 
 import (
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"io/fs"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/churnops/churnops/internal/snapshot"
 )
@@ -192,5 +194,28 @@ func TestAppendFloatMatchesPythonRepr(t *testing.T) {
 				t.Errorf("%q does not round-trip to %v", tt.want, tt.f)
 			}
 		})
+	}
+}
+
+// TestAppendCSVRowMatchesEncodingCSV checks the hand-written row writer
+// against encoding/csv's Writer on values that need quoting or nearly do.
+func TestAppendCSVRowMatchesEncodingCSV(t *testing.T) {
+	odd := []string{"", "Male", "a,b", `a"b`, `"`, " lead", "\tx", "trail ", `\.`, `\.x`, "x\ny", "x\r\ny", "\r", "é", "\u00a0x", "\u2028", "x\u00a0"}
+	for _, id := range odd {
+		for _, gender := range odd {
+			c := snapshot.Customer{UserID: id, Gender: gender, SignupDate: time.Date(2022, 1, 5, 0, 0, 0, 0, time.UTC), HasFamily: true}
+			var want bytes.Buffer
+			w := csv.NewWriter(&want)
+			if err := w.Write([]string{id, "2022-01-05", gender, "False", "True", "False"}); err != nil {
+				t.Fatal(err)
+			}
+			w.Flush()
+			if got := snapshot.AppendCSVRow(nil, 0, &c); !bytes.Equal(got, want.Bytes()) {
+				t.Errorf("id %q gender %q: %q, encoding/csv writes %q", id, gender, got, want.Bytes())
+			}
+		}
+	}
+	if got := string(snapshot.AppendCSVHeader(nil, 5)); got != "user_id,churn_label\n" {
+		t.Errorf("labels header %q", got)
 	}
 }

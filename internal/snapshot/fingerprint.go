@@ -47,12 +47,21 @@ func (m *Month) Fingerprint() string {
 	for i := range m.Customers {
 		c := &m.Customers[i]
 		buf = buf[:0]
-		val = append(val[:0], c.UserID...)
-		item(val)
+		item([]byte(c.UserID))
 		for f := range layout {
 			for k := range layout[f].cols {
-				val = layout[f].cols[k].appendValue(val[:0], c)
-				item(val)
+				// Values are spelled in place after a one-byte length,
+				// fixed up after; the rare value of 128 bytes or more
+				// takes the general path.
+				at := len(buf)
+				buf = layout[f].cols[k].appendValue(append(buf, 0), c)
+				if n := len(buf) - at - 1; n < 0x80 {
+					buf[at] = byte(n)
+				} else {
+					val = append(val[:0], buf[at+1:]...)
+					buf = buf[:at]
+					item(val)
+				}
 			}
 		}
 		h.Write(buf)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -136,7 +137,7 @@ func (cs *colSpec) parse(c *Customer, s string) (string, error) {
 		}
 		*cs.str(c) = intern(s)
 	case kindDate:
-		t, err := time.Parse(DateLayout, s)
+		t, err := parseDate(s)
 		if err != nil {
 			return "not a date, want YYYY-MM-DD", err
 		}
@@ -220,7 +221,7 @@ func (cs *colSpec) appendValue(dst []byte, c *Customer) []byte {
 	case kindString:
 		return append(dst, *cs.str(c)...)
 	case kindDate:
-		return cs.date(c).AppendFormat(dst, DateLayout)
+		return appendDate(dst, *cs.date(c))
 	case kindBool:
 		return append(dst, Of(*cs.b(c)).String()...)
 	case kindOptBool:
@@ -231,6 +232,48 @@ func (cs *colSpec) appendValue(dst []byte, c *Customer) []byte {
 		return AppendFloat(dst, *cs.f(c))
 	}
 	return dst
+}
+
+// parseDate is time.Parse(DateLayout, s), with a fast path for what it
+// accepts most: ten characters YYYY-MM-DD naming a real day. Anything else
+// goes to time.Parse, for its error.
+func parseDate(s string) (time.Time, error) {
+	if len(s) == 10 && s[4] == '-' && s[7] == '-' {
+		y, ok1 := digits(s[0:4])
+		m, ok2 := digits(s[5:7])
+		d, ok3 := digits(s[8:10])
+		if ok1 && ok2 && ok3 && m >= 1 && m <= 12 && d >= 1 && d <= daysIn(time.Month(m), y) {
+			return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC), nil
+		}
+	}
+	return time.Parse(DateLayout, s)
+}
+
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
+}
+
+// daysIn is the number of days of month m of year y.
+func daysIn(m time.Month, y int) int {
+	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// appendDate is t.AppendFormat(dst, DateLayout), spelled by hand for the
+// years 1000-9999 (the rest go to AppendFormat).
+func appendDate(dst []byte, t time.Time) []byte {
+	y, m, d := t.Date()
+	if y < 1000 || y > 9999 {
+		return t.AppendFormat(dst, DateLayout)
+	}
+	return append(dst, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(m)/10), byte('0'+int(m)%10), '-', byte('0'+d/10), byte('0'+d%10))
 }
 
 // AppendFloat appends f formatted as Python's repr (and so pandas' to_csv,
@@ -286,8 +329,8 @@ func appendFixed(dst []byte, f float64) []byte {
 }
 
 // intern returns a shared copy of the few strings that repeat on every row
-// (categories), so that a loaded month does not pin one CSV line per
-// customer and per column.
+// (categories), and a copy of any other, so that a loaded month never pins
+// the buffer a value was read from (a CSV line, a staged chunk of rows).
 func intern(s string) string {
 	switch s {
 	case "Male":
@@ -307,5 +350,5 @@ func intern(s string) string {
 	case "No":
 		return "No"
 	}
-	return s
+	return strings.Clone(s)
 }

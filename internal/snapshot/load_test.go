@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/churnops/churnops/internal/snapshot"
+	"github.com/churnops/churnops/internal/snapshot/snapshottest"
 )
 
 func TestLoadSampleMonths(t *testing.T) {
@@ -146,127 +147,10 @@ func TestLoadTiny(t *testing.T) {
 }
 
 func TestLoadValidation(t *testing.T) {
-	tests := []struct {
-		name   string
-		mutate func(t *testing.T, files map[string]string)
-		// the problem that must be reported
-		file, column, value string
-		line                int
-		msg                 string // substring of Msg
-		cause               error  // errors.Is target, if any
-	}{
-		{name: "missing file", mutate: func(t *testing.T, f map[string]string) { delete(f, "labels.csv") },
-			file: "labels.csv", msg: "missing file", cause: fs.ErrNotExist},
-		{name: "missing column", mutate: func(t *testing.T, f map[string]string) {
-			mapColumns(f, "subscriptions.csv", func(r []string) []string { return append(r[:6:6], r[7:]...) })
-		}, file: "subscriptions.csv", line: 1, column: "monthly_fee", msg: "missing column"},
-		{name: "missing user_id column", mutate: func(t *testing.T, f map[string]string) {
-			mapColumns(f, "labels.csv", func(r []string) []string { return r[1:] })
-		}, file: "labels.csv", line: 1, column: "user_id", msg: "missing column"},
-		{name: "unknown column", mutate: func(t *testing.T, f map[string]string) {
-			mapColumns(f, "payments_agg_90d.csv", func(r []string) []string { return append(r, "x") })
-			setField(t, f, "payments_agg_90d.csv", 1, "x", "failed_payments_30d")
-		}, file: "payments_agg_90d.csv", line: 1, column: "failed_payments_30d", msg: "unknown column"},
-		{name: "misspelt column", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "usage_agg_30d.csv", 1, "skips_7d", "skip_7d")
-		}, file: "usage_agg_30d.csv", line: 1, column: "skips_7d", msg: "missing column"},
-		{name: "duplicate column", mutate: func(t *testing.T, f map[string]string) {
-			mapColumns(f, "labels.csv", func(r []string) []string { return append(r, r[1]) })
-		}, file: "labels.csv", line: 1, column: "churn_label", msg: "duplicate column"},
-		{name: "bad number", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "subscriptions.csv", 3, "monthly_fee", "20,25")
-		}, file: "subscriptions.csv", line: 3, msg: "has 10 fields, header has 9"},
-		{name: "bad float", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "subscriptions.csv", 3, "monthly_fee", "abc")
-		}, file: "subscriptions.csv", line: 3, column: "monthly_fee", value: "abc", msg: "not a number", cause: strconv.ErrSyntax},
-		{name: "empty float", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "support_agg_90d.csv", 4, "ticket_avg_resolution_hrs_90d", "")
-		}, file: "support_agg_90d.csv", line: 4, column: "ticket_avg_resolution_hrs_90d", msg: "empty value"},
-		{name: "NaN float", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "usage_agg_30d.csv", 2, "watch_hours_30d", "nan")
-		}, file: "usage_agg_30d.csv", line: 2, column: "watch_hours_30d", value: "nan", msg: "not a finite number"},
-		{name: "infinite float", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "usage_agg_30d.csv", 2, "avg_session_mins_7d", "inf")
-		}, file: "usage_agg_30d.csv", line: 2, column: "avg_session_mins_7d", value: "inf", msg: "not a finite number"},
-		{name: "float out of range", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "subscriptions.csv", 2, "total_paid", "1e999")
-		}, file: "subscriptions.csv", line: 2, column: "total_paid", value: "1e999", msg: "not a number", cause: strconv.ErrRange},
-		{name: "bad int", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "subscriptions.csv", 4, "months_active", "2.0")
-		}, file: "subscriptions.csv", line: 4, column: "months_active", value: "2.0", msg: "not an integer"},
-		{name: "empty int", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "payments_agg_90d.csv", 2, "failed_payments_90d", "")
-		}, file: "payments_agg_90d.csv", line: 2, column: "failed_payments_90d", msg: "empty value"},
-		{name: "negative months_active", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "subscriptions.csv", 2, "months_active", "-1")
-		}, file: "subscriptions.csv", line: 2, column: "months_active", value: "-1", msg: "must not be negative"},
-		{name: "negative fee", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "subscriptions.csv", 4, "monthly_fee", "-99.65")
-		}, file: "subscriptions.csv", line: 4, column: "monthly_fee", value: "-99.65", msg: "must not be negative"},
-		{name: "negative count", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "support_agg_90d.csv", 3, "support_tickets_90d", "-2")
-		}, file: "support_agg_90d.csv", line: 3, column: "support_tickets_90d", value: "-2", msg: "must not be negative"},
-		{name: "lowercase bool", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "users.csv", 3, "user_is_senior", "true")
-		}, file: "users.csv", line: 3, column: "user_is_senior", value: "true", msg: "want True or False"},
-		{name: "empty bool", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "subscriptions.csv", 2, "paperless_billing", "")
-		}, file: "subscriptions.csv", line: 2, column: "paperless_billing", msg: "empty value"},
-		{name: "empty label", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "labels.csv", 4, "churn_label", "")
-		}, file: "labels.csv", line: 4, column: "churn_label", msg: "empty value"},
-		{name: "bad optional bool", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "subscriptions.csv", 3, "plan_stream_movies", "No internet service")
-		}, file: "subscriptions.csv", line: 3, column: "plan_stream_movies", value: "No internet service", msg: "want True, False or empty"},
-		{name: "bad date", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "users.csv", 2, "signup_date", "2022-13-05")
-		}, file: "users.csv", line: 2, column: "signup_date", value: "2022-13-05", msg: "not a date"},
-		{name: "date in another format", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "users.csv", 4, "signup_date", "01/02/2022")
-		}, file: "users.csv", line: 4, column: "signup_date", value: "01/02/2022", msg: "want YYYY-MM-DD"},
-		{name: "signup after as_of", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "users.csv", 4, "signup_date", "2024-02-01")
-		}, file: "users.csv", line: 4, column: "signup_date", value: "2024-02-01", msg: "after as_of 2024-01-31"},
-		{name: "empty category", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "subscriptions.csv", 4, "net_service", "")
-		}, file: "subscriptions.csv", line: 4, column: "net_service", msg: "empty value"},
-		{name: "empty user_id", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "usage_agg_30d.csv", 3, "user_id", "")
-		}, file: "usage_agg_30d.csv", line: 3, column: "user_id", msg: "empty user_id"},
-		{name: "duplicate user in users.csv", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "users.csv", 4, "user_id", "0001-AAAAA")
-		}, file: "users.csv", line: 4, column: "user_id", value: "0001-AAAAA", msg: "duplicate user_id, first on line 2"},
-		{name: "duplicate user in a joined file", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "labels.csv", 4, "user_id", "0002-BBBBB")
-		}, file: "labels.csv", line: 4, column: "user_id", value: "0002-BBBBB", msg: "duplicate user_id, first on line 3"},
-		{name: "user missing from a file", mutate: func(t *testing.T, f map[string]string) {
-			deleteLine(t, f, "usage_agg_30d.csv", 3)
-		}, file: "users.csv", line: 3, column: "user_id", value: "0002-BBBBB", msg: "user missing from usage_agg_30d.csv"},
-		{name: "user not in users.csv", mutate: func(t *testing.T, f map[string]string) {
-			setField(t, f, "payments_agg_90d.csv", 3, "user_id", "9999-ZZZZZ")
-		}, file: "payments_agg_90d.csv", line: 3, column: "user_id", value: "9999-ZZZZZ", msg: "user not in users.csv"},
-		{name: "user only in users.csv is missing from the others", mutate: func(t *testing.T, f map[string]string) {
-			f["users.csv"] += "0004-DDDDD,2022-01-07,Male,False,False,False\n"
-		}, file: "users.csv", line: 5, column: "user_id", value: "0004-DDDDD", msg: "user missing from subscriptions.csv"},
-		{name: "empty file", mutate: func(t *testing.T, f map[string]string) { f["labels.csv"] = "" },
-			file: "labels.csv", line: 1, msg: "empty file"},
-		{name: "header only", mutate: func(t *testing.T, f map[string]string) {
-			f["support_agg_90d.csv"] = "user_id,support_tickets_90d,ticket_avg_resolution_hrs_90d\n"
-		}, file: "support_agg_90d.csv", line: 1, msg: "no data rows"},
-		{name: "too many fields", mutate: func(t *testing.T, f map[string]string) {
-			setLine(t, f, "labels.csv", 3, "0002-BBBBB,False,True")
-		}, file: "labels.csv", line: 3, msg: "has 3 fields, header has 2"},
-		{name: "too few fields", mutate: func(t *testing.T, f map[string]string) {
-			setLine(t, f, "usage_agg_30d.csv", 4, "0003-CCCCC,0.0,29.1,2,0")
-		}, file: "usage_agg_30d.csv", line: 4, msg: "has 5 fields, header has 6"},
-		{name: "malformed quoting", mutate: func(t *testing.T, f map[string]string) {
-			setLine(t, f, "users.csv", 3, `0002-BBBBB,2022-01-10,"Ma"le,True,False,False`)
-		}, file: "users.csv", line: 3, msg: "malformed CSV"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, tt := range snapshottest.InvalidCases {
+		t.Run(tt.Name, func(t *testing.T) {
 			files := tinyMonth()
-			tt.mutate(t, files)
+			tt.Mutate(t, files)
 			m, err := snapshot.Load(writeFiles(t, files), asOf0)
 			if err == nil {
 				t.Fatalf("Load succeeded with %d customers, want a problem", len(m.Customers))
@@ -274,37 +158,7 @@ func TestLoadValidation(t *testing.T) {
 			if m != nil {
 				t.Error("Load returned a month along with an error")
 			}
-			verrs := problems(t, err)
-			var found *snapshot.ValidationError
-			for _, p := range verrs.Problems {
-				if p.File == tt.file && p.Line == tt.line && p.Column == tt.column &&
-					(tt.value == "" || p.Value == tt.value) && strings.Contains(p.Msg, tt.msg) {
-					found = p
-					break
-				}
-			}
-			if found == nil {
-				t.Fatalf("no problem %s:%d column %q value %q %q in:\n%v", tt.file, tt.line, tt.column, tt.value, tt.msg, err)
-			}
-			if tt.cause != nil && !errors.Is(found, tt.cause) {
-				t.Errorf("problem %v does not wrap %v", found, tt.cause)
-			}
-			if tt.cause != nil && !errors.Is(err, tt.cause) {
-				t.Errorf("errors.Is(Load error, %v) = false", tt.cause)
-			}
-			var one *snapshot.ValidationError
-			if !errors.As(err, &one) {
-				t.Error("errors.As(*ValidationError) = false")
-			}
-			// The message names file, line and column for a person to act on.
-			text := err.Error()
-			loc := tt.file
-			if tt.line > 0 {
-				loc += ":" + strconv.Itoa(tt.line)
-			}
-			if !strings.Contains(text, loc) || !strings.Contains(text, tt.column) {
-				t.Errorf("error text lacks %q / column %q:\n%s", loc, tt.column, text)
-			}
+			snapshottest.CheckInvalid(t, tt, err, snapshottest.Translate{})
 		})
 	}
 }

@@ -224,3 +224,82 @@ func TestWriteParquetRefusesInvalidMonth(t *testing.T) {
 		t.Errorf("%d bytes written for an invalid month", buf.Len())
 	}
 }
+
+// otherToolRow is a stored month as another tool may write it: the same
+// columns in another order, one more column, and (see below) many row
+// groups and pages.
+type otherToolRow struct {
+	Note                      string  `parquet:"note"`
+	ChurnLabel                bool    `parquet:"churn_label"`
+	TicketAvgResolutionHrs90d float64 `parquet:"ticket_avg_resolution_hrs_90d"`
+	SupportTickets90d         int64   `parquet:"support_tickets_90d"`
+	FailedPayments90d         int64   `parquet:"failed_payments_90d"`
+	RebufferEvents7d          int64   `parquet:"rebuffer_events_7d"`
+	Skips7d                   int64   `parquet:"skips_7d"`
+	UniqueDevices30d          int64   `parquet:"unique_devices_30d"`
+	AvgSessionMins7d          float64 `parquet:"avg_session_mins_7d"`
+	WatchHours30d             float64 `parquet:"watch_hours_30d"`
+	NetService                string  `parquet:"net_service"`
+	TotalPaid                 float64 `parquet:"total_paid"`
+	MonthlyFee                float64 `parquet:"monthly_fee"`
+	PaperlessBilling          bool    `parquet:"paperless_billing"`
+	ContractType              string  `parquet:"contract_type,dict"`
+	PlanStreamMovies          *bool   `parquet:"plan_stream_movies,optional"`
+	PlanStreamTV              *bool   `parquet:"plan_stream_tv,optional"`
+	MonthsActive              int64   `parquet:"months_active"`
+	HasDependents             bool    `parquet:"has_dependents"`
+	HasFamily                 bool    `parquet:"has_family"`
+	UserIsSenior              bool    `parquet:"user_is_senior"`
+	UserGender                string  `parquet:"user_gender"`
+	SignupDate                int32   `parquet:"signup_date,date"`
+	UserID                    string  `parquet:"user_id"`
+}
+
+// TestReadParquetOtherLayouts reads a month written by another writer
+// (columns reordered, an extra column, rows over many row groups and
+// pages): the same customers.
+func TestReadParquetOtherLayouts(t *testing.T) {
+	m := loadSample(t, "month_000", asOf0)
+	opt := func(o snapshot.OptBool) *bool {
+		if o == snapshot.Missing {
+			return nil
+		}
+		b := o == snapshot.True
+		return &b
+	}
+	rows := make([]otherToolRow, len(m.Customers))
+	for i, c := range m.Customers {
+		rows[i] = otherToolRow{
+			Note: "x", ChurnLabel: c.Churn, TicketAvgResolutionHrs90d: c.TicketAvgResolutionHrs90d,
+			SupportTickets90d: int64(c.SupportTickets90d), FailedPayments90d: int64(c.FailedPayments90d),
+			RebufferEvents7d: int64(c.RebufferEvents7d), Skips7d: int64(c.Skips7d), UniqueDevices30d: int64(c.UniqueDevices30d),
+			AvgSessionMins7d: c.AvgSessionMins7d, WatchHours30d: c.WatchHours30d, NetService: c.NetService,
+			TotalPaid: c.TotalPaid, MonthlyFee: c.MonthlyFee, PaperlessBilling: c.PaperlessBilling, ContractType: c.ContractType,
+			PlanStreamMovies: opt(c.PlanStreamMovies), PlanStreamTV: opt(c.PlanStreamTV), MonthsActive: int64(c.MonthsActive),
+			HasDependents: c.HasDependents, HasFamily: c.HasFamily, UserIsSenior: c.IsSenior, UserGender: c.Gender,
+			SignupDate: int32(c.SignupDate.Unix() / 86400), UserID: c.UserID,
+		}
+	}
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[otherToolRow](&buf,
+		parquet.MaxRowsPerRowGroup(1000), parquet.PageBufferSize(4096),
+		parquet.KeyValueMetadata(snapshot.ParquetAsOfKey, "2024-01-31"),
+		parquet.KeyValueMetadata(snapshot.ParquetSchemaKey, snapshot.ParquetSchemaVersion))
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil || len(f.RowGroups()) < 7 {
+		t.Fatalf("the test file should have many row groups: %v", err)
+	}
+	got, err := snapshot.UnmarshalParquet(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := diffMonths(m, got); d != "" {
+		t.Fatal(d)
+	}
+}

@@ -57,48 +57,60 @@ var tenureCDF = func() [maxMonthsActive + 1]float64 {
 	return cdf
 }()
 
-// Lab categories.
+// Lab categories, as small codes in a user (names: netNames,
+// contractNames).
 const (
-	netNo    = "No"
-	netDSL   = "DSL"
-	netFiber = "Fiber optic"
+	netNo uint8 = iota
+	netDSL
+	netFiber
+)
 
-	contractMonthly = "Month-to-month"
-	contractOneYear = "One year"
-	contractTwoYear = "Two year"
+const (
+	contractMonthly uint8 = iota
+	contractOneYear
+	contractTwoYear
+)
+
+var (
+	netNames      = [...]string{netNo: "No", netDSL: "DSL", netFiber: "Fiber optic"}
+	contractNames = [...]string{contractMonthly: "Month-to-month", contractOneYear: "One year", contractTwoYear: "Two year"}
 )
 
 // user is one customer's persistent state: static traits and the levels
-// around which monthly aggregates are drawn.
+// around which monthly aggregates are drawn. It is kept small (104 bytes,
+// held by value) because a population of ten million lives in memory for
+// the whole run: categories are codes and the user_id is a number (see
+// idString).
 type user struct {
-	id          string
-	signupMonth int // month index of the signup (0 = January 2024)
-	signupDay   int // 1..28
-	female      bool
-	senior      bool
-	family      bool
-	dependents  bool
-	net         string
-	tv, movies  bool
-	contract    string
-	paperless   bool
-	baseFee     float64 // before regime price changes
-	totalPaid   float64
+	baseFee   float64 // before regime price changes
+	totalPaid float64
 
 	watchLevel   float64 // hours per 30 days
 	sessionLevel float64 // minutes per session
-	devices      int
 	skipRate     float64 // per 7 days
 	rebufferRate float64 // per 7 days
 	failRate     float64 // per 90 days
 	ticketRate   float64 // per 90 days
 	resLevel     float64 // hours
 	latent       float64 // unobserved propensity, N(0, 1)
+
+	id          uint64 // see idString
+	signupMonth int32  // month index of the signup (0 = January 2024)
+	signupDay   uint8  // 1..28
+	devices     uint8
+	net         uint8
+	contract    uint8
+	female      bool
+	senior      bool
+	family      bool
+	dependents  bool
+	tv, movies  bool
+	paperless   bool
 }
 
 // monthsActive is the lab's months_active at the end of month m.
 func (u *user) monthsActive(m int) int {
-	return min(m-u.signupMonth, maxMonthsActive)
+	return min(m-int(u.signupMonth), maxMonthsActive)
 }
 
 // regime is what drift changes: feature multipliers (FeatureShift) and the
@@ -156,16 +168,16 @@ var baseCoefs = coefs{
 func (k *coefs) logit(c *snapshot.Customer, u *user) float64 {
 	z := k.intercept
 	switch c.ContractType {
-	case contractMonthly:
+	case contractNames[contractMonthly]:
 		z += k.monthly
-	case contractTwoYear:
+	case contractNames[contractTwoYear]:
 		z += k.twoYear
 	}
 	z += k.tenure * (math.Log1p(float64(c.MonthsActive)) - 2.8)
 	switch c.NetService {
-	case netFiber:
+	case netNames[netFiber]:
 		z += k.fiber
-	case netNo:
+	case netNames[netNo]:
 		z += k.noNet
 	}
 	z += k.fee * (c.MonthlyFee - 65)
@@ -194,9 +206,10 @@ func (k *coefs) logit(c *snapshot.Customer, u *user) float64 {
 // sim is the running simulation.
 type sim struct {
 	cfg   Config
+	pcg   *rand.PCG // rng's state, copied to replay a month's draws
 	rng   *rand.Rand
-	users []*user
-	used  map[string]struct{} // every user_id ever issued
+	users []user
+	used  idSet // every user_id ever issued
 	reg   regime
 	// preShift is the churn model before a LabelShift that the next step
 	// must calibrate: the new intercept raises the expected churn rate by
@@ -206,16 +219,18 @@ type sim struct {
 }
 
 func newSim(cfg Config) *sim {
+	pcg := newPCG(cfg.Seed)
 	s := &sim{
 		cfg:  cfg,
-		rng:  newRand(cfg.Seed),
-		used: make(map[string]struct{}, cfg.Users*2),
+		pcg:  pcg,
+		rng:  rand.New(pcg),
+		used: newIDSet(cfg.Users + cfg.Users/8),
 		reg: regime{
 			feeMult: 1, watchMult: 1, sessionMult: 1, rebufferMult: 1, failMult: 1, ticketMult: 1,
 			coef: baseCoefs,
 		},
 	}
-	s.users = make([]*user, cfg.Users)
+	s.users = make([]user, cfg.Users)
 	for i := range s.users {
 		s.users[i] = s.newUser(0, s.initialTenure())
 	}
@@ -235,12 +250,12 @@ func (s *sim) initialTenure() int {
 }
 
 // newUser draws a customer whose tenure at the end of month m is tenure.
-func (s *sim) newUser(m, tenure int) *user {
+func (s *sim) newUser(m, tenure int) user {
 	r := s.rng
-	u := &user{
+	u := user{
 		id:          s.newID(),
-		signupMonth: m - tenure,
-		signupDay:   1 + r.IntN(28),
+		signupMonth: int32(m - tenure),
+		signupDay:   uint8(1 + r.IntN(28)),
 		female:      r.Float64() < 0.495,
 		senior:      r.Float64() < 0.162,
 		family:      r.Float64() < 0.483,
@@ -329,23 +344,77 @@ func (s *sim) plans(neither, moviesOnly, tvOnly float64) (tv, movies bool) {
 	return true, true
 }
 
-// newID draws a fresh user_id like the lab's (1234-ABCDE), never reused.
-func (s *sim) newID() string {
-	var b [10]byte
+// newID draws a fresh user_id like the lab's (1234-ABCDE), never reused,
+// as its idCode.
+func (s *sim) newID() uint64 {
 	for {
-		n := s.rng.IntN(10000)
-		for i := 3; i >= 0; i-- {
-			b[i] = byte('0' + n%10)
-			n /= 10
+		id := uint64(s.rng.IntN(10000)) * idLetters
+		var letters uint64
+		for range 5 {
+			letters = letters*26 + uint64(s.rng.IntN(26))
 		}
-		b[4] = '-'
-		for i := 5; i < 10; i++ {
-			b[i] = byte('A' + s.rng.IntN(26))
+		if s.used.add(id + letters) {
+			return id + letters
 		}
-		id := string(b[:])
-		if _, dup := s.used[id]; !dup {
-			s.used[id] = struct{}{}
-			return id
+	}
+}
+
+// idLetters is how many letter suffixes there are (AAAAA…ZZZZZ): 26^5.
+const idLetters = 26 * 26 * 26 * 26 * 26
+
+// idString spells an idCode: the lab's user_ids numbered as digits × 26^5
+// plus the letters in base 26 (A = 0).
+func idString(id uint64) string {
+	var b [10]byte
+	n, letters := id/idLetters, id%idLetters
+	for i := 3; i >= 0; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	b[4] = '-'
+	for i := 9; i >= 5; i-- {
+		b[i] = byte('A' + letters%26)
+		letters /= 26
+	}
+	return string(b[:])
+}
+
+// idSet is a set of idCodes: open addressing over a power-of-two table of
+// code+1 (0 is an empty slot), at most 3/4 full. Ten million ids take
+// 128-256 MB, where a map of their strings took about a gigabyte.
+type idSet struct {
+	slots []uint64
+	n     int
+}
+
+func newIDSet(hint int) idSet {
+	size := 1024
+	for size*3/4 < hint {
+		size *= 2
+	}
+	return idSet{slots: make([]uint64, size)}
+}
+
+// add inserts id and reports whether it was new.
+func (s *idSet) add(id uint64) bool {
+	if (s.n+1)*4 > len(s.slots)*3 {
+		old := s.slots
+		s.slots, s.n = make([]uint64, 2*len(old)), 0
+		for _, v := range old {
+			if v != 0 {
+				s.add(v - 1)
+			}
+		}
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := (id + 1) * 0x9e3779b97f4a7c15 >> 20 & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case 0:
+			s.slots[i] = id + 1
+			s.n++
+			return true
+		case id + 1:
+			return false
 		}
 	}
 }
@@ -379,56 +448,93 @@ func (s *sim) applyDrift(d Drift) {
 	}
 }
 
-// step simulates month m: draws every customer's aggregates and label,
-// then lets the population turn over. It returns the month and the true
-// churn probabilities, aligned with its customers.
-func (s *sim) step(m int) (*snapshot.Month, []float64) {
-	n := len(s.users)
-	cust, prob := make([]snapshot.Customer, n), make([]float64, n)
-	for i, u := range s.users {
-		s.draw(&cust[i], u, m)
-	}
-	if s.preShift != nil {
-		s.fitIntercept(cust)
-		s.preShift, s.raise = nil, 0
-	}
-	for i := range cust {
-		p := sigmoid(s.reg.coef.logit(&cust[i], s.users[i]))
-		prob[i] = p
-		cust[i].Churn = s.rng.Float64() < p
-	}
-	s.turnover(m)
-	return &snapshot.Month{AsOf: AsOf(m), Customers: cust}, prob
+// monthSink receives a month as step draws it: every customer without
+// its label first (row), in order, then every customer again with its
+// label and true churn probability (label). Neither may keep c.
+type monthSink interface {
+	row(i int, c *snapshot.Customer) error
+	label(i int, c *snapshot.Customer, churn bool, p float64) error
 }
 
-// draw fills c with user u's row for month m under the current regime.
-func (s *sim) draw(c *snapshot.Customer, u *user, m int) {
-	r, g := s.rng, &s.reg
-	tenure := m - u.signupMonth
+// step simulates month m: draws every customer's aggregates and label,
+// then lets the population turn over.
+//
+// The labels are drawn after every customer's aggregates (and a label
+// shift calibrates the churn model on the whole month in between), so the
+// month is drawn twice rather than held: a copy of the random source taken
+// at the month's start replays the same aggregates for the labels. The
+// draws from the source itself are the ones a single pass over a held
+// month made, so the files are the same bytes.
+func (s *sim) step(m int, sink monthSink) error {
+	start := *s.pcg
+	var (
+		c      snapshot.Customer
+		z      []float64
+		before float64
+	)
+	calibrate := s.preShift != nil
+	if calibrate {
+		z = make([]float64, len(s.users))
+	}
+	for i := range s.users {
+		u := &s.users[i]
+		s.draw(&c, u, m, s.rng, true)
+		if calibrate {
+			before += sigmoid(s.preShift.logit(&c, u))
+			z[i] = s.reg.coef.logit(&c, u) - s.reg.coef.intercept
+		}
+		if err := sink.row(i, &c); err != nil {
+			return err
+		}
+	}
+	if calibrate {
+		s.fitIntercept(z, before/float64(len(s.users)))
+		s.preShift, s.raise = nil, 0
+	}
+	replay := rand.New(&start)
+	for i := range s.users {
+		u := &s.users[i]
+		s.draw(&c, u, m, replay, false)
+		p := sigmoid(s.reg.coef.logit(&c, u))
+		if err := sink.label(i, &c, s.rng.Float64() < p, p); err != nil {
+			return err
+		}
+	}
+	s.turnover(m)
+	return nil
+}
+
+// draw fills c with user u's row for month m under the current regime,
+// drawing from r. accrue adds the month's fee to what u paid: false when
+// replaying a month already drawn (total_paid is then off by that fee; the
+// churn model does not use it).
+func (s *sim) draw(c *snapshot.Customer, u *user, m int, r *rand.Rand, accrue bool) {
+	g := &s.reg
+	tenure := m - int(u.signupMonth)
 	fee := roundTo(u.baseFee*g.feeMult, 20)
-	if tenure >= 1 {
+	if tenure >= 1 && accrue {
 		u.totalPaid += fee
 	}
 	*c = snapshot.Customer{
-		UserID:           u.id,
-		SignupDate:       time.Date(2024, time.January+time.Month(u.signupMonth), u.signupDay, 0, 0, 0, 0, time.UTC),
+		UserID:           idString(u.id),
+		SignupDate:       time.Date(2024, time.January+time.Month(u.signupMonth), int(u.signupDay), 0, 0, 0, 0, time.UTC),
 		Gender:           pickS(u.female, "Female", "Male"),
 		IsSenior:         u.senior,
 		HasFamily:        u.family,
 		HasDependents:    u.dependents,
 		MonthsActive:     u.monthsActive(m),
-		ContractType:     u.contract,
+		ContractType:     contractNames[u.contract],
 		PaperlessBilling: u.paperless,
 		MonthlyFee:       fee,
 		TotalPaid:        roundTo(u.totalPaid, 100),
-		NetService:       u.net,
+		NetService:       netNames[u.net],
 	}
 	if u.net != netNo {
 		c.PlanStreamTV, c.PlanStreamMovies = snapshot.Of(u.tv), snapshot.Of(u.movies)
 	}
 	c.WatchHours30d = max(0.5, (u.watchLevel+0.9*r.NormFloat64())*g.watchMult)
 	c.AvgSessionMins7d = clamp(u.sessionLevel*math.Exp(0.06*r.NormFloat64())*g.sessionMult, 1, 240)
-	c.UniqueDevices30d = u.devices
+	c.UniqueDevices30d = int(u.devices)
 	if r.Float64() < 0.06 {
 		c.UniqueDevices30d = 1 + r.IntN(3)
 	}
@@ -440,16 +546,10 @@ func (s *sim) draw(c *snapshot.Customer, u *user, m int) {
 }
 
 // fitIntercept sets the intercept of the just re-weighted churn model so
-// that its expected churn rate over cust is the pre-shift model's plus
-// s.raise, capped at 0.9.
-func (s *sim) fitIntercept(cust []snapshot.Customer) {
-	z := make([]float64, len(cust))
-	var before float64
-	for i := range cust {
-		before += sigmoid(s.preShift.logit(&cust[i], s.users[i]))
-		z[i] = s.reg.coef.logit(&cust[i], s.users[i]) - s.reg.coef.intercept
-	}
-	before /= float64(len(cust))
+// that its expected churn rate over the month is the pre-shift model's
+// (before, the mean of its probabilities) plus s.raise, capped at 0.9. z
+// holds each customer's logit under the new model less its intercept.
+func (s *sim) fitIntercept(z []float64, before float64) {
 	rate := func(b float64) float64 {
 		var sum float64
 		for _, v := range z {
@@ -526,7 +626,7 @@ func (s *sim) turnover(m int) {
 	kept := s.users[:0]
 	left := 0
 	for _, u := range s.users {
-		if s.rng.Float64() < hazard(m-u.signupMonth) {
+		if s.rng.Float64() < hazard(m-int(u.signupMonth)) {
 			left++
 			continue
 		}
@@ -537,8 +637,9 @@ func (s *sim) turnover(m int) {
 		kept = append(kept, s.newUser(m+1, 0))
 	}
 	s.users = kept
-	for _, u := range s.users {
-		y := min((m+1-u.signupMonth)/12, 6)
+	for i := range s.users {
+		u := &s.users[i]
+		y := min((m+1-int(u.signupMonth))/12, 6)
 		switch u.contract {
 		case contractMonthly:
 			if s.rng.Float64() < commitHazard[y] {
@@ -597,7 +698,7 @@ func pickS(b bool, yes, no string) string {
 }
 
 // map3 picks a value per internet service: no, DSL, fiber.
-func map3(net string, no, dsl, fiber float64) float64 {
+func map3(net uint8, no, dsl, fiber float64) float64 {
 	switch net {
 	case netDSL:
 		return dsl

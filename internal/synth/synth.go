@@ -150,11 +150,27 @@ func Simulate(cfg Config) (*Run, error) {
 	}
 	for m := range cfg.Months {
 		s.applyDrift(cfg.Drift[m])
-		month, probs := s.step(m)
-		run.Months = append(run.Months, month)
-		run.ChurnProb = append(run.ChurnProb, probs)
+		held := &heldMonth{cust: make([]snapshot.Customer, len(s.users)), prob: make([]float64, len(s.users))}
+		if err := s.step(m, held); err != nil {
+			return nil, err
+		}
+		run.Months = append(run.Months, &snapshot.Month{AsOf: AsOf(m), Customers: held.cust})
+		run.ChurnProb = append(run.ChurnProb, held.prob)
 	}
 	return run, nil
+}
+
+// heldMonth is the monthSink that keeps the month in memory.
+type heldMonth struct {
+	cust []snapshot.Customer
+	prob []float64
+}
+
+func (h *heldMonth) row(i int, c *snapshot.Customer) error { h.cust[i] = *c; return nil }
+
+func (h *heldMonth) label(i int, _ *snapshot.Customer, churn bool, p float64) error {
+	h.cust[i].Churn, h.prob[i] = churn, p
+	return nil
 }
 
 // Generate generates cfg.Months joined month snapshots (see the package
@@ -167,7 +183,7 @@ func Generate(cfg Config) ([]*snapshot.Month, error) {
 	return run.Months, nil
 }
 
-// newRand returns the generator's only random source, a PCG seeded by seed.
-func newRand(seed int64) *rand.Rand {
-	return rand.New(rand.NewPCG(uint64(seed), 0x5eed_c0de_c4a5_0b51))
+// newPCG returns the generator's only random source, a PCG seeded by seed.
+func newPCG(seed int64) *rand.PCG {
+	return rand.NewPCG(uint64(seed), 0x5eed_c0de_c4a5_0b51)
 }
