@@ -31,6 +31,17 @@ fuzz: ## short, bounded fuzz runs of the request decoder, the ASL parser and the
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZ_ASL_EXECS) ./internal/asl
 	$(GO) test -run '^$$' -fuzz '^FuzzTablesMatchWalk$$' -fuzztime $(FUZZ_TABLES_EXECS) ./internal/gbdt
 
+# test-crash: the crash-point harness (tests/crash) alone: it builds the CLI,
+# runs ingest, run, run --require-approval, approve, reject, promote and
+# rollback as real processes, SIGKILLs each right after every durable step
+# in turn (internal/crashpoint), checks the state's invariants, re-runs the
+# command and checks again. About 40 s on 2 cores; `make unit` runs it too.
+# CHURNOPS_CRASH_CHECKS=online-atomic,concurrent-ingest,online-expiry turns
+# on the online-store checks that are still off (tests/crash/features_test.go).
+.PHONY: test-crash
+test-crash:
+	$(GO) test -count=1 -timeout 10m ./tests/crash/
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
