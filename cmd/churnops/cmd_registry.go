@@ -57,7 +57,7 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 		a.printf("  decision:    %s\n", decisionText(v.Decision))
 		return nil
 	case "promote":
-		return manualPromote(ctx, a, reg, parseVersion(arg), "manual promotion")
+		return manualPromote(ctx, a, st, parseVersion(arg), "manual promotion")
 	case "rollback":
 		// Back to the most recent Archived version: the one Production replaced.
 		vs, err := reg.List(ctx, a.model)
@@ -66,7 +66,7 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 		}
 		for i := len(vs) - 1; i >= 0; i-- {
 			if vs[i].Stage == registry.StageArchived {
-				return manualPromote(ctx, a, reg, vs[i].Version, "rollback")
+				return manualPromote(ctx, a, st, vs[i].Version, "rollback")
 			}
 		}
 		return fmt.Errorf("nothing to roll back to: model %q has no Archived version", a.model)
@@ -104,8 +104,9 @@ func parseVersion(s string) int {
 }
 
 // manualPromote promotes version v over the current Production, with the
-// same atomic, conditioned promotion the pipeline uses.
-func manualPromote(ctx context.Context, a *app, reg registry.Registry, v int, why string) error {
+// same checked, atomic, conditioned promotion the pipeline uses.
+func manualPromote(ctx context.Context, a *app, st *stores, v int, why string) error {
+	reg := st.Registry
 	target, err := reg.Get(ctx, a.model, v)
 	if err != nil {
 		return err
@@ -126,7 +127,7 @@ func manualPromote(ctx context.Context, a *app, reg registry.Registry, v int, wh
 		outcome = registry.OutcomeRolledBack
 	}
 	d := registry.Decision{Outcome: outcome, CandidateAUC: target.Metrics["val_auc"], ProductionVersion: expected, ProductionAUC: prod.Metrics["val_auc"], Reason: why, DecidedAt: time.Now().UTC()}
-	if err := reg.Promote(ctx, a.model, v, expected, d); err != nil {
+	if err := a.pipeline(st).PromoteVersion(ctx, a.model, v, expected, d); err != nil {
 		return err
 	}
 	a.printf("%s: %s v%d is Production", why, a.model, v)

@@ -27,6 +27,13 @@ type ModelNotFoundError struct{ Msg string }
 
 func (e *ModelNotFoundError) Error() string { return "model not found: " + e.Msg }
 
+// InvalidArtifactError means a version's stored artifact is damaged or is
+// not the one registered with it (another SHA-256): it must not be promoted
+// or served.
+type InvalidArtifactError struct{ Msg string }
+
+func (e *InvalidArtifactError) Error() string { return "invalid artifact: " + e.Msg }
+
 // InternalError is any other failure (storage, corrupt artifact, training).
 // It carries the wrapped chain for logs and errors.Is; its type name is what
 // Step Functions sees, instead of aws-lambda-go's opaque "wrapError".
@@ -47,7 +54,7 @@ func boundary(step string, err error) error {
 	switch err.(type) {
 	case nil:
 		return nil
-	case *InvalidInputError, *SnapshotNotFoundError, *RegistryConflictError, *ModelNotFoundError, *InternalError:
+	case *InvalidInputError, *SnapshotNotFoundError, *RegistryConflictError, *ModelNotFoundError, *InvalidArtifactError, *InternalError:
 		return err
 	}
 	return &InternalError{Step: step, Err: err}

@@ -26,6 +26,10 @@ type Pipeline struct {
 	// Progress, when set, receives short human-readable notes from long
 	// steps (training rounds, rows written).
 	Progress func(step, msg string)
+	// OrphanGrace is how old a version without its artifact must be before
+	// a run marks it orphaned; zero means DefaultOrphanGrace, a negative
+	// value none (when no other run can be in flight).
+	OrphanGrace time.Duration
 }
 
 func (p *Pipeline) now() time.Time {

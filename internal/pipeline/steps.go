@@ -14,7 +14,6 @@ import (
 	"github.com/churnops/churnops/internal/blob"
 	"github.com/churnops/churnops/internal/drift"
 	"github.com/churnops/churnops/internal/featurestore"
-	"github.com/churnops/churnops/internal/gbdt"
 	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/internal/snapshot"
 	"github.com/churnops/churnops/internal/training"
@@ -185,6 +184,11 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 	if err != nil {
 		return TrainOutput{}, err
 	}
+	// A version whose run died between registering it and storing its
+	// artifact can never be promoted: mark it before adding another.
+	if _, err := p.MarkOrphans(ctx, in.ModelName, in.runKey()); err != nil {
+		return TrainOutput{}, err
+	}
 	// Lambda invocations are at least once and the state machine retries
 	// transient failures: a retry of the same run adopts the version an
 	// earlier attempt registered instead of registering another one.
@@ -194,22 +198,30 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 	}
 	var (
 		res      *training.Result
-		artifact []byte
+		artifact []byte // to store; nil when the adopted version's is stored
 	)
 	if adopted {
-		artifact, err = p.Blobs.Get(ctx, v.ArtifactKey)
+		if v.AsOf != in.AsOf {
+			return TrainOutput{}, &InvalidInputError{Msg: fmt.Sprintf("run %s already trained %s v%d on %s, not %s: an execution trains on one month (start a new execution)", in.RunID, v.Model, v.Version, v.AsOf, in.AsOf)}
+		}
+		model, lerr := p.LoadModel(ctx, v)
+		var missing *ModelNotFoundError
 		switch {
-		case err == nil:
+		case lerr == nil:
 			// The earlier attempt stored its model: score that very model.
-			model, uerr := gbdt.Unmarshal(artifact)
-			if uerr != nil {
-				return TrainOutput{}, fmt.Errorf("adopt v%d of run %s: %w", v.Version, in.RunID, uerr)
-			}
 			if res, err = training.Evaluate(model, m); err != nil {
 				return TrainOutput{}, fmt.Errorf("adopt v%d: %w", v.Version, err)
 			}
-		case !errors.Is(err, blob.ErrNotFound):
-			return TrainOutput{}, fmt.Errorf("read %s: %w", v.ArtifactKey, err)
+		case errors.As(lerr, &missing):
+			// It died before storing the artifact, whose bytes (stamped with
+			// the training time) are gone with it: that version is an
+			// orphan, and this attempt trains a version of its own.
+			if err := p.markOrphan(ctx, v, "the run's retry found it missing"); err != nil {
+				return TrainOutput{}, err
+			}
+			adopted = false
+		default:
+			return TrainOutput{}, fmt.Errorf("adopt v%d of run %s: %w", v.Version, in.RunID, lerr)
 		}
 	}
 	if res == nil {
@@ -230,6 +242,7 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 			Metrics:         metrics,
 			AsOf:            in.AsOf,
 			DataFingerprint: m.Fingerprint(),
+			ArtifactSHA256:  ArtifactSHA256(artifact),
 			RunID:           in.runKey(),
 		})
 		if err != nil {
@@ -254,12 +267,17 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 		key  string
 		data []byte
 	}{{out.ArtifactKey, artifact}, {out.MetricsKey, metricsJSON}, {out.ValPredictionsKey, preds.Bytes()}} {
+		if f.data == nil {
+			continue // the adopted version's artifact, already stored
+		}
 		if err := p.putOnce(ctx, f.key, f.data); err != nil {
-			if in.RunID == "" {
-				// No retry can adopt it: mark it so it is never promoted.
-				_ = p.Registry.Decide(ctx, in.ModelName, v.Version, registry.StageRejected, registry.Decision{
-					Outcome: registry.OutcomeRejected, CandidateAUC: metrics["val_auc"], Reason: "artifact upload failed", DecidedAt: p.now(),
-				})
+			// A retry registers a version of its own (it adopts only a
+			// version whose files are stored): reject this one now, even if
+			// the failure was an interruption, so it is never promoted.
+			if derr := p.Registry.Decide(context.WithoutCancel(ctx), in.ModelName, v.Version, registry.StageRejected, registry.Decision{
+				Outcome: registry.OutcomeRejected, CandidateAUC: metrics["val_auc"], Reason: fmt.Sprintf("storing %s failed: %v", f.key, err), DecidedAt: p.now(),
+			}); derr != nil {
+				err = errors.Join(err, derr)
 			}
 			return out, fmt.Errorf("store %s: %w", f.key, err)
 		}
@@ -339,27 +357,6 @@ func (p *Pipeline) evaluate(ctx context.Context, in EvaluateInput) (EvaluateOutp
 	return out, nil
 }
 
-// LoadModel reads and decodes a version's artifact, checking that it reads
-// the churn features. A missing artifact is a ModelNotFoundError, a corrupt
-// one an InternalError.
-func (p *Pipeline) LoadModel(ctx context.Context, v registry.Version) (*gbdt.Model, error) {
-	data, err := p.Blobs.Get(ctx, v.ArtifactKey)
-	if errors.Is(err, blob.ErrNotFound) {
-		return nil, &ModelNotFoundError{Msg: fmt.Sprintf("%s v%d: artifact %s is missing", v.Model, v.Version, v.ArtifactKey)}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read artifact %s: %w", v.ArtifactKey, err)
-	}
-	model, err := gbdt.Unmarshal(data)
-	if err != nil {
-		return nil, &InternalError{Step: "load model", Err: fmt.Errorf("decode artifact %s: %w", v.ArtifactKey, err)}
-	}
-	if err := model.CheckFeatures(training.Spec()); err != nil {
-		return nil, &InternalError{Step: "load model", Err: fmt.Errorf("artifact %s: %w", v.ArtifactKey, err)}
-	}
-	return model, nil
-}
-
 // Compare applies the action the state machine chose: promote (archive the
 // old Production and promote the candidate in one transaction, conditioned
 // on the Production version Evaluate saw), skip, reject, or record a pending
@@ -391,9 +388,14 @@ func (p *Pipeline) compare(ctx context.Context, in CompareInput) (CompareOutput,
 	switch in.Action {
 	case ActionPromote:
 		d.Outcome = registry.OutcomePromoted
-		err = p.Registry.Promote(ctx, in.ModelName, in.CandidateVersion, in.ProductionVersion, d)
-		if errors.Is(err, registry.ErrConflict) {
-			return out, &RegistryConflictError{Msg: err.Error()}
+		err = p.PromoteVersion(ctx, in.ModelName, in.CandidateVersion, in.ProductionVersion, d)
+		var bad *InvalidArtifactError
+		var missing *ModelNotFoundError
+		switch {
+		case errors.As(err, &bad):
+			return out, bad
+		case errors.As(err, &missing):
+			return out, missing
 		}
 		out.ProductionVersion, out.ProductionAUC = in.CandidateVersion, in.CandidateAUC
 	case ActionSkip:

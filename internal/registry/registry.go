@@ -35,27 +35,42 @@ const (
 	OutcomeSkipped    = "skipped"
 	OutcomeRejected   = "rejected" // refused by a human approver
 	OutcomeRolledBack = "rolled_back"
+	// OutcomeOrphaned marks a version whose artifact was never stored (its
+	// run died between registering it and uploading the artifact): it is
+	// Rejected, so it can never be promoted.
+	OutcomeOrphaned = "orphaned"
 )
 
 // Decision is the comparison that decided a version's fate.
 type Decision struct {
-	Outcome           string    `json:"outcome"`
-	CandidateAUC      float64   `json:"candidate_auc"`
-	ProductionAUC     float64   `json:"production_auc"`     // 0 when there was no Production model
-	ProductionVersion int       `json:"production_version"` // 0 when there was no Production model
-	Delta             float64   `json:"delta"`
-	Bar               float64   `json:"bar"` // production AUC + delta, or the floor on a first run
-	Reason            string    `json:"reason,omitempty"`
-	ApprovalToken     string    `json:"approval_token,omitempty"` // set while a promotion waits for a person
-	DecidedAt         time.Time `json:"decided_at"`
+	Outcome           string  `json:"outcome"`
+	CandidateAUC      float64 `json:"candidate_auc"`
+	ProductionAUC     float64 `json:"production_auc"`     // 0 when there was no Production model
+	ProductionVersion int     `json:"production_version"` // 0 when there was no Production model
+	Delta             float64 `json:"delta"`
+	Bar               float64 `json:"bar"` // production AUC + delta, or the floor on a first run
+	Reason            string  `json:"reason,omitempty"`
+	ApprovalToken     string  `json:"approval_token,omitempty"` // set while a promotion waits for a person
+	// DecidedBy is who decided: the person who approved or rejected (the
+	// OS user locally, the caller's AWS identity on AWS) or promoted by
+	// hand; empty when the pipeline decided alone.
+	DecidedBy string `json:"decided_by,omitempty"`
+	// Execution is the state machine execution that decided, so that a
+	// retried or resumed step recognises its own decision.
+	Execution string    `json:"execution,omitempty"`
+	DecidedAt time.Time `json:"decided_at"`
 }
 
 // Version is one registered model version.
 type Version struct {
-	Model           string             `json:"model"`
-	Version         int                `json:"version"`
-	Stage           Stage              `json:"stage"`
-	ArtifactKey     string             `json:"artifact_key"`
+	Model       string `json:"model"`
+	Version     int    `json:"version"`
+	Stage       Stage  `json:"stage"`
+	ArtifactKey string `json:"artifact_key"`
+	// ArtifactSHA256 is the hex SHA-256 of the artifact's bytes, recorded
+	// when the version is registered: promotion checks the stored artifact
+	// against it. Empty for versions registered before it was recorded.
+	ArtifactSHA256  string             `json:"artifact_sha256,omitempty"`
 	Metrics         map[string]float64 `json:"metrics"`
 	AsOf            string             `json:"as_of"` // training snapshot date, YYYY-MM-DD
 	DataFingerprint string             `json:"data_fingerprint"`

@@ -79,7 +79,8 @@ func (r result) String() string {
 func cli(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(bin, append(args, "--state", dir, "--quiet")...)
-	cmd.Env = append(os.Environ(), env...)
+	// No other process works on the state: an orphan is marked at once.
+	cmd.Env = append(os.Environ(), append([]string{"CHURNOPS_ORPHAN_GRACE=0"}, env...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
