@@ -91,7 +91,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 		if err != nil {
 			return err
 		}
-		if exec.Status == asl.StatusSucceeded {
+		if exec.Status == string(asl.StatusSucceeded) {
 			outcomes = append(outcomes, outcomeOf(exec))
 		}
 	}
@@ -112,7 +112,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 }
 
 // outcomeOf reads the decision of a finished execution.
-func outcomeOf(exec *asl.Execution) string {
+func outcomeOf(exec *pipeline.Execution) string {
 	var s pipeline.ExecutionState
 	if err := json.Unmarshal(exec.Output, &s); err != nil {
 		return "unknown"

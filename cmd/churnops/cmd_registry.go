@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,12 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 			a.printf("    %-14s %.6g\n", k, v.Metrics[k])
 		}
 		a.printf("  decision:    %s\n", decisionText(v.Decision))
+		if d := v.Decision; d != nil {
+			a.printf("  decided by:  %s\n  decided at:  %s\n", cmp.Or(d.DecidedBy, "the pipeline"), d.DecidedAt.Format(time.RFC3339))
+			if d.Reason != "" {
+				a.printf("  reason:      %s\n", d.Reason)
+			}
+		}
 		return nil
 	case "promote":
 		return manualPromote(ctx, a, st, parseVersion(arg), "manual promotion")
@@ -89,9 +96,9 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 		}
 		return nil
 	case "approve":
-		return resumeApproval(ctx, a, st, arg, true, "")
+		return answerApproval(ctx, a, st, arg, true, "")
 	case "reject":
-		return resumeApproval(ctx, a, st, arg, false, *reason)
+		return answerApproval(ctx, a, st, arg, false, *reason)
 	}
 	return usagef("unknown registry subcommand %q", sub)
 }
@@ -126,7 +133,11 @@ func manualPromote(ctx context.Context, a *app, st *stores, v int, why string) e
 	if why == "rollback" {
 		outcome = registry.OutcomeRolledBack
 	}
-	d := registry.Decision{Outcome: outcome, CandidateAUC: target.Metrics["val_auc"], ProductionVersion: expected, ProductionAUC: prod.Metrics["val_auc"], Reason: why, DecidedAt: time.Now().UTC()}
+	by, err := a.identity(ctx, st)
+	if err != nil {
+		return err
+	}
+	d := registry.Decision{Outcome: outcome, CandidateAUC: target.Metrics["val_auc"], ProductionVersion: expected, ProductionAUC: prod.Metrics["val_auc"], Reason: why, DecidedBy: by, DecidedAt: time.Now().UTC()}
 	if err := a.pipeline(st).PromoteVersion(ctx, a.model, v, expected, d); err != nil {
 		return err
 	}
@@ -147,6 +158,9 @@ func decisionText(d *registry.Decision) string {
 		s += fmt.Sprintf(" (cand %.4f vs prod v%d %.4f, delta %.3f)", d.CandidateAUC, d.ProductionVersion, d.ProductionAUC, d.Delta)
 	} else if d.Bar > 0 {
 		s += fmt.Sprintf(" (cand %.4f vs floor %.4f)", d.CandidateAUC, d.Bar)
+	}
+	if d.DecidedBy != "" {
+		s += " by " + d.DecidedBy
 	}
 	if d.ApprovalToken != "" {
 		s += " token=" + d.ApprovalToken

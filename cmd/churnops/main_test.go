@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -220,5 +222,41 @@ func TestUsageAndErrors(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d mentioning %q", code, errs, tc.wantCode, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestApprovalThroughTheCLI: run --require-approval pauses with a token;
+// `registry approve` resumes it as the OS user, who is recorded with the
+// decision and shown by `registry show`; the token is then consumed.
+func TestApprovalThroughTheCLI(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	data := filepath.Join(dir, "data")
+	mustRun(t, "gen", "--out", data, "--months", "2", "--users", "800", "--seed", "5")
+	for i, asOf := range []string{"2024-01-31", "2024-02-29"} {
+		mustRun(t, "ingest", "--state", state, "--data", filepath.Join(data, fmt.Sprintf("month_%03d", i)), "--as-of", asOf)
+	}
+	out := mustRun(t, "run", "--state", state, "--reference-as-of", "2024-01-31", "--current-as-of", "2024-02-29", "--threshold", "1", "--require-approval")
+	_, after, ok := strings.Cut(out, "approve: churnops registry approve ")
+	if !ok {
+		t.Fatalf("run printed no approval token:\n%s", out)
+	}
+	token := strings.Fields(after)[0]
+	out = mustRun(t, "registry", "approve", token, "--state", state)
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "approving as "+me.Username) {
+		t.Errorf("approve output lacks the approver %q:\n%s", me.Username, out)
+	}
+	show := mustRun(t, "registry", "show", "1", "--state", state)
+	for _, want := range []string{"stage=Production", "decided by:  " + me.Username} {
+		if !strings.Contains(show, want) {
+			t.Errorf("registry show lacks %q:\n%s", want, show)
+		}
+	}
+	if code, _, errs := churnops(t, "registry", "approve", token, "--state", state); code != 1 || !strings.Contains(errs, "no paused execution") {
+		t.Errorf("second approve: exit %d, %s", code, errs)
 	}
 }

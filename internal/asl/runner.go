@@ -87,7 +87,7 @@ func (r *Runner) Run(ctx context.Context, name string, input json.RawMessage) (*
 		smName = "local"
 	}
 	x.info = ExecutionInfo{
-		ID:               localARNPrefix + "execution:" + smName + ":" + name,
+		ID:               ExecutionARN(smName, name),
 		Name:             name,
 		StateMachineID:   localARNPrefix + "stateMachine:" + smName,
 		StateMachineName: smName,
@@ -97,6 +97,13 @@ func (r *Runner) Run(ctx context.Context, name string, input json.RawMessage) (*
 	x.input = in
 	x.emit(Event{Type: EventExecutionStarted, Input: x.info.Input})
 	return x.loop(ctx, r.Machine.startAt, in, nil)
+}
+
+// ExecutionARN is the ID ($$.Execution.Id) Run gives the execution named
+// name of the state machine named stateMachine, so a caller can find what
+// an earlier execution of that name left behind.
+func ExecutionARN(stateMachine, name string) string {
+	return localARNPrefix + "execution:" + stateMachine + ":" + name
 }
 
 // Resume continues a paused execution as SendTaskSuccess does: output

@@ -40,7 +40,7 @@ func (p *Pipeline) LocalRunner(obs asl.Observer) (*asl.Runner, error) {
 			LocalCompare:  asl.NewHandler(p.Compare),
 		},
 		Observer:         obs,
-		StateMachineName: "churnops-retrain",
+		StateMachineName: LocalStateMachine,
 	}
 	if err := m.CheckHandlers(r.Handlers); err != nil {
 		return nil, err

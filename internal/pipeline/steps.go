@@ -376,6 +376,7 @@ func (p *Pipeline) compare(ctx context.Context, in CompareInput) (CompareOutput,
 		ProductionVersion: in.ProductionVersion,
 		Delta:             in.Delta,
 		Bar:               in.Bar,
+		Execution:         in.Execution,
 		DecidedAt:         p.now(),
 	}
 	out := CompareOutput{
@@ -384,10 +385,22 @@ func (p *Pipeline) compare(ctx context.Context, in CompareInput) (CompareOutput,
 		ProductionVersion: in.ProductionVersion, ProductionAUC: in.ProductionAUC,
 		Delta: in.Delta, Bar: in.Bar,
 	}
+	if prev, ok, err := p.decidedBefore(ctx, in); err != nil || ok {
+		// A retried Lambda, or a local run resumed again after an
+		// interrupted approval: this execution already decided.
+		if ok && in.Action == ActionPromote {
+			out.ProductionVersion, out.ProductionAUC = in.CandidateVersion, in.CandidateAUC
+		}
+		out.Outcome, out.Decision = prev.Outcome, prev
+		return out, err
+	}
 	var err error
 	switch in.Action {
 	case ActionPromote:
 		d.Outcome = registry.OutcomePromoted
+		if in.Approval != nil {
+			d.DecidedBy = in.Approval.ApprovedBy
+		}
 		err = p.PromoteVersion(ctx, in.ModelName, in.CandidateVersion, in.ProductionVersion, d)
 		var bad *InvalidArtifactError
 		var missing *ModelNotFoundError
@@ -405,8 +418,9 @@ func (p *Pipeline) compare(ctx context.Context, in CompareInput) (CompareOutput,
 	case ActionReject:
 		d.Outcome = registry.OutcomeRejected
 		d.Reason = "approval refused"
-		if in.ApprovalError != nil {
-			d.Reason = fmt.Sprintf("approval refused (%s): %s", in.ApprovalError.Error, in.ApprovalError.Cause)
+		if e := in.ApprovalError; e != nil {
+			r := e.rejection()
+			d.Reason, d.DecidedBy = fmt.Sprintf("approval refused (%s): %s", e.Error, r.Reason), r.DecidedBy
 		}
 		err = p.Registry.Decide(ctx, in.ModelName, in.CandidateVersion, registry.StageRejected, d)
 	case ActionRequestApproval:
@@ -434,4 +448,25 @@ func (p *Pipeline) compare(ctx context.Context, in CompareInput) (CompareOutput,
 	out.Outcome = d.Outcome
 	out.Decision = d
 	return out, nil
+}
+
+// decidedBefore returns the decision in.Execution already recorded on the
+// candidate for a promote or a reject, if it did. (A skip and a request for
+// approval may simply be recorded again.)
+func (p *Pipeline) decidedBefore(ctx context.Context, in CompareInput) (registry.Decision, bool, error) {
+	want := map[string]string{ActionPromote: registry.OutcomePromoted, ActionReject: registry.OutcomeRejected}[in.Action]
+	if want == "" || in.Execution == "" {
+		return registry.Decision{}, false, nil
+	}
+	v, err := p.Registry.Get(ctx, in.ModelName, in.CandidateVersion)
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		return registry.Decision{}, false, nil // Compare reports it
+	case err != nil:
+		return registry.Decision{}, false, fmt.Errorf("read %s v%d: %w", in.ModelName, in.CandidateVersion, err)
+	}
+	if d := v.Decision; d != nil && d.Execution == in.Execution && d.Outcome == want {
+		return *d, true, nil
+	}
+	return registry.Decision{}, false, nil
 }

@@ -39,6 +39,10 @@ const (
 	// run died between registering it and uploading the artifact): it is
 	// Rejected, so it can never be promoted.
 	OutcomeOrphaned = "orphaned"
+	// OutcomeAbandoned replaces a pending approval whose execution ended
+	// without it: killed before its pause was stored, or failed after the
+	// answer. The version stays in stage None.
+	OutcomeAbandoned = "abandoned"
 )
 
 // Decision is the comparison that decided a version's fate.

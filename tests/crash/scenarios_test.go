@@ -75,12 +75,8 @@ func answered(r result, killed *view, args []string) error {
 // can be answered again.
 var approvalKept = invariant{"the approval is kept until its run has decided", func(v *view) []string {
 	var out []string
-	pendingTokens := map[string]bool{}
-	for _, ap := range v.approvals {
-		pendingTokens[ap.Token] = true
-	}
 	for _, ver := range v.versions {
-		if d := ver.Decision; d != nil && d.ApprovalToken != "" && !pendingTokens[d.ApprovalToken] && !decided(&ver) {
+		if d := ver.Decision; d != nil && d.ApprovalToken != "" && !v.answerable(ver) && !decided(&ver) {
 			out = append(out, fmt.Sprintf("v%d still waits on approval %.12s…, but the approval is gone", ver.Version, d.ApprovalToken))
 		}
 	}
