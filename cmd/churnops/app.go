@@ -19,6 +19,7 @@ type app struct {
 	model          string // model name in the registry
 	json           bool   // machine-readable output on stdout
 	quiet          bool
+	createsState   bool // the command may start a new state (ingest, demo); others refuse a missing one
 	closers        []func() error
 }
 

@@ -104,6 +104,7 @@ func cmdIngest(ctx context.Context, a *app, args []string) error {
 	if _, err := snapshot.ParseAsOf(*asOf); err != nil {
 		return usagef("%v", err)
 	}
+	a.createsState = true
 	st, err := a.openStores(ctx, false)
 	if err != nil {
 		return err

@@ -68,6 +68,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 		a.printf("  %s  as_of=%s  %s\n", synth.MonthDir(i), asOfs[i], demoMonths[i].note)
 	}
 
+	a.createsState = true
 	st, err := a.openStores(ctx, true)
 	if err != nil {
 		return err

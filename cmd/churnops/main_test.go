@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -258,5 +259,69 @@ func TestApprovalThroughTheCLI(t *testing.T) {
 	}
 	if code, _, errs := churnops(t, "registry", "approve", token, "--state", state); code != 1 || !strings.Contains(errs, "no paused execution") {
 		t.Errorf("second approve: exit %d, %s", code, errs)
+	}
+}
+
+// TestStateProblems (#13 defects 3, 4 and the mistyped --state): a damaged,
+// empty or missing state is a clear error naming the file, exit 1 — no
+// panic, no new empty store in its place.
+func TestStateProblems(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	mustRun(t, "gen", "--out", data, "--months", "1", "--users", "600", "--seed", "5")
+	good := filepath.Join(dir, "good")
+	mustRun(t, "ingest", "--state", good, "--data", filepath.Join(data, "month_000"), "--as-of", "2024-01-31")
+	state := func(name string, damage func(dir string) error) string {
+		t.Helper()
+		d := filepath.Join(dir, name)
+		if err := os.CopyFS(d, os.DirFS(good)); err != nil {
+			t.Fatal(err)
+		}
+		if err := damage(d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	garbled := state("garbled", func(d string) error {
+		f, err := os.OpenFile(filepath.Join(d, "registry.db"), os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = f.WriteAt(bytes.Repeat([]byte{0xff}, 4*4096), 2*4096)
+		return err
+	})
+	empty := state("empty", func(d string) error { return os.Truncate(filepath.Join(d, "registry.db"), 0) })
+	typo := filepath.Join(dir, "goood")
+	cases := []struct {
+		name    string
+		args    []string
+		wantErr []string
+	}{
+		{"garbled registry.db: list", []string{"registry", "list", "--state", garbled}, []string{"registry.db is damaged", "backup"}},
+		{"garbled registry.db: run", []string{"run", "--state", garbled, "--reference-as-of", "2024-01-31", "--current-as-of", "2024-01-31"}, []string{"registry.db is damaged"}},
+		{"empty registry.db: list", []string{"registry", "list", "--state", empty}, []string{"registry.db is damaged", "empty (0 bytes)"}},
+		{"empty registry.db: ingest does not start over", []string{"ingest", "--state", empty, "--data", filepath.Join(data, "month_000"), "--as-of", "2024-01-31"}, []string{"registry.db is damaged"}},
+		{"mistyped --state: list", []string{"registry", "list", "--state", typo}, []string{"no churnops state", "check --state"}},
+		{"mistyped --state: predict", []string{"predict", "--state", typo, "--user-id", "x"}, []string{"no churnops state"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := churnops(t, tc.args...)
+			if code != 1 {
+				t.Errorf("exit %d, want 1\nstdout: %s\nstderr: %s", code, out, errs)
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(errs, want) {
+					t.Errorf("stderr lacks %q: %s", want, errs)
+				}
+			}
+		})
+	}
+	if _, err := os.Stat(typo); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a command on a mistyped --state created it: %v", err)
+	}
+	if info, err := os.Stat(filepath.Join(empty, "registry.db")); err != nil || info.Size() != 0 {
+		t.Errorf("the empty registry.db was re-initialised: %v", err)
 	}
 }

@@ -48,7 +48,7 @@ func (a *app) openStores(ctx context.Context, hold bool) (*stores, error) {
 	default:
 		return nil, usagef("--backend %q: want local or aws", a.backend)
 	}
-	st, err := localstore.Open(a.state, localstore.Options{HoldLock: hold})
+	st, err := localstore.Open(a.state, localstore.Options{HoldLock: hold, MustExist: !a.createsState})
 	if errors.Is(err, localstore.ErrLocked) {
 		return nil, fmt.Errorf("state directory %s is in use by another churnops process; retry when it is done", a.state)
 	}
