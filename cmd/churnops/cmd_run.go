@@ -109,6 +109,9 @@ func (a *app) observer() asl.Observer {
 			if b := s.Baseline; b != nil && b.HasProduction {
 				detail = fmt.Sprintf("Production is v%d", b.Version)
 			}
+			if b := s.Baseline; b != nil && b.CurrentAsOf != "" {
+				detail += fmt.Sprintf(" (%s vs %s)", b.CurrentAsOf, b.ReferenceAsOf)
+			}
 		case "Drift":
 			if d := s.Drift; d != nil {
 				detail = strings.TrimSpace(fmt.Sprintf("%s vs %s: drift_share=%.4f (%d/%d columns) %s", d.CurrentAsOf, d.ReferenceAsOf, d.DriftShare, d.DriftedColumns, d.Columns, strings.Join(d.Drifted, " ")))
@@ -160,7 +163,11 @@ func printSummary(a *app, output json.RawMessage) {
 		return
 	}
 	if b := s.Bootstrap; b != nil {
-		a.printf("[BOOTSTRAP] v%d trained on %s: auc=%.4f vs floor %.4f -> %s\n", b.CandidateVersion, s.ReferenceAsOf, b.CandidateAUC, b.Bar, b.Outcome)
+		ref := s.ReferenceAsOf
+		if s.Baseline != nil && s.Baseline.ReferenceAsOf != "" {
+			ref = s.Baseline.ReferenceAsOf // "previous", resolved
+		}
+		a.printf("[BOOTSTRAP] v%d trained on %s: auc=%.4f vs floor %.4f -> %s\n", b.CandidateVersion, ref, b.CandidateAUC, b.Bar, b.Outcome)
 	}
 	if s.Result != nil && s.Result.Outcome == "no_drift" {
 		share := 0.0

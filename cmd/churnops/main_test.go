@@ -299,7 +299,7 @@ func TestStateProblems(t *testing.T) {
 		wantErr []string
 	}{
 		{"garbled registry.db: list", []string{"registry", "list", "--state", garbled}, []string{"registry.db is damaged", "backup"}},
-		{"garbled registry.db: run", []string{"run", "--state", garbled, "--reference-as-of", "2024-01-31", "--current-as-of", "2024-01-31"}, []string{"registry.db is damaged"}},
+		{"garbled registry.db: run", []string{"run", "--state", garbled, "--reference-as-of", "2024-01-31", "--current-as-of", "2024-02-29"}, []string{"registry.db is damaged"}},
 		{"empty registry.db: list", []string{"registry", "list", "--state", empty}, []string{"registry.db is damaged", "empty (0 bytes)"}},
 		{"empty registry.db: ingest does not start over", []string{"ingest", "--state", empty, "--data", filepath.Join(data, "month_000"), "--as-of", "2024-01-31"}, []string{"registry.db is damaged"}},
 		{"mistyped --state: list", []string{"registry", "list", "--state", typo}, []string{"no churnops state", "check --state"}},

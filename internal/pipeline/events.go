@@ -100,6 +100,11 @@ type EvaluateInput struct {
 	AsOf      string  `json:"as_of,omitempty"` // empty: only check whether Production exists
 	Delta     float64 `json:"delta"`
 	MinAUC    float64 `json:"min_auc"`
+	// ReferenceAsOf and CurrentAsOf, without AsOf (CheckProduction, the
+	// execution's first step), are the execution's months to resolve
+	// ("previous", "latest") and check once for all later steps.
+	ReferenceAsOf string `json:"reference_as_of,omitempty"`
+	CurrentAsOf   string `json:"current_as_of,omitempty"`
 }
 
 // EvaluateOutput is the Production model scored on the current month's
@@ -112,6 +117,10 @@ type EvaluateOutput struct {
 	ValAUC        float64            `json:"val_auc"` // 0 when there is no Production model
 	Bar           float64            `json:"bar"`     // val_auc + delta, or min_auc on a first run
 	Metrics       map[string]float64 `json:"metrics,omitempty"`
+	// ReferenceAsOf and CurrentAsOf are the execution's months resolved to
+	// dates (CheckProduction only).
+	ReferenceAsOf string `json:"reference_as_of,omitempty"`
+	CurrentAsOf   string `json:"current_as_of,omitempty"`
 }
 
 // Compare actions, chosen by the state machine.

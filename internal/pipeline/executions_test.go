@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -241,5 +242,49 @@ func TestRejectCause(t *testing.T) {
 				t.Errorf("decision %+v, want by %q with %q", v.Decision, tc.wantBy, tc.wantReason)
 			}
 		})
+	}
+}
+
+// TestScheduleInputOnAFreshState (#13 defect 6): the monthly schedule's
+// input on a state with no Production model — the first thing a deployment
+// runs — bootstraps on the month before the latest and then compares the
+// latest with it. A reference month after the current one is refused by
+// the first state, before anything is trained.
+func TestScheduleInputOnAFreshState(t *testing.T) {
+	p, st := newPipeline(t)
+	asOfs := ingestGenerated(t, p, synth.Config{Users: 800, Months: 3, Seed: 5})
+	l := &pipeline.LocalExecutions{Pipeline: p, Approvals: st.Approvals, Owner: "test:1:a", Stale: never}
+
+	_, err := l.Start(t.Context(), "", input(asOfs[2], asOfs[1]))
+	var invalid *pipeline.InvalidInputError
+	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "must be before") {
+		t.Errorf("reference after current: %v, want an InvalidInputError", err)
+	}
+	// "previous" resolved to a date later than a given current month.
+	exec, err := l.Start(t.Context(), "", input(asOfs[2], pipeline.AsOfLatest))
+	if err != nil || exec.Status != string(asl.StatusFailed) || exec.Error != "InvalidInputError" {
+		t.Errorf("reference = latest: %v, %s %s; want the execution failed with InvalidInputError", err, exec.Status, exec.Error)
+	}
+	if vs, _ := st.Registry.List(t.Context(), model); len(vs) != 0 {
+		t.Fatalf("refused runs registered %d versions", len(vs))
+	}
+
+	exec, err = l.Start(t.Context(), "", input(pipeline.AsOfPrevious, pipeline.AsOfLatest))
+	if err != nil || exec.Status != string(asl.StatusSucceeded) {
+		t.Fatalf("schedule input: %v, %s %s %s", err, exec.Status, exec.Error, exec.Cause)
+	}
+	var out pipeline.ExecutionState
+	if err := json.Unmarshal(exec.Output, &out); err != nil {
+		t.Fatal(err)
+	}
+	if b := out.Baseline; b == nil || b.ReferenceAsOf != asOfs[1] || b.CurrentAsOf != asOfs[2] {
+		t.Errorf("CheckProduction resolved %+v, want %s and %s", out.Baseline, asOfs[1], asOfs[2])
+	}
+	v1, err := st.Registry.Get(t.Context(), model, 1)
+	if err != nil || v1.AsOf != asOfs[1] {
+		t.Errorf("bootstrap v1 trained on %q (%v), want the previous month %s", v1.AsOf, err, asOfs[1])
+	}
+	if d := out.Drift; d == nil || d.ReferenceAsOf != asOfs[1] || d.CurrentAsOf != asOfs[2] {
+		t.Errorf("drift %+v, want %s vs %s", out.Drift, asOfs[2], asOfs[1])
 	}
 }

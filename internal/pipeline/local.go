@@ -62,6 +62,11 @@ func (in *ExecutionInput) Validate() error {
 			return err
 		}
 	}
+	if in.ReferenceAsOf != AsOfPrevious && in.CurrentAsOf != AsOfLatest {
+		if err := checkOrder(in.ReferenceAsOf, in.CurrentAsOf); err != nil {
+			return err
+		}
+	}
 	switch {
 	case in.Threshold < 0 || in.Threshold > 1:
 		return &InvalidInputError{Msg: fmt.Sprintf("threshold %v must be within [0, 1]", in.Threshold)}

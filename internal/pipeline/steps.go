@@ -100,7 +100,8 @@ func (p *Pipeline) drift(ctx context.Context, in DriftInput) (DriftOutput, error
 	if in.Threshold < 0 || in.Threshold > 1 {
 		return DriftOutput{}, &InvalidInputError{Msg: fmt.Sprintf("threshold %v must be within [0, 1]", in.Threshold)}
 	}
-	if err := p.resolveAsOfs(ctx, &in); err != nil {
+	var err error
+	if in.ReferenceAsOf, in.CurrentAsOf, err = p.ResolveAsOfs(ctx, in.ReferenceAsOf, in.CurrentAsOf); err != nil {
 		return DriftOutput{}, err
 	}
 	ref, err := p.loadMonth(ctx, "reference_as_of", in.ReferenceAsOf)
@@ -323,6 +324,14 @@ func (p *Pipeline) evaluate(ctx context.Context, in EvaluateInput) (EvaluateOutp
 		return EvaluateOutput{}, &InvalidInputError{Msg: fmt.Sprintf("delta %v and min_auc %v must be within [0, 1)", in.Delta, in.MinAUC)}
 	}
 	out := EvaluateOutput{ModelName: in.ModelName}
+	if in.AsOf == "" && (in.ReferenceAsOf != "" || in.CurrentAsOf != "") {
+		// CheckProduction, the execution's first step: resolve its months
+		// once, for every path (bootstrap or not), before anything runs.
+		var err error
+		if out.ReferenceAsOf, out.CurrentAsOf, err = p.ResolveAsOfs(ctx, in.ReferenceAsOf, in.CurrentAsOf); err != nil {
+			return out, err
+		}
+	}
 	prod, err := p.Registry.Production(ctx, in.ModelName)
 	if errors.Is(err, registry.ErrNoProduction) {
 		out.Bar = in.MinAUC
