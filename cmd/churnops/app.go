@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
+
+	"github.com/churnops/churnops/internal/snapshot"
 )
 
 // app is what every command shares: output streams, common flags and the
@@ -19,7 +23,8 @@ type app struct {
 	model          string // model name in the registry
 	json           bool   // machine-readable output on stdout
 	quiet          bool
-	createsState   bool // the command may start a new state (ingest, demo); others refuse a missing one
+	createsState   bool  // the command may start a new state (ingest, demo); others refuse a missing one
+	maxFileBytes   int64 // the largest CSV file a month directory may hold
 	closers        []func() error
 }
 
@@ -53,7 +58,25 @@ func (a *app) flags(name string) *flag.FlagSet {
 	fs.StringVar(&a.model, "model-name", "churn", "model name in the registry")
 	fs.BoolVar(&a.json, "json", false, "machine-readable JSON output on stdout")
 	fs.BoolVar(&a.quiet, "quiet", false, "no progress output")
+	a.maxFileBytes = snapshot.DefaultMaxFileBytes
+	if v, err := strconv.ParseInt(os.Getenv(envMaxFileBytes), 10, 64); err == nil && v > 0 {
+		a.maxFileBytes = v
+	}
 	return fs
+}
+
+// envMaxFileBytes overrides snapshot.DefaultMaxFileBytes for every command.
+const envMaxFileBytes = "CHURNOPS_MAX_FILE_BYTES"
+
+// monthFlags registers the flags of commands that read month directories.
+func (a *app) monthFlags(fs *flag.FlagSet) {
+	fs.Int64Var(&a.maxFileBytes, "max-file-bytes", a.maxFileBytes, "the largest CSV file of a month directory that is read; only regular files are ($"+envMaxFileBytes+")")
+}
+
+// loadMonth reads a month directory: regular files only, each within
+// --max-file-bytes, stopping on Ctrl-C.
+func (a *app) loadMonth(ctx context.Context, dir string, asOf time.Time) (*snapshot.Month, error) {
+	return snapshot.LoadContext(ctx, dir, asOf, a.maxFileBytes)
 }
 
 // parse parses args, allowing flags before and after positional arguments

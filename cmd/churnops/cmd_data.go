@@ -93,6 +93,7 @@ func cmdGen(ctx context.Context, a *app, args []string) error {
 
 func cmdIngest(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("ingest")
+	a.monthFlags(fs)
 	data := fs.String("data", "", "month directory in the lab's layout (users.csv, subscriptions.csv, …)")
 	asOf := fs.String("as-of", "", "snapshot date YYYY-MM-DD")
 	if err := parse(fs, args, 0); err != nil {
@@ -128,6 +129,7 @@ func cmdIngest(ctx context.Context, a *app, args []string) error {
 
 func cmdDrift(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("drift")
+	a.monthFlags(fs)
 	ref := fs.String("reference", "", "reference month directory")
 	cur := fs.String("current", "", "current month directory")
 	out := fs.String("out", "", "output directory for drift.json and drift.html")
@@ -152,7 +154,7 @@ func cmdDrift(ctx context.Context, a *app, args []string) error {
 			}
 			label = asOf
 		}
-		m, err := snapshot.Load(dir, t)
+		m, err := a.loadMonth(ctx, dir, t)
 		return m, label, err
 	}
 	start := time.Now()
@@ -165,7 +167,7 @@ func cmdDrift(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("current: %w", err)
 	}
 	*refAsOf, *curAsOf = refLabel, curLabel
-	rep, err := drift.Compare(r.DriftColumns(), c.DriftColumns(), drift.Options{Threshold: *threshold, Reference: *refAsOf, Current: *curAsOf, Gate: pipeline.DriftGate})
+	rep, err := drift.CompareContext(ctx, r.DriftColumns(), c.DriftColumns(), drift.Options{Threshold: *threshold, Reference: *refAsOf, Current: *curAsOf, Gate: pipeline.DriftGate})
 	if errors.Is(err, drift.ErrOptions) {
 		return usagef("%v", err)
 	}

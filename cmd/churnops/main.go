@@ -18,7 +18,12 @@ import (
 )
 
 func main() {
+	// The first SIGINT or SIGTERM cancels ctx: every long step (reading a
+	// month, training rounds, drift, the executor, the server) stops at its
+	// next check and the command exits 1, its state consistent. A second
+	// one kills the process at once (the handler is gone by then).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
 	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -67,11 +67,12 @@ const envOrphanGrace = "CHURNOPS_ORPHAN_GRACE"
 // pipeline returns the steps wired to the stores.
 func (a *app) pipeline(st *stores) *pipeline.Pipeline {
 	p := &pipeline.Pipeline{
-		Blobs:    st.Blobs,
-		Registry: st.Registry,
-		Features: st.Features,
-		Log:      a.logger(),
-		Progress: a.progress,
+		Blobs:        st.Blobs,
+		Registry:     st.Registry,
+		Features:     st.Features,
+		Log:          a.logger(),
+		Progress:     a.progress,
+		MaxFileBytes: a.maxFileBytes,
 	}
 	if s := os.Getenv(envOrphanGrace); s != "" {
 		switch d, err := time.ParseDuration(s); {

@@ -1,6 +1,7 @@
 package drift
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -106,6 +107,12 @@ type Histogram struct {
 // package documentation) and summarises the drift share. Columns are
 // paired by name; both sides must hold the same names with the same kinds.
 func Compare(ref, cur []snapshot.Column, opts Options) (*Report, error) {
+	return CompareContext(context.Background(), ref, cur, opts)
+}
+
+// CompareContext is Compare stopping with ctx's error, between two
+// columns, once ctx ends.
+func CompareContext(ctx context.Context, ref, cur []snapshot.Column, opts Options) (*Report, error) {
 	if math.IsNaN(opts.Threshold) || opts.Threshold < 0 || opts.Threshold > 1 {
 		return nil, fmt.Errorf("%w: threshold %v is not within [0, 1]", ErrOptions, opts.Threshold)
 	}
@@ -128,6 +135,9 @@ func Compare(ref, cur []snapshot.Column, opts Options) (*Report, error) {
 	}
 	scratch := newScratch(ref, cur)
 	for i := range ref {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		r := &ref[i]
 		if seen[r.Name] {
 			return nil, fmt.Errorf("%w: reference column %q given twice", ErrSchema, r.Name)

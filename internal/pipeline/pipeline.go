@@ -26,6 +26,9 @@ type Pipeline struct {
 	// Progress, when set, receives short human-readable notes from long
 	// steps (training rounds, rows written).
 	Progress func(step, msg string)
+	// MaxFileBytes bounds each CSV file Ingest reads; zero means
+	// snapshot.DefaultMaxFileBytes.
+	MaxFileBytes int64
 	// OrphanGrace is how old a version without its artifact must be before
 	// a run marks it orphaned; zero means DefaultOrphanGrace, a negative
 	// value none (when no other run can be in flight).
@@ -37,6 +40,13 @@ func (p *Pipeline) now() time.Time {
 		return p.Now().UTC()
 	}
 	return time.Now().UTC()
+}
+
+func (p *Pipeline) maxFileBytes() int64 {
+	if p.MaxFileBytes > 0 {
+		return p.MaxFileBytes
+	}
+	return snapshot.DefaultMaxFileBytes
 }
 
 func (p *Pipeline) log() *slog.Logger {

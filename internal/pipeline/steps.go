@@ -29,7 +29,10 @@ func (p *Pipeline) Ingest(ctx context.Context, dir, asOf string) (IngestOutput, 
 	if err != nil {
 		return IngestOutput{}, err
 	}
-	m, err := snapshot.Load(dir, t)
+	m, err := snapshot.LoadContext(ctx, dir, t, p.maxFileBytes())
+	if ctx.Err() != nil {
+		return IngestOutput{}, ctx.Err() // interrupted, not invalid
+	}
 	if err != nil {
 		return IngestOutput{}, &InvalidInputError{Msg: err.Error()}
 	}
@@ -112,7 +115,7 @@ func (p *Pipeline) drift(ctx context.Context, in DriftInput) (DriftOutput, error
 	if err != nil {
 		return DriftOutput{}, err
 	}
-	rep, err := drift.Compare(ref.DriftColumns(), cur.DriftColumns(), drift.Options{Threshold: in.Threshold, Gate: DriftGate})
+	rep, err := drift.CompareContext(ctx, ref.DriftColumns(), cur.DriftColumns(), drift.Options{Threshold: in.Threshold, Gate: DriftGate})
 	if err != nil {
 		return DriftOutput{}, fmt.Errorf("compare %s with %s: %w", in.ReferenceAsOf, in.CurrentAsOf, err)
 	}
@@ -229,7 +232,7 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 		params := training.DefaultParams()
 		params.GBDT.Seed = uint64(in.Seed)
 		p.progress("train", "fitting on the train users of %s (%d customers)", in.AsOf, len(m.Customers))
-		if res, err = training.Train(m, params); err != nil {
+		if res, err = training.TrainContext(ctx, m, params); err != nil {
 			return TrainOutput{}, fmt.Errorf("train on %s: %w", in.AsOf, err)
 		}
 		if artifact, err = res.Model.Marshal(); err != nil {
