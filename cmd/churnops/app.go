@@ -8,9 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/internal/snapshot"
 )
 
@@ -81,8 +84,67 @@ func (a *app) loadMonth(ctx context.Context, dir string, asOf time.Time) (*snaps
 
 // parse parses args, allowing flags before and after positional arguments
 // (`registry approvals --json` as well as `registry --json approvals`), and
-// rejects positional leftovers beyond max. The positionals are returned.
+// rejects positional leftovers beyond max. The positionals are returned. A
+// negative number where a positional can stand (`registry show -1`) is a
+// positional, for its command to refuse, not an unknown flag. The common
+// --model-name is checked here: it is part of every key of the model.
 func parse(fs *flag.FlagSet, args []string, maxPositional int) error {
+	if err := parseArgs(fs, negativesLast(fs, args), maxPositional); err != nil {
+		return err
+	}
+	if f := fs.Lookup("model-name"); f != nil {
+		if err := registry.CheckModelName(f.Value.String()); err != nil {
+			return usagef("--model-name: %v", err)
+		}
+	}
+	return nil
+}
+
+// negativesLast moves the arguments that are negative numbers, and not the
+// value of the flag before them, after a "--", where parseArgs takes them as
+// positionals (after the others: in practice they are the last one).
+func negativesLast(fs *flag.FlagSet, args []string) []string {
+	var rest, negatives []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		_, numErr := strconv.ParseFloat(a, 64)
+		switch {
+		case a == "--":
+			rest, i = append(rest, args[i:]...), len(args)
+		case numErr == nil && strings.HasPrefix(a, "-"):
+			negatives = append(negatives, a)
+		default:
+			rest = append(rest, a)
+			if takesValue(fs, a) && i+1 < len(args) {
+				i++
+				rest = append(rest, args[i]) // whatever it looks like
+			}
+		}
+	}
+	if len(negatives) == 0 {
+		return rest
+	}
+	if !slices.Contains(rest, "--") {
+		rest = append(rest, "--")
+	}
+	return append(rest, negatives...)
+}
+
+// takesValue reports whether arg is a flag of fs that takes the next
+// argument as its value (a non-boolean flag without "=").
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	if !strings.HasPrefix(arg, "-") || strings.Contains(arg, "=") {
+		return false
+	}
+	f := fs.Lookup(strings.TrimLeft(arg, "-"))
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
+}
+
+func parseArgs(fs *flag.FlagSet, args []string, maxPositional int) error {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {

@@ -37,7 +37,11 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 	case "list":
 		return printRegistry(ctx, a, reg)
 	case "show":
-		v, err := reg.Get(ctx, a.model, parseVersion(arg))
+		n, err := parseVersion(arg)
+		if err != nil {
+			return err
+		}
+		v, err := reg.Get(ctx, a.model, n)
 		if err != nil {
 			return err
 		}
@@ -64,7 +68,11 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 		}
 		return nil
 	case "promote":
-		return manualPromote(ctx, a, st, parseVersion(arg), "manual promotion")
+		n, err := parseVersion(arg)
+		if err != nil {
+			return err
+		}
+		return manualPromote(ctx, a, st, n, "manual promotion")
 	case "rollback":
 		// Back to the most recent Archived version: the one Production replaced.
 		vs, err := reg.List(ctx, a.model)
@@ -103,11 +111,13 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 	return usagef("unknown registry subcommand %q", sub)
 }
 
-// parseVersion accepts "3" or "v3"; 0 (invalid) falls through to the
-// registry's not-found error.
-func parseVersion(s string) int {
-	n, _ := strconv.Atoi(strings.TrimPrefix(strings.ToLower(s), "v"))
-	return n
+// parseVersion accepts "3" or "v3".
+func parseVersion(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(strings.ToLower(s), "v"))
+	if err != nil || n < 1 {
+		return 0, usagef("version %q: want a version number, like 3 or v3", s)
+	}
+	return n, nil
 }
 
 // manualPromote promotes version v over the current Production, with the

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -99,8 +100,14 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	if err := svc.Reload(ctx); err != nil {
 		fmt.Fprintf(a.stderr, "churnops serve: no model loaded yet (%v); /ready answers 503 until one is promoted\n", err)
 	}
-	fmt.Fprintf(a.stderr, "churnops serve: listening on http://%s (POST /predict, GET /health /ready /model /metrics); Ctrl-C stops\n", *addr)
-	return svc.ListenAndServe(ctx, *addr)
+	// Bind before saying so: a taken port is an error, not a false
+	// "listening".
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "churnops serve: listening on http://%s (POST /predict, GET /health /ready /model /metrics); Ctrl-C stops\n", ln.Addr())
+	return svc.Serve(ctx, ln)
 }
 
 // primeFeatures loads every online feature record into cache in one read,

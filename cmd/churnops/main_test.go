@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -323,5 +324,50 @@ func TestStateProblems(t *testing.T) {
 	}
 	if info, err := os.Stat(filepath.Join(empty, "registry.db")); err != nil || info.Size() != 0 {
 		t.Errorf("the empty registry.db was re-initialised: %v", err)
+	}
+}
+
+// TestSmallDefects (#13 defect 13): mistakes on the command line are
+// refused up front with a message that says what is wrong, before anything
+// is trained or announced.
+func TestSmallDefects(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	state := filepath.Join(dir, "state")
+	mustRun(t, "gen", "--out", data, "--months", "2", "--users", "600", "--seed", "5")
+	for i, asOf := range []string{"2024-01-31", "2024-02-29"} {
+		mustRun(t, "ingest", "--state", state, "--data", filepath.Join(data, fmt.Sprintf("month_%03d", i)), "--as-of", asOf)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	run := []string{"run", "--state", state, "--reference-as-of", "2024-01-31", "--current-as-of", "2024-02-29"}
+	cases := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+		notWant  string
+	}{
+		{"reference month after the current", []string{"run", "--state", state, "--reference-as-of", "2024-02-29", "--current-as-of", "2024-01-31"}, 2, "must be before", ""},
+		{"NaN threshold", append(run, "--threshold", "NaN"), 2, "threshold NaN is not a number", "json"},
+		{"NaN delta", append(run, "--delta", "NaN"), 2, "delta NaN is not a number", "json"},
+		{"model name with a path", append(run, "--model-name", "../x"), 2, `model name "../x"`, ""},
+		{"promote a word", []string{"registry", "promote", "abc", "--state", state}, 2, `version "abc": want a version number`, "v0"},
+		{"show a negative version", []string{"registry", "show", "-1", "--state", state}, 2, `version "-1": want a version number`, "flag provided but not defined"},
+		{"serve on a taken port", []string{"serve", "--state", state, "--addr", taken.Addr().String()}, 1, "address already in use", "listening"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := churnops(t, tc.args...)
+			if code != tc.wantCode || !strings.Contains(errs, tc.want) || tc.notWant != "" && strings.Contains(errs+out, tc.notWant) {
+				t.Errorf("exit %d, stderr %q; want exit %d with %q and without %q", code, errs, tc.wantCode, tc.want, tc.notWant)
+			}
+		})
+	}
+	if out := mustRun(t, "registry", "list", "--state", state, "--json"); strings.TrimSpace(out) != "null" && strings.TrimSpace(out) != "[]" {
+		t.Errorf("the refused commands registered versions: %s", out)
 	}
 }

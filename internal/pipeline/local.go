@@ -3,9 +3,11 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/churnops/churnops/internal/asl"
+	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/statemachine"
 )
 
@@ -54,6 +56,9 @@ func (in *ExecutionInput) Validate() error {
 	if in.ModelName == "" {
 		in.ModelName = DefaultModelName
 	}
+	if err := registry.CheckModelName(in.ModelName); err != nil {
+		return &InvalidInputError{Msg: err.Error()}
+	}
 	for _, f := range []struct{ name, v string }{{"reference_as_of", in.ReferenceAsOf}, {"current_as_of", in.CurrentAsOf}} {
 		if f.v == AsOfLatest || f.v == AsOfPrevious {
 			continue
@@ -65,6 +70,14 @@ func (in *ExecutionInput) Validate() error {
 	if in.ReferenceAsOf != AsOfPrevious && in.CurrentAsOf != AsOfLatest {
 		if err := checkOrder(in.ReferenceAsOf, in.CurrentAsOf); err != nil {
 			return err
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"threshold", in.Threshold}, {"delta", in.Delta}, {"min_auc", in.MinAUC}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return &InvalidInputError{Msg: fmt.Sprintf("%s %v is not a number", f.name, f.v)}
 		}
 	}
 	switch {

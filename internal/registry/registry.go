@@ -131,6 +131,23 @@ type Registry interface {
 	Decide(ctx context.Context, model string, version int, stage Stage, d Decision) error
 }
 
+// CheckModelName reports what is wrong with a model name, or nil: 1 to 64
+// letters, digits, '.', '_' or '-', starting with a letter or a digit. The
+// name is part of every key of the model's files (models/<name>/v<N>/…), so
+// "../x" or "a/b" must be refused before a run trains anything.
+func CheckModelName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("model name %q must be 1 to 64 characters: %w", name, ErrInvalid)
+	}
+	for i, c := range name {
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || i > 0 && (c == '.' || c == '_' || c == '-')
+		if !ok {
+			return fmt.Errorf("model name %q: letters, digits, '.', '_' and '-' only, starting with a letter or digit: %w", name, ErrInvalid)
+		}
+	}
+	return nil
+}
+
 // ArtifactKey is where a version's model artifact is stored:
 // models/<model>/v<N>/model.json. Other files of the version sit beside it.
 func ArtifactKey(model string, version int) string {
