@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/churnops/churnops/internal/blob"
 	"github.com/churnops/churnops/internal/featurestore"
 	"github.com/churnops/churnops/internal/registry"
 )
@@ -39,11 +38,11 @@ const readyProbeUserID = "churnops-readiness-probe"
 // Config configures a Service. ModelName, Registry, Blobs, Features and
 // Loader are required; zero values of the other fields take the defaults.
 type Config struct {
-	ModelName string             // registry model name, e.g. "churn"
-	Registry  registry.Registry  // where the Production version is read
-	Blobs     blob.Store         // where artifacts are read, by Version.ArtifactKey
-	Features  featurestore.Store // online features per user
-	Loader    Loader             // decodes an artifact into a Model
+	ModelName string           // registry model name, e.g. "churn"
+	Registry  ProductionReader // where the Production version is read
+	Blobs     ArtifactReader   // where artifacts are read, by Version.ArtifactKey
+	Features  FeatureReader    // online features per user
+	Loader    Loader           // decodes an artifact into a Model
 
 	// ReloadInterval is the longest a promotion or rollback waits before it
 	// is served: requests re-check the registry at most this often.
