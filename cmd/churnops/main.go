@@ -47,6 +47,7 @@ func commands() []command {
 		{"registry", "registry list|show V|promote V|rollback|approvals|approve TOKEN|reject TOKEN", "inspect and change the model registry", cmdRegistry},
 		{"predict", "predict --user-id ID", "score one user with the Production model and the online features", cmdPredict},
 		{"serve", "serve [--addr 127.0.0.1:8000] [--reload 5s]", "serve POST /predict, /health, /ready, /model, /metrics", cmdServe},
+		{"check", "check [--repair]", "verify the state (registry, artifacts, datasets, approvals); exit 1 on problems; --repair fixes what is safe", cmdCheck},
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/churnops/churnops/internal/localstore"
+	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/internal/snapshot/snapshottest"
 )
 
@@ -369,5 +371,56 @@ func TestSmallDefects(t *testing.T) {
 	}
 	if out := mustRun(t, "registry", "list", "--state", state, "--json"); strings.TrimSpace(out) != "null" && strings.TrimSpace(out) != "[]" {
 		t.Errorf("the refused commands registered versions: %s", out)
+	}
+}
+
+// TestCheckCommand: `churnops check` exits 0 on a sound state and 1 on a
+// damaged one, saying what is wrong; --repair fixes what is safe and then
+// exits 0.
+func TestCheckCommand(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	data := filepath.Join(dir, "data")
+	mustRun(t, "gen", "--out", data, "--months", "2", "--users", "800", "--seed", "5")
+	for i, asOf := range []string{"2024-01-31", "2024-02-29"} {
+		mustRun(t, "ingest", "--state", state, "--data", filepath.Join(data, fmt.Sprintf("month_%03d", i)), "--as-of", asOf)
+	}
+	mustRun(t, "run", "--state", state, "--reference-as-of", "2024-01-31", "--current-as-of", "2024-02-29", "--threshold", "0")
+	if out := mustRun(t, "check", "--state", state); !strings.Contains(out, "no problems found") {
+		t.Errorf("check on a sound state: %s", out)
+	}
+	// A version registered without its files (its run died): --repair
+	// marks it orphaned, and the state is sound again.
+	t.Setenv("CHURNOPS_ORPHAN_GRACE", "0")
+	st, err := localstore.Open(state, localstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan, err := st.Registry.Register(t.Context(), registry.Version{Model: "churn", AsOf: "2024-02-29"})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := churnops(t, "check", "--state", state)
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("churn v%d (None)", orphan.Version)) || !strings.Contains(out, "--repair would mark it Rejected") {
+		t.Errorf("check with an orphan: exit %d\n%s", code, out)
+	}
+	if out := mustRun(t, "check", "--repair", "--state", state); !strings.Contains(out, "all repaired") {
+		t.Errorf("check --repair: %s", out)
+	}
+	mustRun(t, "check", "--state", state)
+	// A promoted version loses its artifact: not repairable.
+	if err := os.Remove(filepath.Join(state, "blobs", "models", "churn", "v1", "model.json")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := churnops(t, "check", "--state", state)
+	if code != 1 || !strings.Contains(out, "[artifacts] churn v1") || !strings.Contains(out, "artifact models/churn/v1/model.json is missing") || !strings.Contains(errs, "problems found") {
+		t.Errorf("check on a damaged state: exit %d\n%s%s", code, out, errs)
+	}
+	// Repair cannot restore a promoted version's artifact: it stays a
+	// problem, with what to do.
+	code, out, _ = churnops(t, "check", "--repair", "--state", state)
+	if code != 1 || !strings.Contains(out, "to do: ") {
+		t.Errorf("check --repair of an unrepairable problem: exit %d\n%s", code, out)
 	}
 }

@@ -83,6 +83,12 @@ func (p *Pipeline) orphanGrace() time.Duration {
 	return DefaultOrphanGrace
 }
 
+// Young reports whether something written at t is younger than the orphan
+// grace: the step that wrote it may still be running, so what looks half
+// done (a version without its artifact, a pending approval without its
+// stored pause) may yet be completed, and is left alone.
+func (p *Pipeline) Young(t time.Time) bool { return p.now().Sub(t) < p.orphanGrace() }
+
 // Orphan is a version registered without its artifact.
 type Orphan struct {
 	Version registry.Version
@@ -113,7 +119,7 @@ func (p *Pipeline) Orphans(ctx context.Context, model, skipRunID string) ([]Orph
 		if !errors.Is(err, blob.ErrNotFound) {
 			return nil, fmt.Errorf("look for %s: %w", v.ArtifactKey, err)
 		}
-		out = append(out, Orphan{Version: v, Young: p.now().Sub(v.CreatedAt) < p.orphanGrace()})
+		out = append(out, Orphan{Version: v, Young: p.Young(v.CreatedAt)})
 	}
 	return out, nil
 }

@@ -186,7 +186,7 @@ func (l *LocalExecutions) settle(ctx context.Context, exec *asl.Execution, resum
 	}
 	if resumed != nil && exec.Status != asl.StatusSucceeded {
 		why := fmt.Sprintf("execution %s ended %s (%s) after the answer", exec.Name, exec.Status, exec.Error)
-		if err := l.abandon(ctx, resumed.Info.Model, resumed.Info.Version, resumed.Token, why); err != nil {
+		if err := l.Pipeline.AbandonPending(ctx, resumed.Info.Model, resumed.Info.Version, resumed.Token, why); err != nil {
 			return out, err
 		}
 	}
@@ -303,10 +303,10 @@ func (l *LocalExecutions) AbandonStalePending(ctx context.Context, model string)
 		return err
 	}
 	for _, v := range stale {
-		if l.Pipeline.now().Sub(v.Decision.DecidedAt) < l.Pipeline.orphanGrace() {
+		if l.Pipeline.Young(v.Decision.DecidedAt) {
 			continue
 		}
-		if err := l.abandon(ctx, model, v.Version, v.Decision.ApprovalToken, "its execution stopped before storing its pause"); err != nil {
+		if err := l.Pipeline.AbandonPending(ctx, model, v.Version, v.Decision.ApprovalToken, "its execution stopped before storing its pause"); err != nil {
 			return err
 		}
 	}
@@ -339,10 +339,11 @@ func StalePending(ctx context.Context, p *Pipeline, approvals registry.Approvals
 	return out, nil
 }
 
-// abandon replaces version's pending decision on token, if it is still
-// that one, by an abandoned one: no command can answer the token any more.
-func (l *LocalExecutions) abandon(ctx context.Context, model string, version int, token, why string) error {
-	v, err := l.Pipeline.Registry.Get(ctx, model, version)
+// AbandonPending replaces version's pending decision on token, if it is
+// still that one, by an abandoned one: no command can answer the token any
+// more. A version decided meanwhile is left as it is.
+func (p *Pipeline) AbandonPending(ctx context.Context, model string, version int, token, why string) error {
+	v, err := p.Registry.Get(ctx, model, version)
 	if err != nil {
 		return err
 	}
@@ -351,9 +352,9 @@ func (l *LocalExecutions) abandon(ctx context.Context, model string, version int
 		return nil // decided meanwhile
 	}
 	nd := *d
-	nd.Outcome, nd.ApprovalToken, nd.DecidedAt = registry.OutcomeAbandoned, "", l.Pipeline.now()
+	nd.Outcome, nd.ApprovalToken, nd.DecidedAt = registry.OutcomeAbandoned, "", p.now()
 	nd.Reason = fmt.Sprintf("approval %.12s… abandoned: %s", token, why)
-	err = l.Pipeline.Registry.Decide(ctx, model, version, registry.StageNone, nd)
+	err = p.Registry.Decide(ctx, model, version, registry.StageNone, nd)
 	if err != nil && !errors.Is(err, registry.ErrConflict) {
 		return fmt.Errorf("abandon the approval of %s v%d: %w", model, version, err)
 	}

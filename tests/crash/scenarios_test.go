@@ -219,6 +219,10 @@ func crashEveryStep(t *testing.T, sc scenario, extra []invariant) {
 				t.Error(err)
 			}
 			checkAll(t, "after the re-run", inspect(t, dir), always, settled, settledOnline())
+			// churnops check agrees: nothing left to report.
+			if r := cli(t, dir, nil, "check"); r.code != 0 {
+				t.Errorf("churnops check after the re-run: %s", r)
+			}
 		})
 	}
 }
