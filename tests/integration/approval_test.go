@@ -17,6 +17,8 @@ import (
 	"github.com/churnops/churnops/internal/dynamo"
 	"github.com/churnops/churnops/internal/pipeline"
 	"github.com/churnops/churnops/internal/registry"
+	"github.com/churnops/churnops/internal/s3store"
+	"github.com/churnops/churnops/internal/statecheck"
 )
 
 // approvalWait bounds the wait for the bootstrap candidate to be trained
@@ -204,5 +206,21 @@ func TestScheduleInput(t *testing.T) {
 	v, err := dynamo.NewRegistry(f.ddb, f.registryTable).Get(t.Context(), model, 1)
 	if err != nil || v.AsOf != prev {
 		t.Errorf("bootstrap v1 trained on %q (%v), want %s", v.AsOf, err, prev)
+	}
+}
+
+// TestCheck runs `churnops check`'s checks on the emulator's stores after
+// the executions above: the registry in DynamoDB against the artifacts
+// (and their SHA-256) and datasets in S3 — nothing to report.
+func TestCheck(t *testing.T) {
+	f := shared(t)
+	p := &pipeline.Pipeline{Blobs: s3store.New(f.s3, f.bucket), Registry: dynamo.NewRegistry(f.ddb, f.registryTable)}
+	c := &statecheck.Checker{Pipeline: p, Models: []string{"churn-it-approved", "churn-it-rejected", "churn-it-missing", "churn-it-schedule"}}
+	findings, err := c.Check(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range findings {
+		t.Errorf("[%s] %s: %s", fd.Check, fd.Subject, fd.Problem)
 	}
 }
