@@ -1,6 +1,7 @@
 package crash_test
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,10 +50,6 @@ func newestUsersOnline(t *testing.T, st *localstore.State, asOf string) map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := snapshot.UnmarshalParquet(data)
-	if err != nil {
-		t.Fatal(err)
-	}
 	recs, err := st.Features.All(t.Context())
 	if err != nil {
 		t.Fatalf("online features: %v", err)
@@ -62,10 +59,38 @@ func newestUsersOnline(t *testing.T, st *localstore.State, asOf string) map[stri
 		served[r.UserID] = r.AsOf
 	}
 	out := map[string]int{}
-	for _, c := range m.Customers {
-		out[served[c.UserID]]++
+	for _, id := range customers(t, data) {
+		out[served[id]]++
 	}
 	return out
+}
+
+// datasetUsers caches the customers of each stored dataset, by its bytes:
+// datasets are never rewritten, and every kill point reads the same ones.
+var (
+	datasetMu    sync.Mutex
+	datasetUsers = map[[32]byte][]string{}
+)
+
+// customers returns the user ids of a stored dataset.
+func customers(t *testing.T, data []byte) []string {
+	t.Helper()
+	sum := sha256.Sum256(data)
+	datasetMu.Lock()
+	defer datasetMu.Unlock()
+	if ids, ok := datasetUsers[sum]; ok {
+		return ids
+	}
+	m, err := snapshot.UnmarshalParquet(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(m.Customers))
+	for i := range m.Customers {
+		ids[i] = m.Customers[i].UserID
+	}
+	datasetUsers[sum] = ids
+	return ids
 }
 
 // onlineAsOfs counts the online feature records per as_of: what /predict

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -78,7 +79,7 @@ func (r result) String() string {
 // (the crash point).
 func cli(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, append(args, "--state", dir, "--quiet")...)
+	cmd := exec.Command(bin, slices.Concat(args, []string{"--state", dir, "--quiet"})...)
 	// No other process works on the state: an orphan is marked at once.
 	cmd.Env = append(os.Environ(), append([]string{"CHURNOPS_ORPHAN_GRACE=0"}, env...)...)
 	var out, errb bytes.Buffer

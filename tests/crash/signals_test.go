@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,7 +40,7 @@ func TestSignalsStopLongCommands(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(bin, append(tc.args, "--state", state)...)
+			cmd := exec.Command(bin, slices.Concat(tc.args, []string{"--state", state})...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
@@ -63,7 +64,12 @@ func TestSignalsStopLongCommands(t *testing.T) {
 			if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "context canceled") {
 				t.Errorf("exit %d, stderr %q; want exit 1 saying it was interrupted (context canceled)", code, stderr.String())
 			}
-			checkAll(t, "after the signal", inspect(t, state), always)
+			// The state is sound (churnops check: registry, artifacts,
+			// datasets, approvals; cheaper than inspect on 60,000
+			// customers).
+			if r := cli(t, state, nil, "check"); r.code != 0 {
+				t.Errorf("churnops check after the signal: %s", r)
+			}
 		})
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out", "model.json")); err == nil {
