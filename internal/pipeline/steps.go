@@ -178,6 +178,9 @@ func (p *Pipeline) Train(ctx context.Context, in TrainInput) (TrainOutput, error
 }
 
 func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error) {
+	if in.ModelName == "" {
+		return TrainOutput{}, &InvalidInputError{Msg: "model_name is required"}
+	}
 	if err := registry.CheckModelName(in.ModelName); err != nil {
 		return TrainOutput{}, &InvalidInputError{Msg: err.Error()}
 	}
