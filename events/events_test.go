@@ -253,16 +253,26 @@ func checkCompare(action string) func(tb testing.TB, name string, v any) {
 		if wantBeat := action != pipeline.ActionSkip; beats != wantBeat {
 			tb.Errorf("%s: candidate_auc %v vs bar %v: PromotionGate would not choose %s", name, in.CandidateAUC, in.Bar, action)
 		}
+		// Every action records its execution, so a retried Compare finds
+		// its own decision.
+		nonZero(tb, name, map[string]any{"execution": in.Execution})
+		if (in.TaskToken != "") != (action == pipeline.ActionRequestApproval) {
+			tb.Errorf("%s: task_token belongs to request_approval only", name)
+		}
+		if (in.ApprovalError != nil) != (action == pipeline.ActionReject) {
+			tb.Errorf("%s: approval_error belongs to reject only", name)
+		}
+		if (in.Approval != nil) != (action == pipeline.ActionPromote) {
+			tb.Errorf("%s: approval (who approved) belongs to promote only", name)
+		}
 		switch action {
-		case pipeline.ActionRequestApproval:
-			nonZero(tb, name, map[string]any{"task_token": in.TaskToken, "execution": in.Execution})
 		case pipeline.ActionReject:
-			if in.ApprovalError == nil || in.ApprovalError.Error == "" {
+			if in.ApprovalError.Error == "" {
 				tb.Errorf("%s: approval_error.Error is required for reject", name)
 			}
-		default:
-			if in.TaskToken != "" || in.Execution != "" || in.ApprovalError != nil {
-				tb.Errorf("%s: task_token, execution and approval_error belong to request_approval and reject only", name)
+		case pipeline.ActionPromote:
+			if in.Approval.ApprovedBy == "" {
+				tb.Errorf("%s: the sample promotes an approved candidate: approval.approved_by is its approver", name)
 			}
 		}
 	}

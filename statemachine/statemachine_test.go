@@ -26,6 +26,23 @@ type fakeErr struct{ name string }
 func (e fakeErr) Error() string     { return e.name + " from a fake function" }
 func (e fakeErr) ErrorName() string { return e.name }
 
+// The months the fake CheckProduction resolves "previous" and "latest" to.
+const fakePrevious, fakeLatest = "2024-02-29", "2024-03-31"
+
+func resolve(asOf string) string {
+	switch asOf {
+	case "previous":
+		return fakePrevious
+	case "latest":
+		return fakeLatest
+	}
+	return asOf
+}
+
+// trained and compared record the months the fake Train and Drift were
+// given, in order, during the last run.
+var trained, compared []string
+
 // run executes the real definition with fake functions and returns the
 // execution and the compare actions taken, in order.
 func run(t *testing.T, w world, input map[string]any) (*asl.Execution, []string) {
@@ -39,16 +56,23 @@ func run(t *testing.T, w world, input map[string]any) (*asl.Execution, []string)
 	}
 	var actions []string
 	version := 0
+	trained, compared = nil, nil
 	js := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
 	h := asl.Handlers{
 		"drift": func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
 			var ev map[string]any
 			_ = json.Unmarshal(in, &ev)
+			compared = append(compared, fmt.Sprint(ev["reference_as_of"], " ", ev["current_as_of"]))
 			return js(map[string]any{"reference_as_of": ev["reference_as_of"], "current_as_of": ev["current_as_of"],
 				"drift_share": w.driftShare, "drifted_columns": 1, "columns": 15, "drifted": []string{"watch_hours_30d"},
 				"report_json_key": "r.json", "report_html_key": "r.html"}), nil
 		},
 		"train": func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+			var ev struct {
+				AsOf string `json:"as_of"`
+			}
+			_ = json.Unmarshal(in, &ev)
+			trained = append(trained, ev.AsOf)
 			if w.failTrain != "" {
 				return nil, fakeErr{w.failTrain}
 			}
@@ -60,12 +84,18 @@ func run(t *testing.T, w world, input map[string]any) (*asl.Execution, []string)
 			var ev struct {
 				Delta  float64 `json:"delta"`
 				MinAUC float64 `json:"min_auc"`
+				Ref    string  `json:"reference_as_of"`
+				Cur    string  `json:"current_as_of"`
 			}
 			_ = json.Unmarshal(in, &ev)
-			if !w.hasProduction {
-				return js(map[string]any{"has_production": false, "version": 0, "val_auc": 0, "bar": ev.MinAUC}), nil
+			out := map[string]any{"has_production": false, "version": 0, "val_auc": 0, "bar": ev.MinAUC}
+			if w.hasProduction {
+				out = map[string]any{"has_production": true, "version": 1, "val_auc": w.prodAUC, "bar": w.prodAUC + ev.Delta}
 			}
-			return js(map[string]any{"has_production": true, "version": 1, "val_auc": w.prodAUC, "bar": w.prodAUC + ev.Delta}), nil
+			if ev.Ref != "" { // CheckProduction resolves the months
+				out["reference_as_of"], out["current_as_of"] = resolve(ev.Ref), resolve(ev.Cur)
+			}
+			return js(out), nil
 		},
 		"compare": func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
 			var ev struct {
@@ -160,6 +190,37 @@ func TestGates(t *testing.T) {
 	}
 }
 
+// TestMonthsResolvedOnce (#13 defect 6): the monthly schedule's input
+// ("previous", "latest") is resolved by the first state, and every later
+// state — the bootstrap's Train on a state with no Production model as well
+// as Drift — gets dates, never the symbols.
+func TestMonthsResolvedOnce(t *testing.T) {
+	schedule := map[string]any{"reference_as_of": "previous", "current_as_of": "latest"}
+	for _, tc := range []struct {
+		name        string
+		w           world
+		wantTrained []string
+	}{
+		{"no Production model: bootstrap on the previous month, then retrain on the latest",
+			world{driftShare: 0.5, candidateAUC: 0.8}, []string{fakePrevious, fakeLatest}},
+		{"a Production model: retrain on the latest month",
+			world{hasProduction: true, driftShare: 0.5, candidateAUC: 0.9, prodAUC: 0.8}, []string{fakeLatest}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exec, _ := run(t, tc.w, schedule)
+			if exec.Status != asl.StatusSucceeded {
+				t.Fatalf("status %s: %s %s", exec.Status, exec.Error, exec.Cause)
+			}
+			if !slices.Equal(trained, tc.wantTrained) {
+				t.Errorf("Train got as_of %q, want %q", trained, tc.wantTrained)
+			}
+			if want := []string{fakePrevious + " " + fakeLatest}; !slices.Equal(compared, want) {
+				t.Errorf("Drift got %q, want %q", compared, want)
+			}
+		})
+	}
+}
+
 // TestApproval resumes a paused execution as `churnops registry
 // approve|reject` does and checks where it goes.
 func TestApproval(t *testing.T) {
@@ -184,7 +245,7 @@ func TestApproval(t *testing.T) {
 					return js(fmt.Sprintf(`{"version":2,"artifact_key":"k","val_predictions_key":"p","metrics":{"val_auc":%v}}`, w.candidateAUC)), nil
 				},
 				"e": func(context.Context, json.RawMessage) (json.RawMessage, error) {
-					return js(fmt.Sprintf(`{"has_production":true,"version":1,"val_auc":%v,"bar":%v}`, w.prodAUC, w.prodAUC+0.01)), nil
+					return js(fmt.Sprintf(`{"has_production":true,"version":1,"val_auc":%v,"bar":%v,"reference_as_of":"a","current_as_of":"b"}`, w.prodAUC, w.prodAUC+0.01)), nil
 				},
 				"c": func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
 					var ev map[string]any

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -8,9 +9,14 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/churnops/churnops/internal/execlog"
+	"github.com/churnops/churnops/internal/registry"
+	"github.com/churnops/churnops/internal/snapshot"
 )
 
 // app is what every command shares: output streams, common flags and the
@@ -22,6 +28,8 @@ type app struct {
 	model          string // model name in the registry
 	json           bool   // machine-readable output on stdout
 	quiet          bool
+	createsState   bool  // the command may start a new state (ingest, demo); others refuse a missing one
+	maxFileBytes   int64 // the largest CSV file a month directory may hold
 	closers        []func() error
 	// lastRun is the record of the last local execution run (or resumed)
 	// by this process, nil if none was recorded.
@@ -66,13 +74,90 @@ func (a *app) flags(name string) *flag.FlagSet {
 	fs.StringVar(&a.model, "model-name", "churn", "model name in the registry")
 	fs.BoolVar(&a.json, "json", false, "machine-readable JSON output on stdout")
 	fs.BoolVar(&a.quiet, "quiet", false, "no progress output")
+	a.maxFileBytes = snapshot.DefaultMaxFileBytes
+	if v, err := strconv.ParseInt(os.Getenv(envMaxFileBytes), 10, 64); err == nil && v > 0 {
+		a.maxFileBytes = v
+	}
 	return fs
+}
+
+// envMaxFileBytes overrides snapshot.DefaultMaxFileBytes for every command.
+const envMaxFileBytes = "CHURNOPS_MAX_FILE_BYTES"
+
+// monthFlags registers the flags of commands that read month directories.
+func (a *app) monthFlags(fs *flag.FlagSet) {
+	fs.Int64Var(&a.maxFileBytes, "max-file-bytes", a.maxFileBytes, "the largest CSV file of a month directory that is read; only regular files are ($"+envMaxFileBytes+")")
+}
+
+// loadMonth reads a month directory: regular files only, each within
+// --max-file-bytes, stopping on Ctrl-C.
+func (a *app) loadMonth(ctx context.Context, dir string, asOf time.Time) (*snapshot.Month, error) {
+	return snapshot.LoadContext(ctx, dir, asOf, a.maxFileBytes)
 }
 
 // parse parses args, allowing flags before and after positional arguments
 // (`registry approvals --json` as well as `registry --json approvals`), and
-// rejects positional leftovers beyond max. The positionals are returned.
+// rejects positional leftovers beyond max. The positionals are returned. A
+// negative number where a positional can stand (`registry show -1`) is a
+// positional, for its command to refuse, not an unknown flag. The common
+// --model-name is checked here: it is part of every key of the model.
 func parse(fs *flag.FlagSet, args []string, maxPositional int) error {
+	if err := parseArgs(fs, negativesLast(fs, args), maxPositional); err != nil {
+		return err
+	}
+	if f := fs.Lookup("model-name"); f != nil {
+		if err := registry.CheckModelName(f.Value.String()); err != nil {
+			return usagef("--model-name: %v", err)
+		}
+	}
+	return nil
+}
+
+// negativesLast moves the arguments that are negative numbers, and not the
+// value of the flag before them, after a "--", where parseArgs takes them as
+// positionals (after the others: in practice they are the last one).
+func negativesLast(fs *flag.FlagSet, args []string) []string {
+	var rest, negatives []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		_, numErr := strconv.ParseFloat(a, 64)
+		switch {
+		case a == "--":
+			rest, i = append(rest, args[i:]...), len(args)
+		case numErr == nil && strings.HasPrefix(a, "-"):
+			negatives = append(negatives, a)
+		default:
+			rest = append(rest, a)
+			if takesValue(fs, a) && i+1 < len(args) {
+				i++
+				rest = append(rest, args[i]) // whatever it looks like
+			}
+		}
+	}
+	if len(negatives) == 0 {
+		return rest
+	}
+	if !slices.Contains(rest, "--") {
+		rest = append(rest, "--")
+	}
+	return append(rest, negatives...)
+}
+
+// takesValue reports whether arg is a flag of fs that takes the next
+// argument as its value (a non-boolean flag without "=").
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	if !strings.HasPrefix(arg, "-") || strings.Contains(arg, "=") {
+		return false
+	}
+	f := fs.Lookup(strings.TrimLeft(arg, "-"))
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !b.IsBoolFlag()
+}
+
+func parseArgs(fs *flag.FlagSet, args []string, maxPositional int) error {
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {

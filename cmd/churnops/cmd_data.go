@@ -98,6 +98,7 @@ func cmdGen(ctx context.Context, a *app, args []string) error {
 
 func cmdIngest(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("ingest")
+	a.monthFlags(fs)
 	data := fs.String("data", "", "month directory in the lab's layout (users.csv, subscriptions.csv, …)")
 	asOf := fs.String("as-of", "", "snapshot date YYYY-MM-DD")
 	if err := parse(fs, args, 0); err != nil {
@@ -109,6 +110,7 @@ func cmdIngest(ctx context.Context, a *app, args []string) error {
 	if _, err := snapshot.ParseAsOf(*asOf); err != nil {
 		return usagef("%v", err)
 	}
+	a.createsState = true
 	st, err := a.openStores(ctx, false)
 	if err != nil {
 		return err
@@ -132,6 +134,7 @@ func cmdIngest(ctx context.Context, a *app, args []string) error {
 
 func cmdDrift(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("drift")
+	a.monthFlags(fs)
 	ref := fs.String("reference", "", "reference month directory")
 	cur := fs.String("current", "", "current month directory")
 	out := fs.String("out", "", "output directory for drift.json and drift.html")
@@ -156,7 +159,7 @@ func cmdDrift(ctx context.Context, a *app, args []string) error {
 			}
 			label = asOf
 		}
-		m, err := snapshot.Load(dir, t)
+		m, err := a.loadMonth(ctx, dir, t)
 		return m, label, err
 	}
 	start := time.Now()
@@ -169,7 +172,7 @@ func cmdDrift(ctx context.Context, a *app, args []string) error {
 		return fmt.Errorf("current: %w", err)
 	}
 	*refAsOf, *curAsOf = refLabel, curLabel
-	rep, err := drift.Compare(r.DriftColumns(), c.DriftColumns(), drift.Options{Threshold: *threshold, Reference: *refAsOf, Current: *curAsOf, Gate: pipeline.DriftGate})
+	rep, err := drift.CompareContext(ctx, r.DriftColumns(), c.DriftColumns(), drift.Options{Threshold: *threshold, Reference: *refAsOf, Current: *curAsOf, Gate: pipeline.DriftGate})
 	if errors.Is(err, drift.ErrOptions) {
 		return usagef("%v", err)
 	}

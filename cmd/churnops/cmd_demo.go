@@ -68,6 +68,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 		a.printf("  %s  as_of=%s  %s\n", synth.MonthDir(i), asOfs[i], demoMonths[i].note)
 	}
 
+	a.createsState = true
 	st, err := a.openStores(ctx, true)
 	if err != nil {
 		return err
@@ -91,7 +92,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 		if err != nil {
 			return err
 		}
-		if exec.Status == asl.StatusSucceeded {
+		if exec.Status == string(asl.StatusSucceeded) {
 			outcomes = append(outcomes, outcomeOf(exec))
 		}
 	}
@@ -113,7 +114,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 }
 
 // outcomeOf reads the decision of a finished execution.
-func outcomeOf(exec *asl.Execution) string {
+func outcomeOf(exec *pipeline.Execution) string {
 	var s pipeline.ExecutionState
 	if err := json.Unmarshal(exec.Output, &s); err != nil {
 		return "unknown"

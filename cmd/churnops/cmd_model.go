@@ -14,12 +14,12 @@ import (
 )
 
 // loadMonthDir loads a month directory with a required as_of.
-func loadMonthDir(dir, asOf string) (*snapshot.Month, error) {
+func loadMonthDir(ctx context.Context, a *app, dir, asOf string) (*snapshot.Month, error) {
 	t, err := snapshot.ParseAsOf(asOf)
 	if err != nil {
 		return nil, usagef("--as-of: %v", err)
 	}
-	return snapshot.Load(dir, t)
+	return a.loadMonth(ctx, dir, t)
 }
 
 // writeRunFiles writes metrics.json and val_predictions.csv into out.
@@ -44,6 +44,7 @@ func printMetrics(a *app, what string, m training.Metrics) {
 
 func cmdTrain(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("train")
+	a.monthFlags(fs)
 	data := fs.String("data", "", "month directory in the lab's layout")
 	asOf := fs.String("as-of", "", "snapshot date YYYY-MM-DD")
 	out := fs.String("out", "", "output directory for model.json, metrics.json, val_predictions.csv")
@@ -54,7 +55,7 @@ func cmdTrain(ctx context.Context, a *app, args []string) error {
 	if err := required(fs, "data", "as-of", "out"); err != nil {
 		return err
 	}
-	m, err := loadMonthDir(*data, *asOf)
+	m, err := loadMonthDir(ctx, a, *data, *asOf)
 	if err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func cmdTrain(ctx context.Context, a *app, args []string) error {
 	p.GBDT.Seed = *seed
 	a.progress("train", fmt.Sprintf("fitting on the train users of %s (%d customers)", *asOf, len(m.Customers)))
 	start := time.Now()
-	res, err := training.Train(m, p)
+	res, err := training.TrainContext(ctx, m, p)
 	if err != nil {
 		return err
 	}
@@ -83,6 +84,7 @@ func cmdTrain(ctx context.Context, a *app, args []string) error {
 
 func cmdEvaluate(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("evaluate")
+	a.monthFlags(fs)
 	modelPath := fs.String("model", "", "model artifact (model.json)")
 	data := fs.String("data", "", "month directory in the lab's layout")
 	asOf := fs.String("as-of", "", "snapshot date YYYY-MM-DD")
@@ -104,7 +106,7 @@ func cmdEvaluate(ctx context.Context, a *app, args []string) error {
 	if err := model.CheckFeatures(training.Spec()); err != nil {
 		return fmt.Errorf("%s: %w", *modelPath, err)
 	}
-	m, err := loadMonthDir(*data, *asOf)
+	m, err := loadMonthDir(ctx, a, *data, *asOf)
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func cmdModelExplain(ctx context.Context, a *app, args []string) error {
 	if err := model.PrepareContributions(); errors.Is(err, gbdt.ErrNoCovers) {
 		return fmt.Errorf("%s v%d was trained before reasons were supported (its artifact has no node covers): retrain it", a.model, v.Version)
 	}
-	m, err := loadMonthDir(*data, *asOf)
+	m, err := loadMonthDir(ctx, a, *data, *asOf)
 	if err != nil {
 		return err
 	}
@@ -167,8 +167,8 @@ func loadVersion(ctx context.Context, a *app, version string) (registry.Version,
 	if strings.EqualFold(version, "production") {
 		v, err = st.Registry.Production(ctx, a.model)
 	} else {
-		n := parseVersion(version)
-		if n <= 0 {
+		n, perr := parseVersion(version)
+		if perr != nil {
 			return registry.Version{}, nil, usagef("--version %q: want N, vN or production", version)
 		}
 		v, err = st.Registry.Get(ctx, a.model, n)

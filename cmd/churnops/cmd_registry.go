@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,7 +37,11 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 	case "list":
 		return printRegistry(ctx, a, reg)
 	case "show":
-		v, err := reg.Get(ctx, a.model, parseVersion(arg))
+		n, err := parseVersion(arg)
+		if err != nil {
+			return err
+		}
+		v, err := reg.Get(ctx, a.model, n)
 		if err != nil {
 			return err
 		}
@@ -55,9 +60,19 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 			a.printf("    %-14s %.6g\n", k, v.Metrics[k])
 		}
 		a.printf("  decision:    %s\n", decisionText(v.Decision))
+		if d := v.Decision; d != nil {
+			a.printf("  decided by:  %s\n  decided at:  %s\n", cmp.Or(d.DecidedBy, "the pipeline"), d.DecidedAt.Format(time.RFC3339))
+			if d.Reason != "" {
+				a.printf("  reason:      %s\n", d.Reason)
+			}
+		}
 		return nil
 	case "promote":
-		if err := manualPromote(ctx, a, reg, parseVersion(arg), "manual promotion"); err != nil {
+		n, err := parseVersion(arg)
+		if err != nil {
+			return err
+		}
+		if err := manualPromote(ctx, a, st, n, "manual promotion"); err != nil {
 			return err
 		}
 		a.refreshDashboard(ctx, st)
@@ -70,7 +85,7 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 		}
 		for i := len(vs) - 1; i >= 0; i-- {
 			if vs[i].Stage == registry.StageArchived {
-				if err := manualPromote(ctx, a, reg, vs[i].Version, "rollback"); err != nil {
+				if err := manualPromote(ctx, a, st, vs[i].Version, "rollback"); err != nil {
 					return err
 				}
 				a.refreshDashboard(ctx, st)
@@ -97,23 +112,26 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 		}
 		return nil
 	case "approve":
-		return resumeApproval(ctx, a, st, arg, true, "")
+		return answerApproval(ctx, a, st, arg, true, "")
 	case "reject":
-		return resumeApproval(ctx, a, st, arg, false, *reason)
+		return answerApproval(ctx, a, st, arg, false, *reason)
 	}
 	return usagef("unknown registry subcommand %q", sub)
 }
 
-// parseVersion accepts "3" or "v3"; 0 (invalid) falls through to the
-// registry's not-found error.
-func parseVersion(s string) int {
-	n, _ := strconv.Atoi(strings.TrimPrefix(strings.ToLower(s), "v"))
-	return n
+// parseVersion accepts "3" or "v3".
+func parseVersion(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(strings.ToLower(s), "v"))
+	if err != nil || n < 1 {
+		return 0, usagef("version %q: want a version number, like 3 or v3", s)
+	}
+	return n, nil
 }
 
 // manualPromote promotes version v over the current Production, with the
-// same atomic, conditioned promotion the pipeline uses.
-func manualPromote(ctx context.Context, a *app, reg registry.Registry, v int, why string) error {
+// same checked, atomic, conditioned promotion the pipeline uses.
+func manualPromote(ctx context.Context, a *app, st *stores, v int, why string) error {
+	reg := st.Registry
 	target, err := reg.Get(ctx, a.model, v)
 	if err != nil {
 		return err
@@ -133,8 +151,12 @@ func manualPromote(ctx context.Context, a *app, reg registry.Registry, v int, wh
 	if why == "rollback" {
 		outcome = registry.OutcomeRolledBack
 	}
-	d := registry.Decision{Outcome: outcome, CandidateAUC: target.Metrics["val_auc"], ProductionVersion: expected, ProductionAUC: prod.Metrics["val_auc"], Reason: why, DecidedAt: time.Now().UTC()}
-	if err := reg.Promote(ctx, a.model, v, expected, d); err != nil {
+	by, err := a.identity(ctx, st)
+	if err != nil {
+		return err
+	}
+	d := registry.Decision{Outcome: outcome, CandidateAUC: target.Metrics["val_auc"], ProductionVersion: expected, ProductionAUC: prod.Metrics["val_auc"], Reason: why, DecidedBy: by, DecidedAt: time.Now().UTC()}
+	if err := a.pipeline(st).PromoteVersion(ctx, a.model, v, expected, d); err != nil {
 		return err
 	}
 	a.printf("%s: %s v%d is Production", why, a.model, v)
@@ -154,6 +176,9 @@ func decisionText(d *registry.Decision) string {
 		s += fmt.Sprintf(" (cand %.4f vs prod v%d %.4f, delta %.3f)", d.CandidateAUC, d.ProductionVersion, d.ProductionAUC, d.Delta)
 	} else if d.Bar > 0 {
 		s += fmt.Sprintf(" (cand %.4f vs floor %.4f)", d.CandidateAUC, d.Bar)
+	}
+	if d.DecidedBy != "" {
+		s += " by " + d.DecidedBy
 	}
 	if d.ApprovalToken != "" {
 		s += " token=" + d.ApprovalToken

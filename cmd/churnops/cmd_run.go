@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/churnops/churnops/internal/asl"
-	"github.com/churnops/churnops/internal/awsbackend"
 	"github.com/churnops/churnops/internal/pipeline"
-	"github.com/churnops/churnops/internal/registry"
 )
 
 func cmdRun(ctx context.Context, a *app, args []string) error {
@@ -39,96 +36,54 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if st.AWS != nil {
-		return runOnStepFunctions(ctx, a, in, *name)
-	}
 	_, err = runExecution(ctx, a, st, in, *name)
 	a.printRunFiles(st, a.lastRun)
 	return err
 }
 
-// runOnStepFunctions starts the deployed state machine and waits for it.
-func runOnStepFunctions(ctx context.Context, a *app, in pipeline.ExecutionInput, name string) error {
-	sf, err := awsbackend.NewStepFunctions(ctx)
-	if err != nil {
-		return err
-	}
-	input, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	a.printf("starting an execution of the deployed state machine (%s vs %s)…\n", in.CurrentAsOf, in.ReferenceAsOf)
-	exec, err := sf.Run(ctx, name, input, 2*time.Second)
-	if err != nil {
-		return err
-	}
-	a.printf("execution %s: %s\n", exec.Arn, exec.Status)
-	if err := a.emit(exec); err != nil {
-		return err
-	}
-	if exec.Status != "SUCCEEDED" {
-		return fmt.Errorf("execution %s: %s: %s", strings.ToLower(exec.Status), exec.Error, exec.Cause)
-	}
-	printSummary(a, exec.Output)
-	return nil
-}
-
 // runExecution runs one execution of the retraining state machine on the
-// local executor, printing each state as it completes, and handles a pause
-// for approval. It returns the execution.
-func runExecution(ctx context.Context, a *app, st *stores, in pipeline.ExecutionInput, name string) (*asl.Execution, error) {
-	p := a.pipeline(st)
-	runner, err := p.LocalRunner(a.observer())
-	if err != nil {
-		return nil, err
-	}
-	input, err := json.Marshal(in)
+// backend, printing each state as it completes (locally), and reports its
+// end or its pause for approval.
+func runExecution(ctx context.Context, a *app, st *stores, in pipeline.ExecutionInput, name string) (*pipeline.Execution, error) {
+	ex, err := a.executions(ctx, st)
 	if err != nil {
 		return nil, err
 	}
 	a.printf("execution: %s vs %s (threshold=%g delta=%g min_auc=%g model=%s)\n", in.CurrentAsOf, in.ReferenceAsOf, in.Threshold, in.Delta, in.MinAUC, in.ModelName)
-	exec, err := runner.Run(ctx, name, input)
-	if err == nil {
-		err = a.finish(ctx, st, exec)
-	}
+	exec, err := ex.Start(ctx, name, in)
 	if exec != nil {
 		a.lastRun = a.afterExecution(ctx, st, exec.ID, exec.Name, exec.History)
 	}
-	return exec, err
+	if err != nil {
+		return exec, err
+	}
+	return exec, a.finish(exec)
 }
 
-// finish reports an execution's end (or pause) and persists a paused one.
-func (a *app) finish(ctx context.Context, st *stores, exec *asl.Execution) error {
+// finish reports an execution's end or pause.
+func (a *app) finish(exec *pipeline.Execution) error {
+	if len(exec.History) == 0 && exec.ID != "" {
+		a.printf("execution %s: %s\n", exec.ID, exec.Status)
+	}
 	switch exec.Status {
-	case asl.StatusSucceeded:
+	case string(asl.StatusSucceeded):
 		printSummary(a, exec.Output)
-		return a.emit(exec)
-	case asl.StatusPaused:
-		if st.Approvals == nil {
-			return errors.New("the execution paused for approval, but this backend keeps no paused local executions; use --backend local or the deployed state machine")
+	case pipeline.StatusRunning:
+		a.printf("answered; the execution goes on on Step Functions (see `churnops registry list`)\n")
+	case string(asl.StatusPaused):
+		if p := exec.Pending; p != nil {
+			a.printf("[APPROVAL] candidate v%d (auc=%.4f) beats the bar %.4f; waiting for a person.\n", p.Version, p.CandidateAUC, p.Bar)
+			a.printf("           approve: churnops registry approve %s %s\n           reject:  churnops registry reject %s %s\n", p.Token, a.target(), p.Token, a.target())
+		} else {
+			a.printf("[APPROVAL] the execution waits for a person: the token is on the candidate (`churnops registry list`)\n")
 		}
-		cp, err := json.Marshal(exec.Checkpoint)
-		if err != nil {
-			return err
-		}
-		var state pipeline.ExecutionState
-		_ = json.Unmarshal(exec.Checkpoint.Input, &state)
-		if state.Candidate == nil || state.Production == nil {
-			return fmt.Errorf("execution paused at %s before a candidate and its bar were known", exec.Checkpoint.State)
-		}
-		info := registry.ApprovalInfo{Model: state.ModelName, Version: state.Candidate.Version, CandidateAUC: state.Candidate.ValAUC, ProductionAUC: state.Production.ValAUC}
-		if err := st.Approvals.Put(ctx, exec.Checkpoint.Token, cp, info); err != nil {
-			return fmt.Errorf("persist paused execution: %w", err)
-		}
-		a.printf("[APPROVAL] candidate v%d (auc=%.4f) beats the bar %.4f; waiting for a person.\n", state.Candidate.Version, state.Candidate.ValAUC, state.Production.Bar)
-		a.printf("           approve: churnops registry approve %s %s\n           reject:  churnops registry reject %s %s\n", exec.Checkpoint.Token, a.target(), exec.Checkpoint.Token, a.target())
-		return a.emit(exec)
 	default:
 		if err := a.emit(exec); err != nil {
 			return err
 		}
-		return fmt.Errorf("execution %s %s: %s: %s", exec.Name, strings.ToLower(string(exec.Status)), exec.Error, exec.Cause)
+		return fmt.Errorf("execution %s %s: %s: %s", exec.Name, strings.ToLower(exec.Status), exec.Error, exec.Cause)
 	}
+	return a.emit(exec)
 }
 
 // observer prints one line per state as the execution goes (not in --json
@@ -157,6 +112,9 @@ func (a *app) observer() asl.Observer {
 			detail = "no Production model yet: bootstrap from the reference month"
 			if b := s.Baseline; b != nil && b.HasProduction {
 				detail = fmt.Sprintf("Production is v%d", b.Version)
+			}
+			if b := s.Baseline; b != nil && b.CurrentAsOf != "" {
+				detail += fmt.Sprintf(" (%s vs %s)", b.CurrentAsOf, b.ReferenceAsOf)
 			}
 		case "Drift":
 			if d := s.Drift; d != nil {
@@ -209,7 +167,11 @@ func printSummary(a *app, output json.RawMessage) {
 		return
 	}
 	if b := s.Bootstrap; b != nil {
-		a.printf("[BOOTSTRAP] v%d trained on %s: auc=%.4f vs floor %.4f -> %s\n", b.CandidateVersion, s.ReferenceAsOf, b.CandidateAUC, b.Bar, b.Outcome)
+		ref := s.ReferenceAsOf
+		if s.Baseline != nil && s.Baseline.ReferenceAsOf != "" {
+			ref = s.Baseline.ReferenceAsOf // "previous", resolved
+		}
+		a.printf("[BOOTSTRAP] v%d trained on %s: auc=%.4f vs floor %.4f -> %s\n", b.CandidateVersion, ref, b.CandidateAUC, b.Bar, b.Outcome)
 	}
 	if s.Result != nil && s.Result.Outcome == "no_drift" {
 		share := 0.0
@@ -231,59 +193,29 @@ func printSummary(a *app, output json.RawMessage) {
 	a.printf("[SUMMARY] as_of=%s cand_v=%d cand_auc=%.4f prod_v=%d prod_auc=%.4f -> %s\n", runAsOf(&s), d.CandidateVersion, d.CandidateAUC, prodV, prodAUC, d.Outcome)
 }
 
-// resumeApproval answers a paused execution (approve or reject) and runs it
-// to its end.
-func resumeApproval(ctx context.Context, a *app, st *stores, token string, approve bool, reason string) error {
-	if st.AWS != nil {
-		sf, err := awsbackend.NewStepFunctions(ctx)
-		if err != nil {
-			return err
-		}
-		if approve {
-			err = sf.Approve(ctx, token)
-		} else {
-			err = sf.Reject(ctx, token, reason)
-		}
-		if err == nil {
-			a.printf("answered; the execution continues on Step Functions\n")
-		}
-		return err
-	}
-	ap, err := st.Approvals.Get(ctx, token)
-	if errors.Is(err, registry.ErrApprovalNotFound) {
-		return fmt.Errorf("no paused execution waits on token %s (see `churnops registry approvals`)", token)
-	}
+// answerApproval approves or rejects the execution paused on token, as
+// the caller, and reports how the resumed execution ends (or pauses again).
+func answerApproval(ctx context.Context, a *app, st *stores, token string, approve bool, reason string) error {
+	ex, err := a.executions(ctx, st)
 	if err != nil {
 		return err
 	}
-	var cp asl.Checkpoint
-	if err := json.Unmarshal(ap.Checkpoint, &cp); err != nil {
-		return fmt.Errorf("paused execution %s: corrupt checkpoint: %w", token, err)
-	}
-	// Delete first: of two concurrent approvers only one resumes the run.
-	if err := st.Approvals.Delete(ctx, token); err != nil {
-		return fmt.Errorf("claim approval %s: %w", token, err)
-	}
-	runner, err := a.pipeline(st).LocalRunner(a.observer())
+	by, err := a.identity(ctx, st)
 	if err != nil {
 		return err
 	}
-	var exec *asl.Execution
+	var exec *pipeline.Execution
 	if approve {
-		a.printf("approved: resuming %s\n", cp.Execution.Name)
-		exec, err = runner.Resume(ctx, &cp, json.RawMessage(`{"approved": true}`))
+		a.printf("approving as %s…\n", by)
+		exec, err = ex.Approve(ctx, token, by)
 	} else {
-		a.printf("rejected: resuming %s\n", cp.Execution.Name)
-		exec, err = runner.ResumeFailure(ctx, &cp, "ApprovalRejected", reason)
+		a.printf("rejecting as %s…\n", by)
+		exec, err = ex.Reject(ctx, token, by, reason)
 	}
 	if err != nil {
-		// Put the approval back so that the person can try again.
-		if perr := st.Approvals.Put(ctx, token, ap.Checkpoint, ap.Info); perr != nil {
-			return errors.Join(err, perr)
-		}
 		return err
 	}
-	err = a.finish(ctx, st, exec)
+	err = a.finish(exec)
 	a.printRunFiles(st, a.afterExecution(ctx, st, exec.ID, exec.Name, exec.History))
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,7 +21,7 @@ import (
 
 // service builds the /predict service on the stores, reading online
 // features from features.
-func (a *app) service(st *stores, features serve.Features, reload time.Duration, access bool, token string) (*serve.Service, error) {
+func (a *app) service(st *stores, features serve.FeatureReader, reload time.Duration, access bool, token string) (*serve.Service, error) {
 	cfg := serve.Config{
 		Token:          token,
 		ModelName:      a.model,
@@ -121,7 +122,7 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	// is loaded up front (a month of millions of customers does not fit
 	// in memory, and need not). The cache keeps each user's record, and
 	// what the service derives from it, while the month stays the same.
-	var features serve.Features = st.Features
+	var features serve.FeatureReader = st.Features
 	if *featuresTTL > 0 {
 		features = featurestore.NewCache(st.Features, *featuresTTL, 1<<20)
 	}
@@ -142,9 +143,15 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	if err := svc.Reload(ctx); err != nil {
 		fmt.Fprintf(a.stderr, "churnops serve: no model loaded yet (%v); /ready answers 503 until one is promoted\n", err)
 	}
-	if token != "" {
-		fmt.Fprintf(a.stderr, "churnops serve: every route but /health requires Authorization: Bearer <token>; in a browser, open http://%s/?token=<token> once (a cookie keeps the dashboard open)\n", *addr)
+	// Bind before saying so: a taken port is an error, not a false
+	// "listening".
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(a.stderr, "churnops serve: listening on http://%s (POST /predict /predict/details, GET /health /ready /model /metrics, the dashboard at /); Ctrl-C stops\n", *addr)
-	return svc.ListenAndServe(ctx, *addr)
+	if token != "" {
+		fmt.Fprintf(a.stderr, "churnops serve: every route but /health requires Authorization: Bearer <token>; in a browser, open http://%s/?token=<token> once (a cookie keeps the dashboard open)\n", ln.Addr())
+	}
+	fmt.Fprintf(a.stderr, "churnops serve: listening on http://%s (POST /predict /predict/details, GET /health /ready /model /metrics, the dashboard at /); Ctrl-C stops\n", ln.Addr())
+	return svc.Serve(ctx, ln)
 }

@@ -19,7 +19,12 @@ import (
 )
 
 func main() {
+	// The first SIGINT or SIGTERM cancels ctx: every long step (reading a
+	// month, training rounds, drift, the executor, the server) stops at its
+	// next check and the command exits 1, its state consistent. A second
+	// one kills the process at once (the handler is gone by then).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
 	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -100,6 +105,10 @@ func commands() []command {
 			details: "The dashboard (GET /) and the reports it links to (GET /reports/…, read-only) are served through the same handler as the API. " +
 				"Promotions and rollbacks are served within --reload, without a restart. With a token (--token-file or $CHURNOPS_TOKEN) every route but /health needs Authorization: Bearer <token>; without one, serve listens on loopback only.",
 			example: "churnops serve --addr 127.0.0.1:8000   # then open http://127.0.0.1:8000/", run: cmdServe},
+		{name: "check", args: "[--repair]", summary: "verify the state (registry, artifacts, datasets, approvals) like git fsck; exit 1 on problems",
+			details: "Checks at most one Production version, every version's artifact against its SHA-256, the datasets versions were trained on, files no version owns, and paused approvals. " +
+				"--repair fixes only what cannot lose data (marks orphaned candidates and unanswerable approvals, releases dead claims); anything younger than $CHURNOPS_ORPHAN_GRACE (15m) is reported, not repaired.",
+			example: "churnops check\nchurnops check --repair", run: cmdCheck},
 	}
 }
 

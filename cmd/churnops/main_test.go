@@ -5,11 +5,17 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/churnops/churnops/internal/localstore"
+	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/internal/snapshot/snapshottest"
 )
 
@@ -228,5 +234,201 @@ func TestUsageAndErrors(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d mentioning %q", code, errs, tc.wantCode, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestApprovalThroughTheCLI: run --require-approval pauses with a token;
+// `registry approve` resumes it as the OS user, who is recorded with the
+// decision and shown by `registry show`; the token is then consumed.
+func TestApprovalThroughTheCLI(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	data := filepath.Join(dir, "data")
+	mustRun(t, "gen", "--out", data, "--months", "2", "--users", "800", "--seed", "5")
+	for i, asOf := range []string{"2024-01-31", "2024-02-29"} {
+		mustRun(t, "ingest", "--state", state, "--data", filepath.Join(data, fmt.Sprintf("month_%03d", i)), "--as-of", asOf)
+	}
+	out := mustRun(t, "run", "--state", state, "--reference-as-of", "2024-01-31", "--current-as-of", "2024-02-29", "--threshold", "1", "--require-approval")
+	_, after, ok := strings.Cut(out, "approve: churnops registry approve ")
+	if !ok {
+		t.Fatalf("run printed no approval token:\n%s", out)
+	}
+	token := strings.Fields(after)[0]
+	out = mustRun(t, "registry", "approve", token, "--state", state)
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "approving as "+me.Username) {
+		t.Errorf("approve output lacks the approver %q:\n%s", me.Username, out)
+	}
+	show := mustRun(t, "registry", "show", "1", "--state", state)
+	for _, want := range []string{"stage=Production", "decided by:  " + me.Username} {
+		if !strings.Contains(show, want) {
+			t.Errorf("registry show lacks %q:\n%s", want, show)
+		}
+	}
+	if code, _, errs := churnops(t, "registry", "approve", token, "--state", state); code != 1 || !strings.Contains(errs, "no paused execution") {
+		t.Errorf("second approve: exit %d, %s", code, errs)
+	}
+}
+
+// TestStateProblems (#13 defects 3, 4 and the mistyped --state): a damaged,
+// empty or missing state is a clear error naming the file, exit 1 — no
+// panic, no new empty store in its place.
+func TestStateProblems(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	mustRun(t, "gen", "--out", data, "--months", "1", "--users", "600", "--seed", "5")
+	good := filepath.Join(dir, "good")
+	mustRun(t, "ingest", "--state", good, "--data", filepath.Join(data, "month_000"), "--as-of", "2024-01-31")
+	state := func(name string, damage func(dir string) error) string {
+		t.Helper()
+		d := filepath.Join(dir, name)
+		if err := os.CopyFS(d, os.DirFS(good)); err != nil {
+			t.Fatal(err)
+		}
+		if err := damage(d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	garbled := state("garbled", func(d string) error {
+		f, err := os.OpenFile(filepath.Join(d, "registry.db"), os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = f.WriteAt(bytes.Repeat([]byte{0xff}, 4*4096), 2*4096)
+		return err
+	})
+	empty := state("empty", func(d string) error { return os.Truncate(filepath.Join(d, "registry.db"), 0) })
+	typo := filepath.Join(dir, "goood")
+	cases := []struct {
+		name    string
+		args    []string
+		wantErr []string
+	}{
+		{"garbled registry.db: list", []string{"registry", "list", "--state", garbled}, []string{"registry.db is damaged", "backup"}},
+		{"garbled registry.db: run", []string{"run", "--state", garbled, "--reference-as-of", "2024-01-31", "--current-as-of", "2024-02-29"}, []string{"registry.db is damaged"}},
+		{"empty registry.db: list", []string{"registry", "list", "--state", empty}, []string{"registry.db is damaged", "empty (0 bytes)"}},
+		{"empty registry.db: ingest does not start over", []string{"ingest", "--state", empty, "--data", filepath.Join(data, "month_000"), "--as-of", "2024-01-31"}, []string{"registry.db is damaged"}},
+		{"mistyped --state: list", []string{"registry", "list", "--state", typo}, []string{"no churnops state", "check --state"}},
+		{"mistyped --state: predict", []string{"predict", "--state", typo, "--user-id", "x"}, []string{"no churnops state"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := churnops(t, tc.args...)
+			if code != 1 {
+				t.Errorf("exit %d, want 1\nstdout: %s\nstderr: %s", code, out, errs)
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(errs, want) {
+					t.Errorf("stderr lacks %q: %s", want, errs)
+				}
+			}
+		})
+	}
+	if _, err := os.Stat(typo); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a command on a mistyped --state created it: %v", err)
+	}
+	if info, err := os.Stat(filepath.Join(empty, "registry.db")); err != nil || info.Size() != 0 {
+		t.Errorf("the empty registry.db was re-initialised: %v", err)
+	}
+}
+
+// TestSmallDefects (#13 defect 13): mistakes on the command line are
+// refused up front with a message that says what is wrong, before anything
+// is trained or announced.
+func TestSmallDefects(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	state := filepath.Join(dir, "state")
+	mustRun(t, "gen", "--out", data, "--months", "2", "--users", "600", "--seed", "5")
+	for i, asOf := range []string{"2024-01-31", "2024-02-29"} {
+		mustRun(t, "ingest", "--state", state, "--data", filepath.Join(data, fmt.Sprintf("month_%03d", i)), "--as-of", asOf)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	run := []string{"run", "--state", state, "--reference-as-of", "2024-01-31", "--current-as-of", "2024-02-29"}
+	cases := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+		notWant  string
+	}{
+		{"reference month after the current", []string{"run", "--state", state, "--reference-as-of", "2024-02-29", "--current-as-of", "2024-01-31"}, 2, "must be before", ""},
+		{"NaN threshold", append(run, "--threshold", "NaN"), 2, "threshold NaN is not a number", "json"},
+		{"NaN delta", append(run, "--delta", "NaN"), 2, "delta NaN is not a number", "json"},
+		{"model name with a path", append(run, "--model-name", "../x"), 2, `model name "../x"`, ""},
+		{"promote a word", []string{"registry", "promote", "abc", "--state", state}, 2, `version "abc": want a version number`, "v0"},
+		{"show a negative version", []string{"registry", "show", "-1", "--state", state}, 2, `version "-1": want a version number`, "flag provided but not defined"},
+		{"serve on a taken port", []string{"serve", "--state", state, "--addr", taken.Addr().String()}, 1, "address already in use", "listening"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := churnops(t, tc.args...)
+			if code != tc.wantCode || !strings.Contains(errs, tc.want) || tc.notWant != "" && strings.Contains(errs+out, tc.notWant) {
+				t.Errorf("exit %d, stderr %q; want exit %d with %q and without %q", code, errs, tc.wantCode, tc.want, tc.notWant)
+			}
+		})
+	}
+	if out := mustRun(t, "registry", "list", "--state", state, "--json"); strings.TrimSpace(out) != "null" && strings.TrimSpace(out) != "[]" {
+		t.Errorf("the refused commands registered versions: %s", out)
+	}
+}
+
+// TestCheckCommand: `churnops check` exits 0 on a sound state and 1 on a
+// damaged one, saying what is wrong; --repair fixes what is safe and then
+// exits 0.
+func TestCheckCommand(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	data := filepath.Join(dir, "data")
+	mustRun(t, "gen", "--out", data, "--months", "2", "--users", "800", "--seed", "5")
+	for i, asOf := range []string{"2024-01-31", "2024-02-29"} {
+		mustRun(t, "ingest", "--state", state, "--data", filepath.Join(data, fmt.Sprintf("month_%03d", i)), "--as-of", asOf)
+	}
+	mustRun(t, "run", "--state", state, "--reference-as-of", "2024-01-31", "--current-as-of", "2024-02-29", "--threshold", "0")
+	if out := mustRun(t, "check", "--state", state); !strings.Contains(out, "no problems found") {
+		t.Errorf("check on a sound state: %s", out)
+	}
+	// A version registered without its files (its run died): --repair
+	// marks it orphaned, and the state is sound again.
+	t.Setenv("CHURNOPS_ORPHAN_GRACE", "0")
+	st, err := localstore.Open(state, localstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan, err := st.Registry.Register(t.Context(), registry.Version{Model: "churn", AsOf: "2024-02-29"})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := churnops(t, "check", "--state", state)
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("churn v%d (None)", orphan.Version)) || !strings.Contains(out, "--repair would mark it Rejected") {
+		t.Errorf("check with an orphan: exit %d\n%s", code, out)
+	}
+	if out := mustRun(t, "check", "--repair", "--state", state); !strings.Contains(out, "all repaired") {
+		t.Errorf("check --repair: %s", out)
+	}
+	mustRun(t, "check", "--state", state)
+	// A promoted version loses its artifact: not repairable.
+	if err := os.Remove(filepath.Join(state, "blobs", "models", "churn", "v1", "model.json")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := churnops(t, "check", "--state", state)
+	if code != 1 || !strings.Contains(out, "[artifacts] churn v1") || !strings.Contains(out, "artifact models/churn/v1/model.json is missing") || !strings.Contains(errs, "problems found") {
+		t.Errorf("check on a damaged state: exit %d\n%s%s", code, out, errs)
+	}
+	// Repair cannot restore a promoted version's artifact: it stays a
+	// problem, with what to do.
+	code, out, _ = churnops(t, "check", "--repair", "--state", state)
+	if code != 1 || !strings.Contains(out, "to do: ") {
+		t.Errorf("check --repair of an unrepairable problem: exit %d\n%s", code, out)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/churnops/churnops/internal/localstore"
 )
 
 // TestServeRefusesPublicBindWithoutToken: without a token, serve listens on
@@ -117,6 +119,14 @@ func TestServeToken(t *testing.T) {
 	var code int
 	var stderr string
 	state := filepath.Join(t.TempDir(), "state")
+	// An empty state (serve refuses a directory that holds none).
+	fresh, err := localstore.Open(state, localstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.Close(); err != nil {
+		t.Fatal(err)
+	}
 	wg.Go(func() {
 		var out, errb bytes.Buffer
 		code = Main(ctx, []string{"serve", "--state", state, "--addr", addr, "--token-file", tokenFile, "--access-log=false"}, &out, &errb)

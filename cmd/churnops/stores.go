@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/churnops/churnops/internal/awsbackend"
 	"github.com/churnops/churnops/internal/blob"
@@ -46,7 +48,7 @@ func (a *app) openStores(ctx context.Context, hold bool) (*stores, error) {
 	default:
 		return nil, usagef("--backend %q: want local or aws", a.backend)
 	}
-	st, err := localstore.Open(a.state, localstore.Options{HoldLock: hold})
+	st, err := localstore.Open(a.state, localstore.Options{HoldLock: hold, MustExist: !a.createsState})
 	if errors.Is(err, localstore.ErrLocked) {
 		return nil, fmt.Errorf("state directory %s is in use by another churnops process; retry when it is done", a.state)
 	}
@@ -57,13 +59,30 @@ func (a *app) openStores(ctx context.Context, hold bool) (*stores, error) {
 	return &stores{Blobs: st.Blobs, Registry: st.Registry, Features: st.Features, Approvals: st.Approvals, Local: st}, nil
 }
 
+// envOrphanGrace overrides pipeline.DefaultOrphanGrace: how old a version
+// without its artifact must be before a run marks it orphaned ("0" when no
+// other run can be in flight, as in the crash harness).
+const envOrphanGrace = "CHURNOPS_ORPHAN_GRACE"
+
 // pipeline returns the steps wired to the stores.
 func (a *app) pipeline(st *stores) *pipeline.Pipeline {
-	return &pipeline.Pipeline{
-		Blobs:    st.Blobs,
-		Registry: st.Registry,
-		Features: st.Features,
-		Log:      a.logger(),
-		Progress: a.progress,
+	p := &pipeline.Pipeline{
+		Blobs:        st.Blobs,
+		Registry:     st.Registry,
+		Features:     st.Features,
+		Log:          a.logger(),
+		Progress:     a.progress,
+		MaxFileBytes: a.maxFileBytes,
 	}
+	if s := os.Getenv(envOrphanGrace); s != "" {
+		switch d, err := time.ParseDuration(s); {
+		case err != nil:
+			fmt.Fprintf(a.stderr, "churnops: %s=%q is not a duration; using %s\n", envOrphanGrace, s, pipeline.DefaultOrphanGrace)
+		case d <= 0:
+			p.OrphanGrace = -1 // none
+		default:
+			p.OrphanGrace = d
+		}
+	}
+	return p
 }

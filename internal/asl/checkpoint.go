@@ -64,7 +64,22 @@ func (r *Runner) ResumeFailure(ctx context.Context, cp *Checkpoint, errorName, c
 	return r.resume(ctx, cp, &taskOutcome{err: &stateError{Name: errorName, Cause: cause}})
 }
 
-func (r *Runner) resume(ctx context.Context, cp *Checkpoint, outcome *taskOutcome) (*Execution, error) {
+// ExecutionARN is the ID ($$.Execution.Id) Run gives the execution named
+// name of the state machine named stateMachine, so a caller can find what
+// an earlier execution of that name left behind.
+func ExecutionARN(stateMachine, name string) string {
+	return localARNPrefix + "execution:" + stateMachine + ":" + name
+}
+
+// CheckCheckpoint reports why cp cannot be resumed by r (an ErrCheckpoint:
+// another definition, another layout, not a callback task), or nil.
+func (r *Runner) CheckCheckpoint(cp *Checkpoint) error {
+	_, err := r.checkpointState(cp)
+	return err
+}
+
+// checkpointState returns the paused task state of a resumable cp.
+func (r *Runner) checkpointState(cp *Checkpoint) (*state, error) {
 	if r.Machine == nil {
 		return nil, errors.New("asl: Runner has no Machine")
 	}
@@ -83,6 +98,14 @@ func (r *Runner) resume(ctx context.Context, cp *Checkpoint, outcome *taskOutcom
 	}
 	if cp.Token == "" || len(cp.RetryCounts) != len(st.retry) {
 		return nil, fmt.Errorf("%w: missing token or retry counts", ErrCheckpoint)
+	}
+	return st, nil
+}
+
+func (r *Runner) resume(ctx context.Context, cp *Checkpoint, outcome *taskOutcome) (*Execution, error) {
+	st, err := r.checkpointState(cp)
+	if err != nil {
+		return nil, err
 	}
 	if err := r.check(); err != nil {
 		return nil, err

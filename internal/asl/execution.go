@@ -93,7 +93,7 @@ func (r *Runner) Run(ctx context.Context, name string, input json.RawMessage) (*
 		smName = "local"
 	}
 	x.info = ExecutionInfo{
-		ID:               localARNPrefix + "execution:" + smName + ":" + name,
+		ID:               ExecutionARN(smName, name),
 		Name:             name,
 		StateMachineID:   localARNPrefix + "stateMachine:" + smName,
 		StateMachineName: smName,

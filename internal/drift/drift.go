@@ -1,6 +1,7 @@
 package drift
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -150,6 +151,12 @@ type Histogram struct {
 // It summarizes both months and compares the summaries (CompareSummaries),
 // so a month summarized in shards and merged gets the same report.
 func Compare(ref, cur []snapshot.Column, opts Options) (*Report, error) {
+	return CompareContext(context.Background(), ref, cur, opts)
+}
+
+// CompareContext is Compare stopping with ctx's error, between two
+// columns, once ctx ends.
+func CompareContext(ctx context.Context, ref, cur []snapshot.Column, opts Options) (*Report, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
@@ -164,7 +171,7 @@ func Compare(ref, cur []snapshot.Column, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("current: %w", err)
 	}
-	return CompareSummaries(rs, cs, opts)
+	return CompareSummariesContext(ctx, rs, cs, opts)
 }
 
 func (opts *Options) check() error {
@@ -177,6 +184,12 @@ func (opts *Options) check() error {
 // CompareSummaries is Compare on two months' summaries: each month may
 // have been summarized whole or shard by shard and merged.
 func CompareSummaries(ref, cur *Summary, opts Options) (*Report, error) {
+	return CompareSummariesContext(context.Background(), ref, cur, opts)
+}
+
+// CompareSummariesContext is CompareSummaries stopping with ctx's error,
+// between two columns, once ctx ends.
+func CompareSummariesContext(ctx context.Context, ref, cur *Summary, opts Options) (*Report, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
@@ -201,6 +214,9 @@ func CompareSummaries(ref, cur *Summary, opts Options) (*Report, error) {
 	}
 	rep.ReferenceData.Rows, rep.CurrentData.Rows = ref.Rows(), cur.Rows()
 	for i := range ref.cols {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		r := &ref.cols[i]
 		c, ok := curByName[r.name]
 		if !ok {

@@ -1,6 +1,7 @@
 package gbdt
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -47,7 +48,7 @@ func TestRawThresholdsMatchBins(t *testing.T) {
 	for i := range all {
 		all[i] = int32(i)
 	}
-	bo := &booster{p: &p, b: b, label: d.Label, w: w, rng: &splitmix{s: 1}, cat: []bool{false, false, true}}
+	bo := &booster{ctx: context.Background(), p: &p, b: b, label: d.Label, w: w, rng: &splitmix{s: 1}, cat: []bool{false, false, true}}
 	trees, _, _ := bo.run(all, nil, 0, p.Rounds)
 	m := newModel(spec, b, 0, trees, p, Meta{})
 	x := make([]float64, 3)

@@ -1,6 +1,7 @@
 package gbdt
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -50,6 +51,12 @@ type Meta struct {
 // Train fits a gradient-boosted ensemble to d with parameters p. It is
 // deterministic: the same dataset, parameters and seed give the same model.
 func Train(d Dataset, p Params) (*Model, error) {
+	return TrainContext(context.Background(), d, p)
+}
+
+// TrainContext is Train stopping with ctx's error, between two boosting
+// rounds, once ctx ends (a Ctrl-C, a Lambda's deadline).
+func TrainContext(ctx context.Context, d Dataset, p Params) (*Model, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -90,12 +97,15 @@ func Train(d Dataset, p Params) (*Model, error) {
 		fit, hold = stratifiedSplit(d.Label, p.EarlyStoppingFraction, rng)
 	}
 
-	bo := &booster{p: &p, b: b, label: d.Label, w: w, rng: rng, cat: make([]bool, len(d.Features))}
+	bo := &booster{ctx: ctx, p: &p, b: b, label: d.Label, w: w, rng: rng, cat: make([]bool, len(d.Features))}
 	for j, f := range d.Features {
 		bo.cat[j] = f.Categorical
 	}
 	base := baseScore(d.Label, w, fit)
 	trees, best, bestLoss := bo.run(fit, hold, base, p.Rounds)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	meta := Meta{
 		Rows: n, Positives: pos, FitRows: len(fit), HoldoutRows: len(hold),
 		ScalePosWeight: spw, BestIteration: best, Seed: p.Seed,
@@ -107,6 +117,9 @@ func Train(d Dataset, p Params) (*Model, error) {
 			rounds := max(1, int(math.Round(float64(best)/(1-p.EarlyStoppingFraction))))
 			base = baseScore(d.Label, w, all)
 			trees, _, _ = bo.run(all, nil, base, rounds)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	meta.Trees = len(trees)
@@ -155,6 +168,7 @@ func baseScore(label, w []float64, rows []int32) float64 {
 
 // booster runs boosting rounds over a binned dataset.
 type booster struct {
+	ctx   context.Context // run stops at the next round once it ends
 	p     *Params
 	b     *binned
 	label []float64
@@ -187,7 +201,7 @@ func (bo *booster) run(fit, hold []int32, base float64, rounds int) ([]ttree, in
 
 	var trees []ttree
 	best, bestLoss, since := 0, math.Inf(1), 0
-	for it := 0; it < rounds; it++ {
+	for it := 0; it < rounds && bo.ctx.Err() == nil; it++ {
 		for _, r := range fit {
 			pr := sigmoid(raw[r])
 			w := bo.w[r]

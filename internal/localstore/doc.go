@@ -43,6 +43,16 @@
 // waits), and some platforms (Solaris, AIX: fcntl locks) do not lock
 // between two opens of one process at all.
 //
+// # Damage
+//
+// Open never re-initialises an existing state: an empty database file (bbolt
+// would start a new, empty database in it) or a registry.db missing beside
+// the data it describes is ErrDamaged, as is a file bbolt cannot read (it
+// panics on a garbled page; the panic is recovered, the file's lock
+// released, and later operations fail at once with the same error until
+// the file is replaced). Options.MustExist refuses a directory that holds
+// no state at all (ErrNoState) instead of starting one.
+//
 // Blob files need no lock: a Put writes a temporary file, fsyncs it and
 // hard-links it to its key, which fails if the key exists, so a key is never
 // overwritten and never seen half-written, whatever the processes do.

@@ -169,6 +169,14 @@ func TestFeaturesOfTheOldLayout(t *testing.T) {
 	for _, content := range [][]byte{nil, []byte("garbage, or a bbolt file: never opened")} {
 		t.Run(fmt.Sprintf("%d bytes", len(content)), func(t *testing.T) {
 			dir := t.TempDir()
+			// A state of that churnops: registry.db beside features.db.
+			fresh, err := localstore.Open(dir, localstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := fresh.Close(); err != nil {
+				t.Fatal(err)
+			}
 			legacy := filepath.Join(dir, "features.db")
 			if err := os.WriteFile(legacy, content, 0o600); err != nil {
 				t.Fatal(err)

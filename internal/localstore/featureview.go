@@ -79,9 +79,10 @@ func (v *view) file(k int) (*featureFile, error) {
 	return ff, nil
 }
 
-// sameFile reports whether two stats of CURRENT are of the same file as
-// it was: same inode, size and modification time (a rename replaces the
-// inode; the time tells apart an inode number reused later).
+// sameFile reports whether two stats are of the same, unchanged file (of
+// CURRENT, or of a database file found damaged): same inode, size and
+// modification time (a rename replaces the inode; the time tells apart an
+// inode number reused later). Two nil stats (no file) are the same too.
 func sameFile(a, b fs.FileInfo) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil

@@ -118,6 +118,28 @@ func (r *Registry) Register(ctx context.Context, v registry.Version) (registry.V
 	return v, nil
 }
 
+// Models lists the names of the models with versions, sorted: what
+// `churnops check` walks.
+func (r *Registry) Models(ctx context.Context) ([]string, error) {
+	var out []string
+	err := r.file.view(ctx, func(tx *bbolt.Tx) error {
+		models := tx.Bucket(bucketModels)
+		if models == nil {
+			return nil
+		}
+		return models.ForEach(func(k, v []byte) error {
+			if v == nil { // a bucket: a model
+				out = append(out, string(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list models: %w", err)
+	}
+	return out, nil
+}
+
 // Get returns one version, or registry.ErrNotFound.
 func (r *Registry) Get(ctx context.Context, model string, version int) (registry.Version, error) {
 	var v registry.Version

@@ -35,6 +35,13 @@ type DatasetInUseError struct{ Msg string }
 
 func (e *DatasetInUseError) Error() string { return "dataset in use: " + e.Msg }
 
+// InvalidArtifactError means a version's stored artifact is damaged or is
+// not the one registered with it (another SHA-256): it must not be promoted
+// or served.
+type InvalidArtifactError struct{ Msg string }
+
+func (e *InvalidArtifactError) Error() string { return "invalid artifact: " + e.Msg }
+
 // InternalError is any other failure (storage, corrupt artifact, training).
 // It carries the wrapped chain for logs and errors.Is; its type name is what
 // Step Functions sees, instead of aws-lambda-go's opaque "wrapError".
@@ -55,7 +62,7 @@ func boundary(step string, err error) error {
 	switch err.(type) {
 	case nil:
 		return nil
-	case *InvalidInputError, *SnapshotNotFoundError, *RegistryConflictError, *ModelNotFoundError, *DatasetInUseError, *InternalError:
+	case *InvalidInputError, *SnapshotNotFoundError, *RegistryConflictError, *ModelNotFoundError, *DatasetInUseError, *InvalidArtifactError, *InternalError:
 		return err
 	}
 	return &InternalError{Step: step, Err: err}

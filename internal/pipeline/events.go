@@ -1,6 +1,10 @@
 package pipeline
 
-import "github.com/churnops/churnops/internal/registry"
+import (
+	"encoding/json"
+
+	"github.com/churnops/churnops/internal/registry"
+)
 
 // ExecutionInput starts one execution of the retraining state machine
 // (StartExecution's input, `churnops run`, the monthly schedule).
@@ -96,6 +100,11 @@ type EvaluateInput struct {
 	AsOf      string  `json:"as_of,omitempty"` // empty: only check whether Production exists
 	Delta     float64 `json:"delta"`
 	MinAUC    float64 `json:"min_auc"`
+	// ReferenceAsOf and CurrentAsOf, without AsOf (CheckProduction, the
+	// execution's first step), are the execution's months to resolve
+	// ("previous", "latest") and check once for all later steps.
+	ReferenceAsOf string `json:"reference_as_of,omitempty"`
+	CurrentAsOf   string `json:"current_as_of,omitempty"`
 }
 
 // EvaluateOutput is the Production model scored on the current month's
@@ -108,6 +117,10 @@ type EvaluateOutput struct {
 	ValAUC        float64            `json:"val_auc"` // 0 when there is no Production model
 	Bar           float64            `json:"bar"`     // val_auc + delta, or min_auc on a first run
 	Metrics       map[string]float64 `json:"metrics,omitempty"`
+	// ReferenceAsOf and CurrentAsOf are the execution's months resolved to
+	// dates (CheckProduction only).
+	ReferenceAsOf string `json:"reference_as_of,omitempty"`
+	CurrentAsOf   string `json:"current_as_of,omitempty"`
 }
 
 // Compare actions, chosen by the state machine.
@@ -124,23 +137,54 @@ const OutcomePendingApproval = "pending_approval"
 // CompareInput is the Compare function's event: the action the state
 // machine decided and the numbers it decided on.
 type CompareInput struct {
-	Action            string         `json:"action"`
-	ModelName         string         `json:"model_name"`
-	CandidateVersion  int            `json:"candidate_version"`
-	CandidateAUC      float64        `json:"candidate_auc"`
-	ProductionVersion int            `json:"production_version"`
-	ProductionAUC     float64        `json:"production_auc"`
-	Delta             float64        `json:"delta"`
-	Bar               float64        `json:"bar"`
-	TaskToken         string         `json:"task_token,omitempty"`     // request_approval only
-	Execution         string         `json:"execution,omitempty"`      // request_approval only
-	ApprovalError     *ApprovalError `json:"approval_error,omitempty"` // reject only
+	Action            string  `json:"action"`
+	ModelName         string  `json:"model_name"`
+	CandidateVersion  int     `json:"candidate_version"`
+	CandidateAUC      float64 `json:"candidate_auc"`
+	ProductionVersion int     `json:"production_version"`
+	ProductionAUC     float64 `json:"production_auc"`
+	Delta             float64 `json:"delta"`
+	Bar               float64 `json:"bar"`
+	TaskToken         string  `json:"task_token,omitempty"` // request_approval only
+	// Execution is the execution's ID, recorded on the decision: a retried
+	// or resumed Compare finds the decision its execution already made and
+	// does not make it twice (for request_approval it is also shown to the
+	// approver).
+	Execution     string          `json:"execution,omitempty"`
+	Approval      *ApprovalAnswer `json:"approval,omitempty"`       // promote only
+	ApprovalError *ApprovalError  `json:"approval_error,omitempty"` // reject only
+}
+
+// ApprovalAnswer is WaitForApproval's result: what an approver sends with
+// SendTaskSuccess (and what the local executor resumes with), or the
+// NoApprovalNeeded state's {"required": false}.
+type ApprovalAnswer struct {
+	Approved   bool   `json:"approved"`
+	ApprovedBy string `json:"approved_by,omitempty"` // who: an AWS ARN, or the OS user locally
+	Required   *bool  `json:"required,omitempty"`
 }
 
 // ApprovalError is how Step Functions reports a refused or timed-out approval.
 type ApprovalError struct {
 	Error string `json:"Error"`
 	Cause string `json:"Cause"`
+}
+
+// Rejection is the Cause an approver sends with SendTaskFailure, as JSON,
+// so that the decision records who refused and why.
+type Rejection struct {
+	Reason    string `json:"reason"`
+	DecidedBy string `json:"decided_by,omitempty"`
+}
+
+// rejection reads the Cause: a Rejection, or (a timeout, an older client)
+// plain text that is all reason.
+func (e *ApprovalError) rejection() Rejection {
+	var r Rejection
+	if err := json.Unmarshal([]byte(e.Cause), &r); err != nil || r.Reason == "" && r.DecidedBy == "" {
+		return Rejection{Reason: e.Cause}
+	}
+	return r
 }
 
 // CompareOutput is what Compare did.

@@ -3,10 +3,12 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
 	"github.com/churnops/churnops/internal/asl"
+	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/statemachine"
 )
 
@@ -41,7 +43,7 @@ func (p *Pipeline) LocalRunner(obs asl.Observer) (*asl.Runner, error) {
 			LocalCompare:  asl.NewHandler(p.Compare),
 		},
 		Observer:         obs,
-		StateMachineName: "churnops-retrain",
+		StateMachineName: LocalStateMachine,
 	}
 	if err := m.CheckHandlers(r.Handlers); err != nil {
 		return nil, err
@@ -59,6 +61,9 @@ func (in *ExecutionInput) ValidateAt(now time.Time) error {
 	if in.ModelName == "" {
 		in.ModelName = DefaultModelName
 	}
+	if err := registry.CheckModelName(in.ModelName); err != nil {
+		return &InvalidInputError{Msg: err.Error()}
+	}
 	for _, f := range []struct{ name, v string }{{"reference_as_of", in.ReferenceAsOf}, {"current_as_of", in.CurrentAsOf}} {
 		if f.v == AsOfLatest || f.v == AsOfPrevious {
 			continue
@@ -69,6 +74,19 @@ func (in *ExecutionInput) ValidateAt(now time.Time) error {
 		}
 		if err := checkNotFuture(f.name, t, now); err != nil {
 			return err
+		}
+	}
+	if in.ReferenceAsOf != AsOfPrevious && in.CurrentAsOf != AsOfLatest {
+		if err := checkOrder(in.ReferenceAsOf, in.CurrentAsOf); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"threshold", in.Threshold}, {"delta", in.Delta}, {"min_auc", in.MinAUC}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			return &InvalidInputError{Msg: fmt.Sprintf("%s %v is not a number", f.name, f.v)}
 		}
 	}
 	switch {

@@ -26,6 +26,13 @@ type Pipeline struct {
 	// Progress, when set, receives short human-readable notes from long
 	// steps (training rounds, rows written).
 	Progress func(step, msg string)
+	// MaxFileBytes bounds each CSV file Ingest reads; zero means
+	// snapshot.DefaultMaxFileBytes.
+	MaxFileBytes int64
+	// OrphanGrace is how old a version without its artifact must be before
+	// a run marks it orphaned; zero means DefaultOrphanGrace, a negative
+	// value none (when no other run can be in flight).
+	OrphanGrace time.Duration
 }
 
 func (p *Pipeline) now() time.Time {
@@ -33,6 +40,13 @@ func (p *Pipeline) now() time.Time {
 		return p.Now().UTC()
 	}
 	return time.Now().UTC()
+}
+
+func (p *Pipeline) maxFileBytes() int64 {
+	if p.MaxFileBytes > 0 {
+		return p.MaxFileBytes
+	}
+	return snapshot.DefaultMaxFileBytes
 }
 
 func (p *Pipeline) log() *slog.Logger {
@@ -154,27 +168,47 @@ func (p *Pipeline) IngestedAsOfs(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// resolveAsOfs replaces "latest" and "previous" by ingested dates.
-func (p *Pipeline) resolveAsOfs(ctx context.Context, in *DriftInput) error {
-	if in.CurrentAsOf != AsOfLatest && in.ReferenceAsOf != AsOfPrevious {
-		return nil
-	}
+// ResolveAsOfs replaces "latest" and "previous" by ingested dates and
+// checks the pair: both dates stored (a SnapshotNotFoundError otherwise)
+// and the reference month before the current one (an InvalidInputError).
+// The state machine calls it once, in its first step (CheckProduction),
+// and every later step reads the dates it resolved.
+func (p *Pipeline) ResolveAsOfs(ctx context.Context, ref, cur string) (string, string, error) {
 	all, err := p.IngestedAsOfs(ctx)
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	if in.CurrentAsOf == AsOfLatest {
+	if cur == AsOfLatest {
 		if len(all) == 0 {
-			return &SnapshotNotFoundError{AsOf: AsOfLatest}
+			return "", "", &SnapshotNotFoundError{AsOf: AsOfLatest}
 		}
-		in.CurrentAsOf = all[len(all)-1]
+		cur = all[len(all)-1]
 	}
-	if in.ReferenceAsOf == AsOfPrevious {
-		i := sort.SearchStrings(all, in.CurrentAsOf)
+	if ref == AsOfPrevious {
+		i := sort.SearchStrings(all, cur)
 		if i == 0 {
-			return &SnapshotNotFoundError{AsOf: "previous to " + in.CurrentAsOf}
+			return "", "", &SnapshotNotFoundError{AsOf: "previous to " + cur}
 		}
-		in.ReferenceAsOf = all[i-1]
+		ref = all[i-1]
+	}
+	for _, f := range []struct{ name, v string }{{"reference_as_of", ref}, {"current_as_of", cur}} {
+		if _, err := parseAsOf(f.name, f.v); err != nil {
+			return "", "", err
+		}
+		if i := sort.SearchStrings(all, f.v); i == len(all) || all[i] != f.v {
+			return "", "", &SnapshotNotFoundError{AsOf: f.v}
+		}
+	}
+	if err := checkOrder(ref, cur); err != nil {
+		return "", "", err
+	}
+	return ref, cur, nil
+}
+
+// checkOrder refuses a reference month that is not before the current one.
+func checkOrder(ref, cur string) error {
+	if ref >= cur {
+		return &InvalidInputError{Msg: fmt.Sprintf("reference_as_of %s must be before current_as_of %s (drift compares the current month with an earlier one)", ref, cur)}
 	}
 	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -231,6 +233,11 @@ func TestBadInputsChangeNothing(t *testing.T) {
 	if err := st.Blobs.Put(ctx, bad.ArtifactKey, []byte(`{"schema_version": 1, "trees": [`)); err != nil {
 		t.Fatal(err)
 	}
+	// A sound candidate: Production's own artifact, registered again.
+	good, err := st.Registry.Register(ctx, registry.Version{Model: model, AsOf: asOfs[1], ArtifactKey: prod.ArtifactKey, ArtifactSHA256: prod.ArtifactSHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
 	runner, err := p.LocalRunner(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -253,9 +260,13 @@ func TestBadInputsChangeNothing(t *testing.T) {
 			return err
 		}, &pipeline.ModelNotFoundError{}},
 		{"stale production", func() error {
-			_, err := p.Compare(ctx, pipeline.CompareInput{Action: pipeline.ActionPromote, ModelName: model, CandidateVersion: bad.Version, ProductionVersion: prod.Version + 7})
+			_, err := p.Compare(ctx, pipeline.CompareInput{Action: pipeline.ActionPromote, ModelName: model, CandidateVersion: good.Version, ProductionVersion: prod.Version + 7})
 			return err
 		}, &pipeline.RegistryConflictError{}},
+		{"promote a corrupt artifact", func() error {
+			_, err := p.Compare(ctx, pipeline.CompareInput{Action: pipeline.ActionPromote, ModelName: model, CandidateVersion: bad.Version, ProductionVersion: prod.Version})
+			return err
+		}, &pipeline.InvalidArtifactError{}},
 		{"unknown action", func() error {
 			_, err := p.Compare(ctx, pipeline.CompareInput{Action: "promote!", ModelName: model, CandidateVersion: 1})
 			return err
@@ -263,7 +274,7 @@ func TestBadInputsChangeNothing(t *testing.T) {
 		{"corrupt artifact", func() error {
 			_, err := p.LoadModel(ctx, bad)
 			return err
-		}, &pipeline.InternalError{}},
+		}, &pipeline.InvalidArtifactError{}},
 		{"threshold out of range", func() error {
 			_, err := p.Drift(ctx, pipeline.DriftInput{ReferenceAsOf: asOfs[0], CurrentAsOf: asOfs[1], Threshold: 2})
 			return err
@@ -314,15 +325,17 @@ func TestBadInputsChangeNothing(t *testing.T) {
 
 // TestTrainRetryAdoptsVersion: Lambda is at least once and the state
 // machine retries; a retried Train of the same run must not register a
-// second candidate.
+// second candidate once the first attempt stored its files, and must not
+// adopt a version whose artifact was never stored (its bytes are gone with
+// the attempt that trained them: that version is an orphan, marked so).
 func TestTrainRetryAdoptsVersion(t *testing.T) {
 	p, st := newPipeline(t)
 	ctx := t.Context()
-	asOfs := ingestGenerated(t, p, synth.Config{Users: 1000, Months: 1, Seed: 8})
+	asOfs := ingestGenerated(t, p, synth.Config{Users: 1000, Months: 2, Seed: 8})
 	in := pipeline.TrainInput{ModelName: model, AsOf: asOfs[0], Seed: 1, RunID: "arn:exec:1", Phase: "retrain"}
 
 	// An earlier attempt registered its version, then died before uploading.
-	ghost, err := st.Registry.Register(ctx, registry.Version{Model: model, AsOf: asOfs[0], RunID: "arn:exec:1#retrain"})
+	ghost, err := st.Registry.Register(ctx, registry.Version{Model: model, AsOf: asOfs[0], RunID: "arn:exec:1#retrain", ArtifactSHA256: strings.Repeat("ab", 32)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,8 +343,11 @@ func TestTrainRetryAdoptsVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Version != ghost.Version {
-		t.Errorf("retry registered v%d, want it to adopt v%d of the same run", first.Version, ghost.Version)
+	if first.Version == ghost.Version {
+		t.Errorf("the retry adopted v%d, whose artifact was never stored", ghost.Version)
+	}
+	if g, err := st.Registry.Get(ctx, model, ghost.Version); err != nil || g.Stage != registry.StageRejected || g.Decision == nil || g.Decision.Outcome != registry.OutcomeOrphaned {
+		t.Errorf("ghost v%d after the retry: %+v, %v; want Rejected, orphaned", ghost.Version, g, err)
 	}
 	// The same attempt delivered twice: same version, same stored files.
 	again, err := p.Train(ctx, in)
@@ -351,13 +367,23 @@ func TestTrainRetryAdoptsVersion(t *testing.T) {
 		t.Errorf("a different phase reused v%d", other.Version)
 	}
 	vs, _ := st.Registry.List(ctx, model)
-	if len(vs) != 2 {
-		t.Errorf("%d versions, want 2", len(vs))
+	if len(vs) != 3 {
+		t.Errorf("%d versions, want 3 (the orphan, the retrain, the bootstrap)", len(vs))
 	}
-	for _, v := range vs {
-		if _, err := st.Blobs.Get(ctx, v.ArtifactKey); err != nil {
+	for _, v := range vs[1:] {
+		data, err := st.Blobs.Get(ctx, v.ArtifactKey)
+		if err != nil {
 			t.Errorf("v%d: %v", v.Version, err)
 		}
+		if sum := pipeline.ArtifactSHA256(data); v.ArtifactSHA256 != sum {
+			t.Errorf("v%d: registered SHA-256 %q, stored artifact has %s", v.Version, v.ArtifactSHA256, sum)
+		}
+	}
+	// A run identity trains one month: reusing it on another is refused.
+	in.Phase, in.AsOf = "retrain", asOfs[1]
+	var invalid *pipeline.InvalidInputError
+	if _, err := p.Train(ctx, in); !errors.As(err, &invalid) || !strings.Contains(err.Error(), "already trained") {
+		t.Errorf("a run that trained on %s, asked to train on %s: %v; want InvalidInputError", asOfs[0], asOfs[1], err)
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/churnops/churnops/internal/blob"
 	"github.com/churnops/churnops/internal/drift"
 	"github.com/churnops/churnops/internal/featurestore"
-	"github.com/churnops/churnops/internal/gbdt"
 	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/internal/snapshot"
 	"github.com/churnops/churnops/internal/training"
@@ -34,7 +33,10 @@ func (p *Pipeline) Ingest(ctx context.Context, dir, asOf string) (IngestOutput, 
 	if err := checkNotFuture("as_of", t, p.now()); err != nil {
 		return IngestOutput{}, err
 	}
-	m, err := snapshot.Load(dir, t)
+	m, err := snapshot.LoadContext(ctx, dir, t, p.maxFileBytes())
+	if ctx.Err() != nil {
+		return IngestOutput{}, ctx.Err() // interrupted, not invalid
+	}
 	if err != nil {
 		return IngestOutput{}, &InvalidInputError{Msg: err.Error()}
 	}
@@ -145,7 +147,8 @@ func (p *Pipeline) drift(ctx context.Context, in DriftInput) (DriftOutput, error
 	if in.Threshold < 0 || in.Threshold > 1 {
 		return DriftOutput{}, &InvalidInputError{Msg: fmt.Sprintf("threshold %v must be within [0, 1]", in.Threshold)}
 	}
-	if err := p.resolveAsOfs(ctx, &in); err != nil {
+	var err error
+	if in.ReferenceAsOf, in.CurrentAsOf, err = p.ResolveAsOfs(ctx, in.ReferenceAsOf, in.CurrentAsOf); err != nil {
 		return DriftOutput{}, err
 	}
 	ref, err := p.loadMonth(ctx, "reference_as_of", in.ReferenceAsOf)
@@ -156,7 +159,7 @@ func (p *Pipeline) drift(ctx context.Context, in DriftInput) (DriftOutput, error
 	if err != nil {
 		return DriftOutput{}, err
 	}
-	rep, err := drift.Compare(ref.DriftColumns(), cur.DriftColumns(), drift.Options{Threshold: in.Threshold, Gate: DriftGate})
+	rep, err := drift.CompareContext(ctx, ref.DriftColumns(), cur.DriftColumns(), drift.Options{Threshold: in.Threshold, Gate: DriftGate})
 	if err != nil {
 		return DriftOutput{}, fmt.Errorf("compare %s with %s: %w", in.ReferenceAsOf, in.CurrentAsOf, err)
 	}
@@ -222,11 +225,19 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 	if in.ModelName == "" {
 		return TrainOutput{}, &InvalidInputError{Msg: "model_name is required"}
 	}
+	if err := registry.CheckModelName(in.ModelName); err != nil {
+		return TrainOutput{}, &InvalidInputError{Msg: err.Error()}
+	}
 	if in.Seed < 0 {
 		return TrainOutput{}, &InvalidInputError{Msg: fmt.Sprintf("seed %d must be >= 0", in.Seed)}
 	}
 	m, err := p.loadMonth(ctx, "as_of", in.AsOf)
 	if err != nil {
+		return TrainOutput{}, err
+	}
+	// A version whose run died between registering it and storing its
+	// artifact can never be promoted: mark it before adding another.
+	if _, err := p.MarkOrphans(ctx, in.ModelName, in.runKey()); err != nil {
 		return TrainOutput{}, err
 	}
 	// Lambda invocations are at least once and the state machine retries
@@ -238,29 +249,37 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 	}
 	var (
 		res      *training.Result
-		artifact []byte
+		artifact []byte // to store; nil when the adopted version's is stored
 	)
 	if adopted {
-		artifact, err = p.Blobs.Get(ctx, v.ArtifactKey)
+		if v.AsOf != in.AsOf {
+			return TrainOutput{}, &InvalidInputError{Msg: fmt.Sprintf("run %s already trained %s v%d on %s, not %s: an execution trains on one month (start a new execution)", in.RunID, v.Model, v.Version, v.AsOf, in.AsOf)}
+		}
+		model, lerr := p.LoadModel(ctx, v)
+		var missing *ModelNotFoundError
 		switch {
-		case err == nil:
+		case lerr == nil:
 			// The earlier attempt stored its model: score that very model.
-			model, uerr := gbdt.Unmarshal(artifact)
-			if uerr != nil {
-				return TrainOutput{}, fmt.Errorf("adopt v%d of run %s: %w", v.Version, in.RunID, uerr)
-			}
 			if res, err = training.Evaluate(model, m); err != nil {
 				return TrainOutput{}, fmt.Errorf("adopt v%d: %w", v.Version, err)
 			}
-		case !errors.Is(err, blob.ErrNotFound):
-			return TrainOutput{}, fmt.Errorf("read %s: %w", v.ArtifactKey, err)
+		case errors.As(lerr, &missing):
+			// It died before storing the artifact, whose bytes (stamped with
+			// the training time) are gone with it: that version is an
+			// orphan, and this attempt trains a version of its own.
+			if err := p.markOrphan(ctx, v, "the run's retry found it missing"); err != nil {
+				return TrainOutput{}, err
+			}
+			adopted = false
+		default:
+			return TrainOutput{}, fmt.Errorf("adopt v%d of run %s: %w", v.Version, in.RunID, lerr)
 		}
 	}
 	if res == nil {
 		params := training.DefaultParams()
 		params.GBDT.Seed = uint64(in.Seed)
 		p.progress("train", "fitting on the train users of %s (%d customers)", in.AsOf, len(m.Customers))
-		if res, err = training.Train(m, params); err != nil {
+		if res, err = training.TrainContext(ctx, m, params); err != nil {
 			return TrainOutput{}, fmt.Errorf("train on %s: %w", in.AsOf, err)
 		}
 		if artifact, err = res.Model.Marshal(); err != nil {
@@ -274,6 +293,7 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 			Metrics:         metrics,
 			AsOf:            in.AsOf,
 			DataFingerprint: m.Fingerprint(),
+			ArtifactSHA256:  ArtifactSHA256(artifact),
 			RunID:           in.runKey(),
 		})
 		if err != nil {
@@ -298,12 +318,17 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 		key  string
 		data []byte
 	}{{out.ArtifactKey, artifact}, {out.MetricsKey, metricsJSON}, {out.ValPredictionsKey, preds.Bytes()}} {
+		if f.data == nil {
+			continue // the adopted version's artifact, already stored
+		}
 		if err := p.putOnce(ctx, f.key, f.data); err != nil {
-			if in.RunID == "" {
-				// No retry can adopt it: mark it so it is never promoted.
-				_ = p.Registry.Decide(ctx, in.ModelName, v.Version, registry.StageRejected, registry.Decision{
-					Outcome: registry.OutcomeRejected, CandidateAUC: metrics["val_auc"], Reason: "artifact upload failed", DecidedAt: p.now(),
-				})
+			// A retry registers a version of its own (it adopts only a
+			// version whose files are stored): reject this one now, even if
+			// the failure was an interruption, so it is never promoted.
+			if derr := p.Registry.Decide(context.WithoutCancel(ctx), in.ModelName, v.Version, registry.StageRejected, registry.Decision{
+				Outcome: registry.OutcomeRejected, CandidateAUC: metrics["val_auc"], Reason: fmt.Sprintf("storing %s failed: %v", f.key, err), DecidedAt: p.now(),
+			}); derr != nil {
+				err = errors.Join(err, derr)
 			}
 			return out, fmt.Errorf("store %s: %w", f.key, err)
 		}
@@ -349,6 +374,14 @@ func (p *Pipeline) evaluate(ctx context.Context, in EvaluateInput) (EvaluateOutp
 		return EvaluateOutput{}, &InvalidInputError{Msg: fmt.Sprintf("delta %v and min_auc %v must be within [0, 1)", in.Delta, in.MinAUC)}
 	}
 	out := EvaluateOutput{ModelName: in.ModelName}
+	if in.AsOf == "" && (in.ReferenceAsOf != "" || in.CurrentAsOf != "") {
+		// CheckProduction, the execution's first step: resolve its months
+		// once, for every path (bootstrap or not), before anything runs.
+		var err error
+		if out.ReferenceAsOf, out.CurrentAsOf, err = p.ResolveAsOfs(ctx, in.ReferenceAsOf, in.CurrentAsOf); err != nil {
+			return out, err
+		}
+	}
 	prod, err := p.Registry.Production(ctx, in.ModelName)
 	if errors.Is(err, registry.ErrNoProduction) {
 		out.Bar = in.MinAUC
@@ -383,27 +416,6 @@ func (p *Pipeline) evaluate(ctx context.Context, in EvaluateInput) (EvaluateOutp
 	return out, nil
 }
 
-// LoadModel reads and decodes a version's artifact, checking that it reads
-// the churn features. A missing artifact is a ModelNotFoundError, a corrupt
-// one an InternalError.
-func (p *Pipeline) LoadModel(ctx context.Context, v registry.Version) (*gbdt.Model, error) {
-	data, err := p.Blobs.Get(ctx, v.ArtifactKey)
-	if errors.Is(err, blob.ErrNotFound) {
-		return nil, &ModelNotFoundError{Msg: fmt.Sprintf("%s v%d: artifact %s is missing", v.Model, v.Version, v.ArtifactKey)}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read artifact %s: %w", v.ArtifactKey, err)
-	}
-	model, err := gbdt.Unmarshal(data)
-	if err != nil {
-		return nil, &InternalError{Step: "load model", Err: fmt.Errorf("decode artifact %s: %w", v.ArtifactKey, err)}
-	}
-	if err := model.CheckFeatures(training.Spec()); err != nil {
-		return nil, &InternalError{Step: "load model", Err: fmt.Errorf("artifact %s: %w", v.ArtifactKey, err)}
-	}
-	return model, nil
-}
-
 // Compare applies the action the state machine chose: promote (archive the
 // old Production and promote the candidate in one transaction, conditioned
 // on the Production version Evaluate saw), skip, reject, or record a pending
@@ -423,6 +435,7 @@ func (p *Pipeline) compare(ctx context.Context, in CompareInput) (CompareOutput,
 		ProductionVersion: in.ProductionVersion,
 		Delta:             in.Delta,
 		Bar:               in.Bar,
+		Execution:         in.Execution,
 		DecidedAt:         p.now(),
 	}
 	out := CompareOutput{
@@ -431,13 +444,30 @@ func (p *Pipeline) compare(ctx context.Context, in CompareInput) (CompareOutput,
 		ProductionVersion: in.ProductionVersion, ProductionAUC: in.ProductionAUC,
 		Delta: in.Delta, Bar: in.Bar,
 	}
+	if prev, ok, err := p.decidedBefore(ctx, in); err != nil || ok {
+		// A retried Lambda, or a local run resumed again after an
+		// interrupted approval: this execution already decided.
+		if ok && in.Action == ActionPromote {
+			out.ProductionVersion, out.ProductionAUC = in.CandidateVersion, in.CandidateAUC
+		}
+		out.Outcome, out.Decision = prev.Outcome, prev
+		return out, err
+	}
 	var err error
 	switch in.Action {
 	case ActionPromote:
 		d.Outcome = registry.OutcomePromoted
-		err = p.Registry.Promote(ctx, in.ModelName, in.CandidateVersion, in.ProductionVersion, d)
-		if errors.Is(err, registry.ErrConflict) {
-			return out, &RegistryConflictError{Msg: err.Error()}
+		if in.Approval != nil {
+			d.DecidedBy = in.Approval.ApprovedBy
+		}
+		err = p.PromoteVersion(ctx, in.ModelName, in.CandidateVersion, in.ProductionVersion, d)
+		var bad *InvalidArtifactError
+		var missing *ModelNotFoundError
+		switch {
+		case errors.As(err, &bad):
+			return out, bad
+		case errors.As(err, &missing):
+			return out, missing
 		}
 		out.ProductionVersion, out.ProductionAUC = in.CandidateVersion, in.CandidateAUC
 	case ActionSkip:
@@ -447,8 +477,9 @@ func (p *Pipeline) compare(ctx context.Context, in CompareInput) (CompareOutput,
 	case ActionReject:
 		d.Outcome = registry.OutcomeRejected
 		d.Reason = "approval refused"
-		if in.ApprovalError != nil {
-			d.Reason = fmt.Sprintf("approval refused (%s): %s", in.ApprovalError.Error, in.ApprovalError.Cause)
+		if e := in.ApprovalError; e != nil {
+			r := e.rejection()
+			d.Reason, d.DecidedBy = fmt.Sprintf("approval refused (%s): %s", e.Error, r.Reason), r.DecidedBy
 		}
 		err = p.Registry.Decide(ctx, in.ModelName, in.CandidateVersion, registry.StageRejected, d)
 	case ActionRequestApproval:
@@ -476,4 +507,25 @@ func (p *Pipeline) compare(ctx context.Context, in CompareInput) (CompareOutput,
 	out.Outcome = d.Outcome
 	out.Decision = d
 	return out, nil
+}
+
+// decidedBefore returns the decision in.Execution already recorded on the
+// candidate for a promote or a reject, if it did. (A skip and a request for
+// approval may simply be recorded again.)
+func (p *Pipeline) decidedBefore(ctx context.Context, in CompareInput) (registry.Decision, bool, error) {
+	want := map[string]string{ActionPromote: registry.OutcomePromoted, ActionReject: registry.OutcomeRejected}[in.Action]
+	if want == "" || in.Execution == "" {
+		return registry.Decision{}, false, nil
+	}
+	v, err := p.Registry.Get(ctx, in.ModelName, in.CandidateVersion)
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		return registry.Decision{}, false, nil // Compare reports it
+	case err != nil:
+		return registry.Decision{}, false, fmt.Errorf("read %s v%d: %w", in.ModelName, in.CandidateVersion, err)
+	}
+	if d := v.Decision; d != nil && d.Execution == in.Execution && d.Outcome == want {
+		return *d, true, nil
+	}
+	return registry.Decision{}, false, nil
 }

@@ -35,27 +35,46 @@ const (
 	OutcomeSkipped    = "skipped"
 	OutcomeRejected   = "rejected" // refused by a human approver
 	OutcomeRolledBack = "rolled_back"
+	// OutcomeOrphaned marks a version whose artifact was never stored (its
+	// run died between registering it and uploading the artifact): it is
+	// Rejected, so it can never be promoted.
+	OutcomeOrphaned = "orphaned"
+	// OutcomeAbandoned replaces a pending approval whose execution ended
+	// without it: killed before its pause was stored, or failed after the
+	// answer. The version stays in stage None.
+	OutcomeAbandoned = "abandoned"
 )
 
 // Decision is the comparison that decided a version's fate.
 type Decision struct {
-	Outcome           string    `json:"outcome"`
-	CandidateAUC      float64   `json:"candidate_auc"`
-	ProductionAUC     float64   `json:"production_auc"`     // 0 when there was no Production model
-	ProductionVersion int       `json:"production_version"` // 0 when there was no Production model
-	Delta             float64   `json:"delta"`
-	Bar               float64   `json:"bar"` // production AUC + delta, or the floor on a first run
-	Reason            string    `json:"reason,omitempty"`
-	ApprovalToken     string    `json:"approval_token,omitempty"` // set while a promotion waits for a person
-	DecidedAt         time.Time `json:"decided_at"`
+	Outcome           string  `json:"outcome"`
+	CandidateAUC      float64 `json:"candidate_auc"`
+	ProductionAUC     float64 `json:"production_auc"`     // 0 when there was no Production model
+	ProductionVersion int     `json:"production_version"` // 0 when there was no Production model
+	Delta             float64 `json:"delta"`
+	Bar               float64 `json:"bar"` // production AUC + delta, or the floor on a first run
+	Reason            string  `json:"reason,omitempty"`
+	ApprovalToken     string  `json:"approval_token,omitempty"` // set while a promotion waits for a person
+	// DecidedBy is who decided: the person who approved or rejected (the
+	// OS user locally, the caller's AWS identity on AWS) or promoted by
+	// hand; empty when the pipeline decided alone.
+	DecidedBy string `json:"decided_by,omitempty"`
+	// Execution is the state machine execution that decided, so that a
+	// retried or resumed step recognises its own decision.
+	Execution string    `json:"execution,omitempty"`
+	DecidedAt time.Time `json:"decided_at"`
 }
 
 // Version is one registered model version.
 type Version struct {
-	Model           string             `json:"model"`
-	Version         int                `json:"version"`
-	Stage           Stage              `json:"stage"`
-	ArtifactKey     string             `json:"artifact_key"`
+	Model       string `json:"model"`
+	Version     int    `json:"version"`
+	Stage       Stage  `json:"stage"`
+	ArtifactKey string `json:"artifact_key"`
+	// ArtifactSHA256 is the hex SHA-256 of the artifact's bytes, recorded
+	// when the version is registered: promotion checks the stored artifact
+	// against it. Empty for versions registered before it was recorded.
+	ArtifactSHA256  string             `json:"artifact_sha256,omitempty"`
 	Metrics         map[string]float64 `json:"metrics"`
 	AsOf            string             `json:"as_of"` // training snapshot date, YYYY-MM-DD
 	DataFingerprint string             `json:"data_fingerprint"`
@@ -110,6 +129,23 @@ type Registry interface {
 	// Any other stage is ErrInvalid, a version not in stage None is
 	// ErrConflict, an unknown version ErrNotFound.
 	Decide(ctx context.Context, model string, version int, stage Stage, d Decision) error
+}
+
+// CheckModelName reports what is wrong with a model name, or nil: 1 to 64
+// letters, digits, '.', '_' or '-', starting with a letter or a digit. The
+// name is part of every key of the model's files (models/<name>/v<N>/…), so
+// "../x" or "a/b" must be refused before a run trains anything.
+func CheckModelName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("model name %q must be 1 to 64 characters: %w", name, ErrInvalid)
+	}
+	for i, c := range name {
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || i > 0 && (c == '.' || c == '_' || c == '-')
+		if !ok {
+			return fmt.Errorf("model name %q: letters, digits, '.', '_' and '-' only, starting with a letter or digit: %w", name, ErrInvalid)
+		}
+	}
+	return nil
 }
 
 // ArtifactKey is where a version's model artifact is stored:

@@ -192,7 +192,7 @@ func BenchmarkPredictSingleGBDT(b *testing.B) {
 	}
 	for _, bc := range []struct {
 		name     string
-		features serve.Features
+		features serve.FeatureReader
 	}{
 		{"store", env.Features},
 		{"cache", featurestore.NewCache(env.Features, time.Hour, len(users))},

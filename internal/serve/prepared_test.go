@@ -31,7 +31,7 @@ type preparedPair struct {
 func newPreparedPair(t *testing.T, env *servetest.Env, users []featurestore.Record, loader serve.Loader) *preparedPair {
 	t.Helper()
 	pp := &preparedPair{env: env, clock: newClock(), cache: featurestore.NewCache(env.Features, time.Hour, 10_000)}
-	service := func(features serve.Features) http.Handler {
+	service := func(features serve.FeatureReader) http.Handler {
 		cfg := env.Config(model)
 		cfg.Features = features
 		cfg.Loader = loader

@@ -178,6 +178,11 @@ func decodeUserID(raw json.RawMessage, field string) (string, error) {
 	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &id) != nil {
 		return "", invalid(field + " must be a string")
 	}
+	// Unmarshal turns invalid UTF-8 into U+FFFD: check the bytes sent, or
+	// a malformed id is looked up (and reported unknown) as another one.
+	if !utf8.Valid(raw) {
+		return "", invalid(field + " " + checkUserID(string(raw)))
+	}
 	if err := checkUserID(id); err != "" {
 		return "", invalid(field + " " + err)
 	}

@@ -33,6 +33,8 @@ func TestDecodeRequest(t *testing.T) {
 		{`{"user_id":1}`, 0, "user_id must be a string"},
 		{`{"user_id":"` + strings.Repeat("x", 129) + `"}`, 0, "1 to 128 bytes"},
 		{`{"user_id":"a\u0000"}`, 0, "control characters"},
+		{"{\"user_id\":\"\xff\xfe\"}", 0, "bytes of UTF-8"},                     // not U+FFFD U+FFFD, a valid id
+		{"{\"user_ids\":[\"a\",\"7590-\xc3\"]}", 0, "user_ids[1] must be 1 to"}, // a cut multi-byte character
 		{`{"user_ids":["a"],"features":{}}`, 0, "cannot be combined"},
 		{`{"user_ids":[1]}`, 0, "user_ids[0] must be a string"},
 		{`{"user_ids":["a",""]}`, 0, "user_ids[1]"},

@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/churnops/churnops/internal/blob"
 	"github.com/churnops/churnops/internal/featurestore"
 	"github.com/churnops/churnops/internal/registry"
 )
@@ -36,11 +35,11 @@ const (
 // Config configures a Service. ModelName, Registry, Blobs, Features and
 // Loader are required; zero values of the other fields take the defaults.
 type Config struct {
-	ModelName string            // registry model name, e.g. "churn"
-	Registry  registry.Registry // where the Production version is read
-	Blobs     blob.Store        // where artifacts are read, by Version.ArtifactKey
-	Features  Features          // online features per user
-	Loader    Loader            // decodes an artifact into a Model
+	ModelName string           // registry model name, e.g. "churn"
+	Registry  ProductionReader // where the Production version is read
+	Blobs     ArtifactReader   // where artifacts are read, by Version.ArtifactKey
+	Features  FeatureReader    // online features per user
+	Loader    Loader           // decodes an artifact into a Model
 
 	// ReloadInterval is the longest a promotion or rollback waits before it
 	// is served: requests re-check the registry at most this often.
@@ -103,15 +102,6 @@ type Service struct {
 
 	// token is the digest of Config.Token; nil when no token is required.
 	token *tokenDigest
-}
-
-// Features is the read side of the online feature store, all the service
-// needs of it: a user's record in the served version, and which version is
-// served (nil error: it is readable). featurestore.Store and
-// featurestore.Cache have it.
-type Features interface {
-	Get(ctx context.Context, userID string) (featurestore.Record, error)
-	Current(ctx context.Context) (string, error)
 }
 
 // entryStore is a feature store whose reads return shared cache entries

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -34,8 +35,15 @@ func normalizeAsOf(t time.Time) (time.Time, error) {
 // layout (the six CSV files named by Files), stamping it with asOf. See
 // LoadFS for what is checked. Data problems are reported together as a
 // *ValidationErrors; a missing directory is an error wrapping
-// fs.ErrNotExist.
+// fs.ErrNotExist. It is LoadContext with DefaultMaxFileBytes.
 func Load(dir string, asOf time.Time) (*Month, error) {
+	return LoadContext(context.Background(), dir, asOf, DefaultMaxFileBytes)
+}
+
+// LoadContext is Load reading only regular files of at most maxFileBytes
+// each (DirFS: a FIFO or a device under a CSV's name is refused) and
+// stopping with ctx's error once ctx ends.
+func LoadContext(ctx context.Context, dir string, asOf time.Time, maxFileBytes int64) (*Month, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: month directory: %w", err)
@@ -43,7 +51,7 @@ func Load(dir string, asOf time.Time) (*Month, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("snapshot: month directory %s: not a directory", dir)
 	}
-	m, err := LoadFS(os.DirFS(dir), asOf)
+	m, err := LoadFS(DirFS(ctx, dir, maxFileBytes), asOf)
 	var verrs *ValidationErrors
 	if errors.As(err, &verrs) {
 		verrs.Source = dir

@@ -7,6 +7,7 @@
 package training
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -164,6 +165,11 @@ var (
 // scores it on its validation users. Early stopping holds out part of the
 // train users only. The model's Meta and Metrics are filled, ready to save.
 func Train(m *snapshot.Month, p Params) (*Result, error) {
+	return TrainContext(context.Background(), m, p)
+}
+
+// TrainContext is Train stopping with ctx's error once ctx ends.
+func TrainContext(ctx context.Context, m *snapshot.Month, p Params) (*Result, error) {
 	train, val := m.Split()
 	if len(train) == 0 {
 		return nil, ErrNoTrainUsers
@@ -172,7 +178,7 @@ func Train(m *snapshot.Month, p Params) (*Result, error) {
 		return nil, ErrNoValidationUsers
 	}
 	start := time.Now()
-	model, err := gbdt.Train(DatasetOf(train), p.GBDT)
+	model, err := gbdt.TrainContext(ctx, DatasetOf(train), p.GBDT)
 	if err != nil {
 		return nil, fmt.Errorf("training: fit on %d train users of %s: %w", len(train), asOf(m), err)
 	}

@@ -13,8 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/churnops/churnops/internal/awsbackend"
 	"github.com/churnops/churnops/internal/dynamo"
+	"github.com/churnops/churnops/internal/pipeline"
 	"github.com/churnops/churnops/internal/registry"
+	"github.com/churnops/churnops/internal/s3store"
+	"github.com/churnops/churnops/internal/statecheck"
 )
 
 // approvalWait bounds the wait for the bootstrap candidate to be trained
@@ -30,12 +34,19 @@ const approvalWait = 3 * time.Minute
 func TestApproval(t *testing.T) {
 	f := shared(t)
 	reg := dynamo.NewRegistry(f.ddb, f.registryTable)
+	// The answers go through what `churnops registry approve|reject
+	// --backend aws` calls.
+	sf, err := awsbackend.NewStepFunctions(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const approver = "arn:aws:iam::000000000000:user/integration-reviewer"
 	approve := func(ctx context.Context, token string) error {
-		_, err := f.sfn.SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String(token), Output: aws.String(`{"approved": true}`)})
+		_, err := sf.Approve(ctx, token, approver)
 		return err
 	}
 	reject := func(ctx context.Context, token string) error {
-		_, err := f.sfn.SendTaskFailure(ctx, &sfn.SendTaskFailureInput{TaskToken: aws.String(token), Error: aws.String("ApprovalRejected"), Cause: aws.String("integration test says no")})
+		_, err := sf.Reject(ctx, token, approver, "integration test says no")
 		return err
 	}
 	cases := []struct {
@@ -97,6 +108,9 @@ func TestApproval(t *testing.T) {
 			if v.Decision != nil && v.Decision.ApprovalToken != "" {
 				t.Errorf("%s v1 still carries an approval token after the decision", c.model)
 			}
+			if v.Decision != nil && (v.Decision.DecidedBy != approver || v.Decision.Execution != arn) {
+				t.Errorf("%s v1 decided by %q in %q, want %q in %s", c.model, v.Decision.DecidedBy, v.Decision.Execution, approver, arn)
+			}
 			p, err := reg.Production(t.Context(), c.model)
 			switch {
 			case c.wantProduction && (err != nil || p.Version != 1):
@@ -145,14 +159,15 @@ func (f *fixture) waitForApprovalToken(t *testing.T, reg registry.Registry, mode
 }
 
 // TestMissingSnapshot: a reference month that was never ingested fails the
-// execution through the Train task's Catch on the typed
-// SnapshotNotFoundError, before anything is registered.
+// execution through the first state's Catch on the typed
+// SnapshotNotFoundError, before anything is trained or registered.
 func TestMissingSnapshot(t *testing.T) {
 	f := shared(t)
 	const model = "churn-it-missing"
 	in := executionInput(model, "2023-12-31", f.months[0].AsOf)
 	got := f.runExecution(t, f.executionName("missing-snapshot"), in)
-	wantPath := []string{"CheckProduction", "BootstrapGate", "Bootstrap", "Train", "MissingSnapshot"}
+	// The first state resolves and checks the months: nothing runs after.
+	wantPath := []string{"CheckProduction", "MissingSnapshot"}
 	if got.Status != "FAILED" || got.Error != "SnapshotNotFoundError" {
 		t.Errorf("execution %s; want FAILED with SnapshotNotFoundError", got.describe())
 	}
@@ -162,5 +177,50 @@ func TestMissingSnapshot(t *testing.T) {
 	vs, err := dynamo.NewRegistry(f.ddb, f.registryTable).List(t.Context(), model)
 	if err != nil || len(vs) != 0 {
 		t.Errorf("registry List(%s) = %s, %v; want no versions", model, versionsString(vs), err)
+	}
+}
+
+// TestScheduleInput (#13 defect 6) runs the monthly schedule's input
+// ("previous" vs "latest") on a model with no Production version yet —
+// what a new deployment's first scheduled execution does: the first state
+// resolves the months, the bootstrap trains on the month before the latest,
+// and the drift check compares the latest with it.
+func TestScheduleInput(t *testing.T) {
+	f := shared(t)
+	const model = "churn-it-schedule"
+	in := executionInput(model, pipeline.AsOfPrevious, pipeline.AsOfLatest)
+	got := f.runExecution(t, f.executionName("schedule"), in)
+	t.Logf("emulator: %s", got.describe())
+	if got.Status != "SUCCEEDED" {
+		t.Fatalf("the schedule's input on a fresh model: %s", got.describe())
+	}
+	n := len(f.months)
+	prev, latest := f.months[n-2].AsOf, f.months[n-1].AsOf
+	s := got.state(t)
+	if b := s.Baseline; b == nil || b.ReferenceAsOf != prev || b.CurrentAsOf != latest {
+		t.Errorf("CheckProduction resolved %+v, want %s and %s", s.Baseline, prev, latest)
+	}
+	if d := s.Drift; d == nil || d.ReferenceAsOf != prev || d.CurrentAsOf != latest {
+		t.Errorf("drift %+v, want %s vs %s", s.Drift, latest, prev)
+	}
+	v, err := dynamo.NewRegistry(f.ddb, f.registryTable).Get(t.Context(), model, 1)
+	if err != nil || v.AsOf != prev {
+		t.Errorf("bootstrap v1 trained on %q (%v), want %s", v.AsOf, err, prev)
+	}
+}
+
+// TestCheck runs `churnops check`'s checks on the emulator's stores after
+// the executions above: the registry in DynamoDB against the artifacts
+// (and their SHA-256) and datasets in S3 — nothing to report.
+func TestCheck(t *testing.T) {
+	f := shared(t)
+	p := &pipeline.Pipeline{Blobs: s3store.New(f.s3, f.bucket), Registry: dynamo.NewRegistry(f.ddb, f.registryTable)}
+	c := &statecheck.Checker{Pipeline: p, Models: []string{"churn-it-approved", "churn-it-rejected", "churn-it-missing", "churn-it-schedule"}}
+	findings, err := c.Check(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range findings {
+		t.Errorf("[%s] %s: %s", fd.Check, fd.Subject, fd.Problem)
 	}
 }

@@ -53,7 +53,7 @@ func TestRetrainLoop(t *testing.T) {
 		{
 			name: "bootstrap_then_no_drift", ref: 0, cur: 1, wantOutcome: "no_drift",
 			wantPath: []string{"CheckProduction", "BootstrapGate", "Bootstrap", "Train", "Evaluate", "PromotionGate",
-				"ApprovalGate", "Promote", "PhaseGate", "Bootstrapped", "Drift", "DriftGate", "NoRetrain", "Done"},
+				"ApprovalGate", "NoApprovalNeeded", "Promote", "PhaseGate", "Bootstrapped", "Drift", "DriftGate", "NoRetrain", "Done"},
 			wantStages:  map[int]registry.Stage{1: registry.StageProduction},
 			wantDecided: map[int]string{1: registry.OutcomePromoted},
 			newVersions: []int{1},
@@ -70,7 +70,7 @@ func TestRetrainLoop(t *testing.T) {
 		{
 			name: "label_shift_promoted", ref: 2, cur: 3, wantOutcome: registry.OutcomePromoted,
 			wantPath: []string{"CheckProduction", "BootstrapGate", "Drift", "DriftGate", "Retrain", "Train", "Evaluate",
-				"PromotionGate", "ApprovalGate", "Promote", "PhaseGate", "Done"},
+				"PromotionGate", "ApprovalGate", "NoApprovalNeeded", "Promote", "PhaseGate", "Done"},
 			wantStages:  map[int]registry.Stage{1: registry.StageArchived, 2: registry.StageNone, 3: registry.StageProduction},
 			wantDecided: map[int]string{1: registry.OutcomePromoted, 2: registry.OutcomeSkipped, 3: registry.OutcomePromoted},
 			newVersions: []int{3},

@@ -72,6 +72,8 @@ func candidate(model string, i int) registry.Version {
 		Metrics:         map[string]float64{"auc": 0.7 + float64(i)/100, "f1": 0.5},
 		AsOf:            "2024-01-31",
 		DataFingerprint: fmt.Sprintf("sha256:%04d", i),
+		ArtifactSHA256:  fmt.Sprintf("%064x", i+1),
+		RunID:           fmt.Sprintf("run-%d#retrain", i),
 	}
 }
 
@@ -87,6 +89,8 @@ func decision(outcome string, auc float64) registry.Decision {
 		Bar:               0.62,
 		Reason:            "contract test " + outcome,
 		ApprovalToken:     "token-" + outcome,
+		DecidedBy:         "arn:aws:iam::123456789012:user/reviewer-" + outcome,
+		Execution:         "arn:aws:states:local:000000000000:execution:churnops-retrain:" + outcome,
 		DecidedAt:         time.Date(2024, 2, 1, 10, 30, 0, 123456000, time.UTC),
 	}
 }
@@ -144,6 +148,7 @@ func equalDecision(a, b *registry.Decision) bool {
 func equalVersion(a, b registry.Version) bool {
 	return a.Model == b.Model && a.Version == b.Version && a.Stage == b.Stage &&
 		a.ArtifactKey == b.ArtifactKey && a.AsOf == b.AsOf && a.DataFingerprint == b.DataFingerprint &&
+		a.ArtifactSHA256 == b.ArtifactSHA256 && a.RunID == b.RunID &&
 		len(a.Metrics) == len(b.Metrics) && mapsEqual(a.Metrics, b.Metrics) &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) &&
 		equalDecision(a.Decision, b.Decision)
@@ -163,8 +168,8 @@ func fmtVersion(v registry.Version) string {
 	if v.Decision != nil {
 		d = fmt.Sprintf("%+v", *v.Decision)
 	}
-	return fmt.Sprintf("{v%d %s artifact=%q metrics=%v as_of=%q fp=%q created=%s updated=%s decision=%s}",
-		v.Version, v.Stage, v.ArtifactKey, v.Metrics, v.AsOf, v.DataFingerprint,
+	return fmt.Sprintf("{v%d %s artifact=%q sha256=%q metrics=%v as_of=%q fp=%q run=%q created=%s updated=%s decision=%s}",
+		v.Version, v.Stage, v.ArtifactKey, v.ArtifactSHA256, v.Metrics, v.AsOf, v.DataFingerprint, v.RunID,
 		v.CreatedAt.Format(time.RFC3339Nano), v.UpdatedAt.Format(time.RFC3339Nano), d)
 }
 

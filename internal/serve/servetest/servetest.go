@@ -233,7 +233,8 @@ func Users(n int, seed uint64, asOf string) []featurestore.Record {
 	return recs
 }
 
-// Blobs is an in-memory blob.Store. SetErr makes Gets fail.
+// Blobs is an in-memory blob.Store (it passes blobtest). SetErr makes Gets
+// fail.
 type Blobs struct {
 	mu   sync.RWMutex
 	data map[string][]byte
@@ -261,7 +262,13 @@ func (b *Blobs) Gets() int {
 }
 
 // Put implements blob.Store.
-func (b *Blobs) Put(_ context.Context, key string, data []byte) error {
+func (b *Blobs) Put(ctx context.Context, key string, data []byte) error {
+	if err := blob.CheckKey(key); err != nil {
+		return fmt.Errorf("put: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.data[key]; ok {
@@ -271,13 +278,16 @@ func (b *Blobs) Put(_ context.Context, key string, data []byte) error {
 	return nil
 }
 
-// Get implements blob.Store.
+// Get implements blob.Store; SetErr makes it fail.
 func (b *Blobs) Get(_ context.Context, key string) ([]byte, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.gets++
 	if b.err != nil {
 		return nil, b.err
+	}
+	if err := blob.CheckKey(key); err != nil {
+		return nil, fmt.Errorf("get: %w", err)
 	}
 	d, ok := b.data[key]
 	if !ok {
@@ -297,6 +307,9 @@ func (b *Blobs) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 
 // Delete implements blob.Store.
 func (b *Blobs) Delete(_ context.Context, key string) error {
+	if err := blob.CheckKey(key); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.data, key)
@@ -317,7 +330,8 @@ func (b *Blobs) List(_ context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
-// Registry is an in-memory registry.Registry. SetErr makes Production fail.
+// Registry is an in-memory registry.Registry (it passes registrytest).
+// SetErr makes Production fail.
 type Registry struct {
 	mu       sync.Mutex
 	versions map[string][]registry.Version
@@ -346,24 +360,39 @@ func (r *Registry) ProductionReads() int {
 
 // Register implements registry.Registry.
 func (r *Registry) Register(_ context.Context, v registry.Version) (registry.Version, error) {
+	if v.Model == "" {
+		return registry.Version{}, fmt.Errorf("register: empty model name: %w", registry.ErrInvalid)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now().UTC()
 	v.Version = len(r.versions[v.Model]) + 1
 	v.Stage, v.CreatedAt, v.UpdatedAt = registry.StageNone, now, now
+	if v.ArtifactKey == "" {
+		v.ArtifactKey = registry.ArtifactKey(v.Model, v.Version)
+	}
 	r.versions[v.Model] = append(r.versions[v.Model], v)
 	return v, nil
+}
+
+// version returns the stored version, or ErrNotFound; r.mu is held.
+func (r *Registry) version(model string, version int) (*registry.Version, error) {
+	vs := r.versions[model]
+	if version < 1 || version > len(vs) {
+		return nil, fmt.Errorf("%s v%d: %w", model, version, registry.ErrNotFound)
+	}
+	return &vs[version-1], nil
 }
 
 // Get implements registry.Registry.
 func (r *Registry) Get(_ context.Context, model string, version int) (registry.Version, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	vs := r.versions[model]
-	if version < 1 || version > len(vs) {
-		return registry.Version{}, fmt.Errorf("%s v%d: %w", model, version, registry.ErrNotFound)
+	v, err := r.version(model, version)
+	if err != nil {
+		return registry.Version{}, err
 	}
-	return vs[version-1], nil
+	return *v, nil
 }
 
 // List implements registry.Registry.
@@ -373,7 +402,7 @@ func (r *Registry) List(_ context.Context, model string) ([]registry.Version, er
 	return slices.Clone(r.versions[model]), nil
 }
 
-// Production implements registry.Registry.
+// Production implements registry.Registry; SetErr makes it fail.
 func (r *Registry) Production(_ context.Context, model string) (registry.Version, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -393,6 +422,10 @@ func (r *Registry) Production(_ context.Context, model string) (registry.Version
 func (r *Registry) Promote(_ context.Context, model string, version, expectedProduction int, d registry.Decision) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	cand, err := r.version(model, version)
+	if err != nil {
+		return err
+	}
 	vs := r.versions[model]
 	prod := 0
 	for _, v := range vs {
@@ -400,28 +433,32 @@ func (r *Registry) Promote(_ context.Context, model string, version, expectedPro
 			prod = v.Version
 		}
 	}
-	if prod != expectedProduction || version < 1 || version > len(vs) ||
-		(vs[version-1].Stage != registry.StageNone && vs[version-1].Stage != registry.StageArchived) {
+	if prod != expectedProduction || cand.Stage != registry.StageNone && cand.Stage != registry.StageArchived {
 		return fmt.Errorf("%s v%d: %w", model, version, registry.ErrConflict)
 	}
 	now := time.Now().UTC()
 	if prod > 0 {
 		vs[prod-1].Stage, vs[prod-1].UpdatedAt = registry.StageArchived, now
 	}
-	vs[version-1].Stage, vs[version-1].UpdatedAt = registry.StageProduction, now
-	vs[version-1].Decision = &d
+	cand.Stage, cand.UpdatedAt, cand.Decision = registry.StageProduction, now, &d
 	return nil
 }
 
 // Decide implements registry.Registry.
 func (r *Registry) Decide(_ context.Context, model string, version int, stage registry.Stage, d registry.Decision) error {
+	if stage != registry.StageNone && stage != registry.StageRejected {
+		return fmt.Errorf("decide %s v%d: stage %q: %w", model, version, stage, registry.ErrInvalid)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	vs := r.versions[model]
-	if version < 1 || version > len(vs) || vs[version-1].Stage != registry.StageNone {
-		return fmt.Errorf("%s v%d: %w", model, version, registry.ErrConflict)
+	v, err := r.version(model, version)
+	if err != nil {
+		return err
 	}
-	vs[version-1].Stage, vs[version-1].Decision = stage, &d
+	if v.Stage != registry.StageNone {
+		return fmt.Errorf("%s v%d is %s: %w", model, version, v.Stage, registry.ErrConflict)
+	}
+	v.Stage, v.UpdatedAt, v.Decision = stage, time.Now().UTC(), &d
 	return nil
 }
 
