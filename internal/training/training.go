@@ -80,32 +80,56 @@ func categoryIndex(cats []string, s string) float64 {
 
 // Params are the training parameters of a churn model.
 type Params struct {
-	// GBDT are the learner's hyper-parameters.
+	// GBDT are the learner's hyper-parameters: what the data and the
+	// procedure are (class weights, bins, early stopping, seed). Its
+	// capacity fields are overridden by Capacities when those are set.
 	GBDT gbdt.Params
+	// Capacities are the candidate capacities gbdt.Search tries, in order,
+	// by early stopping on held-out train users.
+	Capacities []gbdt.Capacity
 	// Threshold is the decision threshold stored in the model and used for
 	// F1, precision, recall and accuracy.
 	Threshold float64
 }
 
-// DefaultParams returns the parameters churnops trains with. They were
-// chosen by 5-fold cross-validation over the train users of the lab's two
-// months (bench/compare/tune; validation users are never looked at): depth-2
-// trees (the churn signal is close to additive), learning rate 0.05, at
-// least 50 users per leaf, balanced class weights (so that 0.5 is a useful
-// threshold for F1 and recall), half the features per tree, and early
-// stopping on 20% of the train users followed by a refit on all of them.
-// See bench/compare for the comparison with XGBoost and a random forest.
+// DefaultParams returns the parameters churnops trains with: one recipe for
+// a month of a few thousand customers (the lab's) and for millions.
+//
+// 20% of the train users (stratified by label, drawn with the seed) are
+// held out, and two capacities are tried on them by early stopping (50
+// rounds without improvement of the balanced log loss):
+//
+//  1. large trees (31 leaves, at least 20 users each, learning rate 0.1, up
+//     to 300 rounds), the shape of scikit-learn's and LightGBM's defaults:
+//     on a large month they keep improving for hundreds of rounds and are
+//     the fast way to fit it;
+//  2. depth-2 trees (at least 50 users per leaf, half the features per
+//     tree, learning rate 0.05, up to 1,000 rounds): on a small, noisy
+//     month such as the lab's, large trees overfit within a few dozen
+//     rounds, and these were the best of a 5-fold cross-validation over
+//     the lab months' train users (bench/compare/tune).
+//
+// The second is only tried when the first stops before half its rounds
+// (gbdt.Search), and the lower hold-out loss wins. The winner then boosts
+// a quarter more rounds on all train users, hold-out included
+// (gbdt.Params.ExtendOnAll), instead of being trained again from scratch.
+// Classes are balanced (so 0.5 is a useful threshold for F1 and recall).
+// See bench/compare for the comparison with scikit-learn, XGBoost and
+// LightGBM at both sizes.
 func DefaultParams() Params {
 	p := gbdt.DefaultParams()
-	p.Rounds = 1000
-	p.LearningRate = 0.05
-	p.MaxDepth, p.MaxLeaves = 2, 4
-	p.MinSamplesLeaf = 50
-	p.Lambda = 1
 	p.Balanced = true
-	p.Subsample, p.ColSample = 1, 0.5
-	p.EarlyStoppingRounds, p.EarlyStoppingFraction, p.Refit = 50, 0.2, true
-	return Params{GBDT: p, Threshold: gbdt.DefaultThreshold}
+	p.Subsample = 1
+	p.EarlyStoppingRounds, p.EarlyStoppingFraction = 50, 0.2
+	p.Refit, p.ExtendOnAll = false, true
+	caps := []gbdt.Capacity{
+		{MaxLeaves: 31, MaxDepth: 0, LearningRate: 0.1, Rounds: 300, MinSamplesLeaf: 20, Lambda: 1, ColSample: 1},
+		{MaxLeaves: 4, MaxDepth: 2, LearningRate: 0.05, Rounds: 1000, MinSamplesLeaf: 50, Lambda: 1, ColSample: 0.5},
+	}
+	// The base parameters are the last capacity, for callers that train
+	// p.GBDT alone.
+	p = caps[len(caps)-1].Apply(p)
+	return Params{GBDT: p, Capacities: caps, Threshold: gbdt.DefaultThreshold}
 }
 
 // Metrics are the scores a training or evaluation run reports, with the
@@ -172,7 +196,7 @@ func Train(m *snapshot.Month, p Params) (*Result, error) {
 		return nil, ErrNoValidationUsers
 	}
 	start := time.Now()
-	model, err := gbdt.Train(DatasetOf(train), p.GBDT)
+	model, err := gbdt.Search(DatasetOf(train), p.GBDT, p.Capacities)
 	if err != nil {
 		return nil, fmt.Errorf("training: fit on %d train users of %s: %w", len(train), asOf(m), err)
 	}
