@@ -104,8 +104,9 @@ func TestSearch(t *testing.T) {
 			if i := tt.winner; cands[i].BestIteration != m.Meta.BestIteration || cands[i].HoldoutLogLoss != m.Meta.HoldoutLogLoss {
 				t.Errorf("meta %+v, winner %+v", m.Meta, cands[i])
 			}
-			// ExtendOnAll: a quarter more rounds (hold-out 20%).
-			if want := m.Meta.BestIteration + int(math.Round(float64(m.Meta.BestIteration)*0.25)); m.NumTrees() != want {
+			// ExtendOnAll: best * hold-out / fit more rounds.
+			meta := m.Meta
+			if want := meta.BestIteration + int(math.Round(float64(meta.BestIteration)*float64(meta.HoldoutRows)/float64(meta.FitRows))); m.NumTrees() != want {
 				t.Errorf("%d trees, best iteration %d: want %d", m.NumTrees(), m.Meta.BestIteration, want)
 			}
 			if m.Meta.FitRows+m.Meta.HoldoutRows != tt.d.Rows() {
@@ -176,4 +177,23 @@ func interactionData(tb testing.TB, n int, seed uint64) gbdt.Dataset {
 		}
 	}
 	return d
+}
+
+// TestEarlyStoppingMaxRows: the hold-out is EarlyStoppingFraction of the
+// rows, at most EarlyStoppingMaxRows (one class's rounding either way).
+func TestEarlyStoppingMaxRows(t *testing.T) {
+	d := logisticData(t, 3000, 4)
+	for _, tt := range []struct{ max, want int }{{0, 600}, {1000, 600}, {300, 300}} {
+		p := gbdt.DefaultParams()
+		p.Rounds, p.EarlyStoppingRounds, p.EarlyStoppingMaxRows = 20, 5, tt.max
+		m := train(t, d, p)
+		if got := m.Meta.HoldoutRows; got < tt.want-1 || got > tt.want+1 || m.Meta.FitRows+got != 3000 {
+			t.Errorf("max %d: hold-out %d, fit %d rows; want a hold-out of %d", tt.max, got, m.Meta.FitRows, tt.want)
+		}
+	}
+	p := gbdt.DefaultParams()
+	p.EarlyStoppingMaxRows = -1
+	if _, err := gbdt.Train(d, p); !errors.Is(err, gbdt.ErrInvalidParams) {
+		t.Errorf("negative max rows: %v", err)
+	}
 }

@@ -85,7 +85,11 @@ func prepare(d *Dataset, p *Params, rng *splitmix) *prepared {
 	order := make([]int32, 0, n)
 	nfit := n
 	if p.EarlyStoppingRounds > 0 {
-		fit, hold := stratifiedSplit(d.Label, p.EarlyStoppingFraction, rng)
+		frac := p.EarlyStoppingFraction
+		if p.EarlyStoppingMaxRows > 0 {
+			frac = min(frac, float64(p.EarlyStoppingMaxRows)/float64(n))
+		}
+		fit, hold := stratifiedSplit(d.Label, frac, rng)
 		order = append(append(order, fit...), hold...)
 		nfit = len(fit)
 	} else {
@@ -188,7 +192,7 @@ func Search(d Dataset, p Params, caps []Capacity) (*Model, error) {
 			r := bo.run(rounds)
 			trees, base = r.trees, r.base
 		case p.ExtendOnAll:
-			more := int(math.Round(float64(best.best) * p.EarlyStoppingFraction / (1 - p.EarlyStoppingFraction)))
+			more := int(math.Round(float64(best.best) * float64(n-pr.nfit) / float64(pr.nfit)))
 			trees = best.extend(more)
 		}
 	}
