@@ -103,18 +103,26 @@ test-integration:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 
-# bench-compare: churnops' GBDT against XGBoost (hist, 300 rounds, depth 4,
-# lr 0.05, balanced) and a scikit-learn random forest on the lab's months,
-# same train/validation users, single-threaded fits. Installs Debian's
-# python3-sklearn and python3-xgboost if missing (baseline only, never a
-# runtime dependency).
+# bench-compare: churnops' GBDT against scikit-learn's HistGradientBoosting,
+# XGBoost (hist), LightGBM and (lab mode) a random forest, on the same
+# train/validation users, in the same run, with medians of repeated fits.
+# The peers are pinned and installed from PyPI into .venv-bench
+# (bench/compare/venv.sh; benchmark baselines, never a runtime dependency).
+#   make bench-compare                      the lab's months, 1 thread
+#   make bench-compare SCALE=1000000        `churnops gen --users 1000000`
+#                                           in $(BENCH_TMP), 1 and 2 threads
+# THREADS (e.g. 1,2) and REPS override the defaults; the generated month and
+# the encoded sets are deleted at the end.
 STREAMFLOW_DATA ?= ../shared/data/streamflow
+SCALE ?=
+THREADS ?=
+REPS ?=
+BENCH_TMP ?= /tmp
 .PHONY: bench-compare
 bench-compare:
-	@/usr/bin/python3 -c 'import sklearn, xgboost' 2>/dev/null || { \
-		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-		$$sudo apt-get update && $$sudo apt-get install -y python3-sklearn python3-xgboost; }
-	$(GO) run ./bench/compare -data $(STREAMFLOW_DATA)
+	@py=$$(bench/compare/venv.sh) && \
+	$(GO) run ./bench/compare -python "$$py" -data $(STREAMFLOW_DATA) -tmp $(BENCH_TMP) \
+		$(if $(SCALE),-scale $(SCALE)) $(if $(THREADS),-threads $(THREADS)) $(if $(REPS),-reps $(REPS))
 
 bench-serve: ## load test of `churnops serve` on demo data and of a net/http baseline (loopback, bounded; server and load generator on their own CPUs, LAYOUT=shared to float): throughput, p50/p99, closed and open loop
 	bash bench/serve/run.sh
