@@ -112,7 +112,9 @@ bench:
 #   make bench-compare SCALE=1000000        `churnops gen --users 1000000`
 #                                           in $(BENCH_TMP), 1 and 2 threads
 # THREADS (e.g. 1,2) and REPS override the defaults; the generated month and
-# the encoded sets are deleted at the end.
+# the encoded sets are deleted at the end. On a shared machine, run it with
+# OMP_WAIT_POLICY=PASSIVE: the peers' OpenMP threads otherwise spin while
+# waiting for a core, and a 2-thread fit can take ten times its 1-thread one.
 STREAMFLOW_DATA ?= ../shared/data/streamflow
 SCALE ?=
 THREADS ?=

@@ -33,6 +33,7 @@ every model with the same Go metric code.
 import json
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -79,6 +80,9 @@ def make(name, threads, spw):
 
 
 def main():
+    # LightGBM names the columns of a NumPy array it is fitted on, then
+    # warns that the validation array has no names: noise.
+    warnings.filterwarnings("ignore", message="X does not have valid feature names")
     d, reps, threads, names = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(",")
     from sklearn.metrics import roc_auc_score
     Xtr, ytr = load(d + "/train.f64")

@@ -23,7 +23,7 @@ const blockRows = 8192
 // minParallelWork is the least work (row visits) worth handing to other
 // goroutines; below it a piece list runs on the caller's goroutine. It only
 // decides where pieces run, never what they compute.
-const minParallelWork = 1 << 15
+const minParallelWork = 1 << 14
 
 // forEach calls f(i) for every i in [0, n), spread over up to GOMAXPROCS
 // goroutines when work (the total row visits) is large enough. f must only

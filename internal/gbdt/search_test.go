@@ -16,10 +16,10 @@ import (
 // dataset is large enough for every parallel path (histograms per feature,
 // blocks of rows for gradients, partitions and the hold-out).
 func TestDeterministicAcrossCores(t *testing.T) {
-	d := logisticData(t, 40000, 17)
+	d := logisticData(t, 24000, 17)
 	caps := []gbdt.Capacity{
-		{MaxLeaves: 31, LearningRate: 0.3, Rounds: 40, MinSamplesLeaf: 20, Lambda: 1, ColSample: 1},
-		{MaxLeaves: 4, MaxDepth: 2, LearningRate: 0.1, Rounds: 60, MinSamplesLeaf: 50, Lambda: 1, ColSample: 0.5},
+		{MaxLeaves: 31, LearningRate: 0.3, Rounds: 30, MinSamplesLeaf: 20, Lambda: 1, ColSample: 1},
+		{MaxLeaves: 4, MaxDepth: 2, LearningRate: 0.1, Rounds: 40, MinSamplesLeaf: 50, Lambda: 1, ColSample: 0.5},
 	}
 	tests := []struct {
 		name   string
@@ -34,7 +34,7 @@ func TestDeterministicAcrossCores(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := gbdt.DefaultParams()
-			p.Rounds, p.MaxLeaves, p.MaxDepth = 30, 31, 0
+			p.Rounds, p.MaxLeaves, p.MaxDepth = 15, 31, 0
 			tt.mutate(&p)
 			var first []byte
 			for _, procs := range []int{1, 2, 4} {
