@@ -62,12 +62,11 @@ func Train(d Dataset, p Params) (*Model, error) {
 // rows come first (in their original order) and the hold-out rows after
 // them, binned, with weights.
 type prepared struct {
-	b          *binned
-	label, w   []float64
-	nfit       int // rows [0, nfit) fit, [nfit, n) are held out
-	pos        int
-	spw        float64
-	fitSamples int
+	b        *binned
+	label, w []float64
+	nfit     int // rows [0, nfit) fit, [nfit, n) are held out
+	pos      int
+	spw      float64
 }
 
 func prepare(d *Dataset, p *Params, rng *splitmix) *prepared {
