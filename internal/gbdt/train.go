@@ -426,24 +426,26 @@ func logLoss(y, x float64) float64 {
 // datasetHash fingerprints a dataset (spec, cells, labels, weights).
 func datasetHash(d *Dataset) string {
 	h := sha256.New()
-	var buf [8]byte
-	put := func(v float64) {
-		binary.LittleEndian.PutUint64(buf[:], math.Float64bits(v))
-		h.Write(buf[:])
-	}
 	for _, f := range d.Features {
 		fmt.Fprintf(h, "%q %t %q\n", f.Name, f.Categorical, f.Categories)
 	}
-	for _, col := range d.Cols {
-		for _, v := range col {
-			put(v)
+	// Values little-endian, 8 bytes each, written a buffer at a time (one
+	// Write per value cost more than the hashing on a month of millions).
+	buf := make([]byte, 0, 1<<16)
+	put := func(vs []float64) {
+		for _, v := range vs {
+			if len(buf) == cap(buf) {
+				h.Write(buf)
+				buf = buf[:0]
+			}
+			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
 		}
 	}
-	for _, v := range d.Label {
-		put(v)
+	for _, col := range d.Cols {
+		put(col)
 	}
-	for _, v := range d.Weight {
-		put(v)
-	}
+	put(d.Label)
+	put(d.Weight)
+	h.Write(buf)
 	return hex.EncodeToString(h.Sum(nil))
 }
