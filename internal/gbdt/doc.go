@@ -53,7 +53,7 @@
 //   - Capacity by early stopping: Search trains one candidate per Capacity
 //     (tree shape, learning rate, rounds, leaf size, L2, column sampling) on
 //     the same bins and hold-out, going down the list while candidates stop
-//     before half their rounds, and keeps the lowest hold-out loss
+//     before the last tenth of their rounds, and keeps the lowest hold-out loss
 //     (Meta.Candidates). Params.ExtendOnAll then boosts the winner a few
 //     more rounds on all rows, hold-out included, so the model sees every
 //     row without training again from scratch (Params.Refit, kept for

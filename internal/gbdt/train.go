@@ -118,8 +118,9 @@ func prepare(d *Dataset, p *Params, rng *splitmix) *prepared {
 // is lowest. Each capacity sets the shape of the trees and the pace of
 // boosting (Capacity), the rest of p is shared. It goes down the list only
 // while the candidates stop early: a candidate whose hold-out loss still
-// improves past half its rounds has the capacity the data supports, and a
-// smaller one would only be slower. With no caps it trains p alone (Train).
+// improved in the last tenth of its rounds has not used up the data, and a
+// smaller one would only be slower to fit it (the next is tried when
+// best iteration <= 90% of Rounds). With no caps it trains p alone (Train).
 //
 // The winner's Params are p with its capacity; Meta.Candidates records
 // every capacity tried. With ExtendOnAll the winner then boosts more rounds
@@ -165,7 +166,7 @@ func Search(d Dataset, p Params, caps []Capacity) (*Model, error) {
 		if best == nil || r.bestLoss < best.bestLoss {
 			best = r
 		}
-		if pr.nfit == n || 2*r.best >= c.Rounds {
+		if pr.nfit == n || 10*r.best > 9*c.Rounds {
 			break
 		}
 	}

@@ -111,7 +111,8 @@ type Params struct {
 //     these were the best of a 5-fold cross-validation over the lab months'
 //     train users (bench/compare/tune).
 //
-// The second is only tried when the first stops before half its rounds
+// The second is only tried when the first stops improving before the last
+// tenth of its rounds
 // (gbdt.Search), and the lower hold-out loss wins. The winner then boosts
 // best * hold-out / fit more rounds on all train users, hold-out included
 // (gbdt.Params.ExtendOnAll), instead of being trained again from scratch.
