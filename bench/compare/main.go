@@ -5,7 +5,8 @@
 // generates one month of N customers with `churnops gen --users N` into a
 // temporary directory (deleted at the end) and takes that. For each month
 // it splits users by user hash (snapshot.IsValidation), fits churnops on
-// the train users (training.Train, default parameters) -reps times for
+// the train users (training.Fit, training.Train's fit, default parameters;
+// timed alone, like the peers' fits) -reps times for
 // each thread count of -threads (GOMAXPROCS), checks that every fit gave
 // the same model byte for byte, writes the same encoded train and
 // validation users for compare.py, runs the peers there (scikit-learn
