@@ -20,10 +20,14 @@ import (
 // sum taken block by block, do not depend on the number of cores.
 const blockRows = 8192
 
-// minParallelWork is the least work (row visits) worth handing to other
-// goroutines; below it a piece list runs on the caller's goroutine. It only
-// decides where pieces run, never what they compute.
-const minParallelWork = 1 << 14
+// minParallelWork is the least work (row visits, weighted by their cost)
+// worth handing to other goroutines; below it a piece list runs on the
+// caller's goroutine. Waking a goroutine on another core costs microseconds
+// on an idle machine and can cost milliseconds on a busy one, so only
+// pieces of a good tenth of a millisecond or more are spread. It only
+// decides where pieces run, never what they compute (tests lower it to run
+// every path in parallel on small data).
+var minParallelWork = 1 << 16
 
 // forEach calls f(i) for every i in [0, n), spread over up to GOMAXPROCS
 // goroutines when work (the total row visits) is large enough. f must only

@@ -12,9 +12,10 @@ import (
 )
 
 // TestDeterministicAcrossCores: training splits its work over GOMAXPROCS
-// goroutines, and the model must not depend on how many there are. The
-// dataset is large enough for every parallel path (histograms per feature,
-// blocks of rows for gradients, partitions and the hold-out).
+// goroutines, and the model must not depend on how many there are. Every
+// piece list runs in parallel here, and the dataset has several blocks of
+// rows (histograms per feature; blocks for gradients, partitions, the
+// hold-out, binning).
 func TestDeterministicAcrossCores(t *testing.T) {
 	d := logisticData(t, 24000, 17)
 	caps := []gbdt.Capacity{
@@ -31,6 +32,7 @@ func TestDeterministicAcrossCores(t *testing.T) {
 		{"search, extended on all rows", func(p *gbdt.Params) { p.EarlyStoppingRounds, p.ExtendOnAll, p.Balanced = 5, true, true }, caps},
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer gbdt.SetMinParallelWork(1)() // every piece list in parallel, however small
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := gbdt.DefaultParams()

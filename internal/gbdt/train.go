@@ -309,7 +309,7 @@ func (bo *booster) round(nfit int) ttree {
 	if len(g.grad) < nfit {
 		g.grad = make([]gradPair, nfit)
 	}
-	forEach(blocks(nfit), nfit, func(b int) {
+	forEach(blocks(nfit), 4*nfit, func(b int) {
 		lo, hi := blockRange(b, nfit)
 		for i := lo; i < hi; i++ {
 			pp := sigmoid(raw[i])
@@ -353,7 +353,7 @@ func (bo *booster) round(nfit int) ttree {
 	if dense {
 		g.addLeafValues(raw) // every fit row is in a leaf of t
 	} else {
-		forEach(blocks(nfit), nfit, func(b int) {
+		forEach(blocks(nfit), 4*nfit, func(b int) {
 			lo, hi := blockRange(b, nfit)
 			for i := lo; i < hi; i++ {
 				raw[i] += t.predict(pr.b, int32(i))
@@ -370,7 +370,7 @@ func (bo *booster) holdoutLoss(t *ttree) float64 {
 	hold := len(pr.label) - pr.nfit
 	nb := blocks(hold)
 	sums := make([][2]float64, nb)
-	forEach(nb, hold, func(b int) {
+	forEach(nb, 8*hold, func(b int) {
 		lo, hi := blockRange(b, hold)
 		var loss, wsum float64
 		for i := pr.nfit + lo; i < pr.nfit+hi; i++ {

@@ -355,7 +355,7 @@ func (g *grower) partition(l *leafState, n *tnode) int {
 	}
 	nleft := g.nleft[:nb+1]
 	tmp := g.scratch[l.start:l.end]
-	forEach(nb, len(rows), func(b int) {
+	forEach(nb, 2*len(rows), func(b int) {
 		lo, hi := blockRange(b, len(rows))
 		// Left rows to the front of the block's part of tmp, right rows
 		// to its back (reversed, put right below).
@@ -375,7 +375,7 @@ func (g *grower) partition(l *leafState, n *tnode) int {
 		nleft[b+1] += nleft[b]
 	}
 	mid := nleft[nb]
-	forEach(nb, len(rows), func(b int) {
+	forEach(nb, 2*len(rows), func(b int) {
 		lo, hi := blockRange(b, len(rows))
 		nl := nleft[b+1] - nleft[b]
 		copy(rows[nleft[b]:], tmp[lo:lo+nl])
