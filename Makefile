@@ -165,11 +165,18 @@ docs-screenshot:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 
-# bench-compare: churnops' GBDT against XGBoost (hist, 300 rounds, depth 4,
-# lr 0.05, balanced) and a scikit-learn random forest on the lab's months,
-# same train/validation users, single-threaded fits. Installs Debian's
-# python3-sklearn and python3-xgboost if missing (baseline only, never a
-# runtime dependency).
+# bench-compare: churnops' GBDT against scikit-learn's HistGradientBoosting,
+# XGBoost (hist), LightGBM and (lab mode) a random forest, on the same
+# train/validation users, in the same run, with medians of repeated fits.
+# The peers are pinned and installed from PyPI into .venv-bench
+# (bench/compare/venv.sh; benchmark baselines, never a runtime dependency).
+#   make bench-compare                      the lab's months, 1 thread
+#   make bench-compare SCALE=1000000        `churnops gen --users 1000000`
+#                                           in $(BENCH_TMP), 1 and 2 threads
+# THREADS (e.g. 1,2) and REPS override the defaults; the generated month and
+# the encoded sets are deleted at the end. On a shared machine, run it with
+# OMP_WAIT_POLICY=PASSIVE: the peers' OpenMP threads otherwise spin while
+# waiting for a core, and a 2-thread fit can take ten times its 1-thread one.
 STREAMFLOW_DATA ?= ../shared/data/streamflow
 # check-export: `churnops model export --format xgboost-json` loaded by
 # XGBoost (pinned pip xgboost-cpu in .venv-xgboost, test tooling only) must
@@ -180,12 +187,15 @@ STREAMFLOW_DATA ?= ../shared/data/streamflow
 check-export:
 	CHURNOPS_REQUIRE_SAMPLES=$(CHURNOPS_REQUIRE_SAMPLES) STREAMFLOW_DATA=$(STREAMFLOW_DATA) scripts/check-export.sh
 
+SCALE ?=
+THREADS ?=
+REPS ?=
+BENCH_TMP ?= /tmp
 .PHONY: bench-compare
 bench-compare:
-	@/usr/bin/python3 -c 'import sklearn, xgboost' 2>/dev/null || { \
-		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-		$$sudo apt-get update && $$sudo apt-get install -y python3-sklearn python3-xgboost; }
-	$(GO) run ./bench/compare -data $(STREAMFLOW_DATA)
+	@py=$$(bench/compare/venv.sh) && \
+	$(GO) run ./bench/compare -python "$$py" -data $(STREAMFLOW_DATA) -tmp $(BENCH_TMP) \
+		$(if $(SCALE),-scale $(SCALE)) $(if $(THREADS),-threads $(THREADS)) $(if $(REPS),-reps $(REPS))
 
 bench-serve: ## load test of `churnops serve` on demo data and of a net/http baseline (loopback, bounded; server and load generator on their own CPUs, LAYOUT=shared to float): throughput, p50/p99, closed and open loop
 	bash bench/serve/run.sh

@@ -1,44 +1,41 @@
-// Command compare checks churnops' GBDT against the baselines of the
-// acceptance bar on the lab's real months: for each month it splits users
-// by user hash (snapshot.IsValidation), trains churnops on the train users
-// (training.Train, default parameters), writes the same encoded train and
-// validation users to a temporary directory, runs compare.py (XGBoost hist
-// and a scikit-learn random forest, both single-threaded) on them, scores
-// every model's validation predictions with internal/metrics, and prints
-// one table: model | val AUC | fit time.
+// Command compare measures churnops' GBDT against its peers on the same
+// train and validation users, in the same run.
 //
-// Run it with `make bench-compare`, or from the repository root:
+// Lab mode (the default) takes the lab's real months. Scale mode (-scale N)
+// generates one month of N customers with `churnops gen --users N` into a
+// temporary directory (deleted at the end) and takes that. For each month
+// it splits users by user hash (snapshot.IsValidation), fits churnops on
+// the train users (training.Fit, training.Train's fit, default parameters;
+// timed alone, like the peers' fits) -reps times for
+// each thread count of -threads (GOMAXPROCS), checks that every fit gave
+// the same model byte for byte, writes the same encoded train and
+// validation users for compare.py, runs the peers there (scikit-learn
+// HistGradientBoosting, XGBoost hist, LightGBM, and in lab mode a random
+// forest) on the same number of threads (n_jobs / nthread / num_threads and
+// OMP_NUM_THREADS), scores every model's validation predictions with
+// internal/metrics, and prints one table: fit time (median of the fits),
+// validation AUC, and each peer's fit time and AUC against churnops' at the
+// same thread count.
 //
-//	go run ./bench/compare -data ../shared/data/streamflow
+// The peers come from PyPI, pinned, in the venv bench/compare/venv.sh
+// creates (.venv-bench, git-ignored): benchmark baselines, never a runtime
+// dependency. Run it with `make bench-compare [SCALE=1000000]`, or:
 //
-// The Go side runs with GOMAXPROCS=1 so the fit times compare
-// single-threaded runs. Training is deterministic, so churnops and XGBoost
-// are each fitted -reps times (default 5) and the median fit time is shown:
-// on a shared machine a single timing is mostly noise.
+//	go run ./bench/compare -python "$(bench/compare/venv.sh)" -data ../shared/data/streamflow
+//	go run ./bench/compare -python "$(bench/compare/venv.sh)" -scale 1000000 -tmp /tmp
+//
+// On a shared machine a single timing is mostly noise: compare the figures
+// of one run side by side, and re-measure on a quiet machine.
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
-
-	"github.com/churnops/churnops/internal/gbdt"
-	"github.com/churnops/churnops/internal/metrics"
-	"github.com/churnops/churnops/internal/snapshot"
-	"github.com/churnops/churnops/internal/training"
 )
 
 // knownAsOf are the as_of dates the course pipeline gives the lab's months.
@@ -47,204 +44,106 @@ var knownAsOf = map[string]string{"month_000": "2024-01-31", "month_001": "2024-
 type config struct {
 	data    string
 	months  []string
+	scale   int
+	seed    int
+	tmp     string
 	python  string
 	script  string
-	keepDir bool
+	models  []string
+	threads []int
 	reps    int
+	keep    bool
 }
 
 func main() {
 	var c config
-	var months string
-	flag.StringVar(&c.data, "data", "../shared/data/streamflow", "directory holding the month_XXX directories")
-	flag.StringVar(&months, "months", "month_000,month_001", "comma-separated months to compare")
-	flag.StringVar(&c.python, "python", "/usr/bin/python3", "Python with xgboost and scikit-learn")
-	flag.StringVar(&c.script, "script", "bench/compare/compare.py", "baseline script")
-	flag.BoolVar(&c.keepDir, "keep", false, "keep the temporary directories with the encoded sets")
-	flag.IntVar(&c.reps, "reps", 5, "fits of churnops and XGBoost per month; fit time is the median")
+	var months, models, threads string
+	flag.StringVar(&c.data, "data", "../shared/data/streamflow", "lab mode: directory holding the month_XXX directories")
+	flag.StringVar(&months, "months", "month_000,month_001", "lab mode: comma-separated months to compare")
+	flag.IntVar(&c.scale, "scale", 0, "scale mode: generate one month of this many customers (churnops gen --users N)")
+	flag.IntVar(&c.seed, "seed", 42, "scale mode: generator seed")
+	flag.StringVar(&c.tmp, "tmp", "", "where the generated month and the encoded sets go (default: the system's temporary directory)")
+	flag.StringVar(&c.python, "python", ".venv-bench/bin/python", "Python with the pinned peers (bench/compare/venv.sh prints it)")
+	flag.StringVar(&c.script, "script", "bench/compare/compare.py", "peers script")
+	flag.StringVar(&models, "models", "", "peers (hgb, xgboost, lightgbm, random_forest); default: all four in lab mode, the first three at scale")
+	flag.StringVar(&threads, "threads", "", "comma-separated thread counts (default: 1 in lab mode, 1,2 at scale)")
+	flag.IntVar(&c.reps, "reps", 0, "fits per model and thread count; fit time is the median (default: 5 in lab mode, 3 at scale)")
+	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (generated month, encoded sets)")
 	flag.Parse()
 	c.months = strings.Split(months, ",")
-	if c.reps < 1 {
-		fmt.Fprintln(os.Stderr, "compare: -reps must be >= 1")
+	c.models = split(models, "hgb,xgboost,lightgbm,random_forest", "hgb,xgboost,lightgbm", c.scale > 0)
+	var err error
+	if c.threads, err = ints(split(threads, "1", "1,2", c.scale > 0)); err != nil || c.reps < 0 {
+		fmt.Fprintln(os.Stderr, "compare: bad -threads or -reps")
 		os.Exit(2)
 	}
-	runtime.GOMAXPROCS(1)
+	if c.reps == 0 {
+		c.reps = 5
+		if c.scale > 0 {
+			c.reps = 3
+		}
+	}
 	if err := run(c, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "compare:", err)
 		os.Exit(1)
 	}
 }
 
-// row is one line of the result table.
-type row struct {
-	month, model string
-	auc, fitS    float64
-	note         string
+func split(s, lab, scale string, atScale bool) []string {
+	if s == "" {
+		s = lab
+		if atScale {
+			s = scale
+		}
+	}
+	return strings.Split(s, ",")
+}
+
+func ints(ss []string) ([]int, error) {
+	out := make([]int, len(ss))
+	for i, s := range ss {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, errors.New("bad count " + s)
+		}
+		out[i] = n
+	}
+	return out, nil
 }
 
 func run(c config, out io.Writer) error {
-	var rows []row
-	for _, name := range c.months {
-		r, err := compareMonth(c, name)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		rows = append(rows, r...)
-	}
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
-	fmt.Fprintln(tw, "month\tmodel\tval AUC\tfit time (s, 1 thread)\t")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%.4f\t%.3f\t%s\n", r.month, r.model, r.auc, r.fitS, r.note)
-	}
-	return tw.Flush()
-}
-
-func compareMonth(c config, name string) ([]row, error) {
-	asOfText, ok := knownAsOf[name]
-	if !ok {
-		asOfText = time.Now().UTC().Format(snapshot.DateLayout)
-	}
-	asOf, err := snapshot.ParseAsOf(asOfText)
+	work, err := os.MkdirTemp(c.tmp, "churnops-compare-")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	m, err := snapshot.Load(filepath.Join(c.data, name), asOf)
-	if err != nil {
-		return nil, err
-	}
-	// Training is deterministic, so repeated fits only measure time; the
-	// median resists the noise of a shared machine.
-	var res *training.Result
-	var times []float64
-	for range c.reps {
-		r, err := training.Train(m, training.DefaultParams())
-		if err != nil {
-			return nil, err
-		}
-		if res != nil && r.Metrics.AUC != res.Metrics.AUC {
-			return nil, fmt.Errorf("training is not deterministic: AUC %v then %v", res.Metrics.AUC, r.Metrics.AUC)
-		}
-		res = r
-		times = append(times, r.Metrics.TrainTimeS)
-	}
-	model := res.Model
-	// Per-row latency on this month's validation users.
-	train, val := m.Split()
-	vd := training.DatasetOf(val)
-	x := make([]float64, model.NumFeatures())
-	const reps = 20
-	t0 := time.Now()
-	var sink float64
-	for range reps {
-		for i := range len(val) {
-			for j := range x {
-				x[j] = vd.Cols[j][i]
-			}
-			sink += model.PredictProba(x)
-		}
-	}
-	perRow := time.Since(t0).Seconds() / float64(reps*len(val)) * 1e6
-	_ = sink
-
-	rows := []row{{
-		month: name, model: "churnops gbdt", auc: res.Metrics.AUC, fitS: median(times),
-		note: fmt.Sprintf(" median of %d fits, %d trees, %.2f µs/row predict, %d train / %d val users", len(times), model.NumTrees(), perRow, len(train), len(val)),
-	}}
-
-	dir, err := os.MkdirTemp("", "churnops-compare-")
-	if err != nil {
-		return nil, err
-	}
-	if !c.keepDir {
-		defer os.RemoveAll(dir)
+	if c.keep {
+		fmt.Fprintln(os.Stderr, "compare: keeping", work)
 	} else {
-		fmt.Fprintln(os.Stderr, "encoded sets in", dir)
+		defer os.RemoveAll(work)
 	}
-	td := training.DatasetOf(train)
-	if err := writeEncoded(filepath.Join(dir, "train.csv"), &td); err != nil {
-		return nil, err
-	}
-	if err := writeEncoded(filepath.Join(dir, "val.csv"), &vd); err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(c.python, c.script, dir, strconv.Itoa(c.reps))
-	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("run %s %s: %w", c.python, c.script, err)
-	}
-	sc := bufio.NewScanner(&stdout)
-	for sc.Scan() {
-		var r struct {
-			Model      string  `json:"model"`
-			FitS       float64 `json:"fit_s"`
-			SklearnAUC float64 `json:"sklearn_auc"`
-			Version    string  `json:"version"`
-			Fits       int     `json:"fits"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("baseline output %q: %w", sc.Text(), err)
-		}
-		scores, err := readScores(filepath.Join(dir, r.Model+"_scores.csv"))
+	var rows []row
+	if c.scale > 0 {
+		dir, err := generate(c, work)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		auc, err := metrics.AUC(vd.Label, scores)
+		r, err := compareMonth(c, work, dir, fmt.Sprintf("gen %d", c.scale), "2024-01-31")
 		if err != nil {
-			return nil, fmt.Errorf("%s scores: %w", r.Model, err)
+			return err
 		}
-		if math.Abs(auc-r.SklearnAUC) > 1e-9 {
-			return nil, fmt.Errorf("%s: Go AUC %.12f, sklearn %.12f", r.Model, auc, r.SklearnAUC)
-		}
-		rows = append(rows, row{month: name, model: r.Model + " " + r.Version, auc: auc, fitS: r.FitS, note: fmt.Sprintf(" median of %d fit(s)", r.Fits)})
-	}
-	return rows, sc.Err()
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-// writeEncoded writes a dataset as CSV: the feature columns by name, then
-// label; missing values are empty fields.
-func writeEncoded(path string, d *gbdt.Dataset) error {
-	var b bytes.Buffer
-	for _, f := range d.Features {
-		b.WriteString(f.Name)
-		b.WriteByte(',')
-	}
-	b.WriteString("label\n")
-	for i := range d.Label {
-		for j := range d.Features {
-			if v := d.Cols[j][i]; !math.IsNaN(v) {
-				b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
+		rows = r
+	} else {
+		for _, name := range c.months {
+			asOf, ok := knownAsOf[name]
+			if !ok {
+				return fmt.Errorf("%s: no known as_of date", name)
 			}
-			b.WriteByte(',')
+			r, err := compareMonth(c, work, c.data+"/"+name, name, asOf)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			rows = append(rows, r...)
 		}
-		b.WriteString(strconv.FormatFloat(d.Label[i], 'g', -1, 64))
-		b.WriteByte('\n')
 	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
-}
-
-func readScores(path string) ([]float64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []float64
-	for _, line := range strings.Fields(string(b)) {
-		v, err := strconv.ParseFloat(line, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return printTable(out, rows)
 }

@@ -29,6 +29,29 @@ func benchModel(b *testing.B) (*gbdt.Model, gbdt.Dataset) {
 	return train(b, d, p), d
 }
 
+// largeTreeModel is the shape the churn recipe picks on a month of
+// millions: 60 leaf-wise trees of up to 31 leaves.
+func largeTreeModel(tb testing.TB) (*gbdt.Model, gbdt.Dataset) {
+	tb.Helper()
+	d := logisticData(tb, 20000, 1)
+	p := gbdt.DefaultParams()
+	p.MaxDepth, p.MaxLeaves, p.MinSamplesLeaf, p.LearningRate, p.ColSample = 0, 31, 20, 0.2, 1
+	p.EarlyStoppingRounds, p.Rounds = 0, 60
+	return train(tb, d, p), d
+}
+
+// BenchmarkPredictRowLargeTrees scores one row with the large-tree shape,
+// which walks its trees (too many cuts for the lookup tables).
+func BenchmarkPredictRowLargeTrees(b *testing.B) {
+	m, d := largeTreeModel(b)
+	x := row(d, 7)
+	var sink float64
+	for b.Loop() {
+		sink += m.PredictRaw(x)
+	}
+	_ = sink
+}
+
 // BenchmarkPredictRow compares the lookup tables PredictRaw reads with
 // walking the trees, on the same row of a 300-tree model.
 func BenchmarkPredictRow(b *testing.B) {

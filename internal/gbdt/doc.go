@@ -8,11 +8,13 @@
 //
 //   - Binning: each numeric feature is cut into at most Params.MaxBin value
 //     bins at quantiles of the training values (one bin per distinct value
-//     when there are few); cut points lie between neighbouring training
-//     values, on the float32 rounding boundary nearest their midpoint (so an
-//     XGBoost export, which reads float32, splits at the same place), and
-//     are stored as raw thresholds, so inference needs no bin edges. Bin 0
-//     of every feature holds missing values (NaN).
+//     when there are few; above 250,000 rows, of evenly spaced rows); cut
+//     points lie between neighbouring training values, on the float32
+//     rounding boundary nearest their midpoint (so an XGBoost export, which
+//     reads float32, splits at the same place), and are stored as raw
+//     thresholds, so inference needs no bin edges. Bin 0 of every feature
+//     holds missing values (NaN). Bins are one byte per cell, column by
+//     column.
 //   - Missing values: every split learns a default direction. Both sides are
 //     tried for the missing bin and the better one is kept; when a node saw no
 //     missing value, missing goes to the child with the larger hessian. A
@@ -31,18 +33,33 @@
 //     regularisation Params.Lambda; splits must leave Params.MinChildWeight
 //     hessian and Params.MinSamplesLeaf rows on each side and gain more than
 //     Params.MinSplitGain.
-//   - Speed: the smaller child's histogram is built from its rows and the
-//     larger child's is the parent's minus the smaller's (histogram
-//     subtraction). Training is single-threaded, so results do not depend on
-//     scheduling.
+//   - Speed: gradient pairs are float32 (summed in float64); the smaller
+//     child's histogram is built from its rows and the larger child's is the
+//     parent's minus the smaller's (histogram subtraction); a leaf's rows
+//     are kept together in one array and partitioned in place at each split;
+//     the root reads the columns straight through, other leaves gather their
+//     gradients in row order first. The work runs on GOMAXPROCS goroutines in
+//     fixed pieces (a feature's histogram; a block of 8,192 rows for
+//     gradients, partitions and the hold-out) whose results do not depend on
+//     which goroutine computes them, and sums over pieces are taken in piece
+//     order: the model is the same bytes on any number of cores
+//     (parallel.go).
 //   - Class weighting: Params.ScalePosWeight multiplies the weight of positive
 //     rows; Params.Balanced sets it to negatives/positives (XGBoost's
 //     customary "balanced" value). Optional per-row weights multiply in.
 //   - Row (Params.Subsample) and column (Params.ColSample) subsampling per
 //     tree, and early stopping on a stratified held-out part of the training
-//     rows (Params.EarlyStoppingFraction, Params.EarlyStoppingRounds), are all
-//     driven by Params.Seed: the same dataset, parameters and seed give a
-//     byte-identical model.
+//     rows (Params.EarlyStoppingFraction, at most Params.EarlyStoppingMaxRows;
+//     Params.EarlyStoppingRounds), are all driven by Params.Seed: the same
+//     dataset, parameters and seed give a byte-identical model.
+//   - Capacity by early stopping: Search trains one candidate per Capacity
+//     (tree shape, learning rate, rounds, leaf size, L2, column sampling) on
+//     the same bins and hold-out, going down the list while candidates stop
+//     before the last tenth of their rounds, and keeps the lowest hold-out loss
+//     (Meta.Candidates). Params.ExtendOnAll then boosts the winner a few
+//     more rounds on all rows, hold-out included, so the model sees every
+//     row without training again from scratch (Params.Refit, kept for
+//     callers, does that).
 //
 // # Inference and artifacts
 //

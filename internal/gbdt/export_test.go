@@ -3,6 +3,14 @@ package gbdt
 // WalkRaw sums the trees one by one, the reference for the lookup tables.
 func (m *Model) WalkRaw(x []float64) float64 { return m.walkRaw(x) }
 
+// SetMinParallelWork sets the work above which training spreads pieces over
+// goroutines, and returns a function that restores it.
+func SetMinParallelWork(n int) (restore func()) {
+	old := minParallelWork
+	minParallelWork = n
+	return func() { minParallelWork = old }
+}
+
 // Compiled reports whether m predicts from lookup tables.
 func (m *Model) Compiled() bool { return m.tab != nil }
 

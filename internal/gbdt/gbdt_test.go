@@ -259,8 +259,11 @@ func TestPredictRowAllocatesNothing(t *testing.T) {
 	m := train(t, d, quickParams())
 	x := row(d, 3)
 	x[2] = math.NaN()
-	if n := testing.AllocsPerRun(100, func() { _ = m.PredictProba(x) }); n != 0 {
-		t.Fatalf("PredictProba allocates %v times per call", n)
+	large, _ := largeTreeModel(t)
+	for _, mm := range []*gbdt.Model{m, large} {
+		if n := testing.AllocsPerRun(100, func() { _ = mm.PredictProba(x) }); n != 0 {
+			t.Fatalf("PredictProba (%d trees, compiled %t) allocates %v times per call", mm.NumTrees(), mm.Compiled(), n)
+		}
 	}
 	dst := make([]float64, 0, 10)
 	rows := [][]float64{x, row(d, 4)}

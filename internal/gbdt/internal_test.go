@@ -36,20 +36,13 @@ func TestRawThresholdsMatchBins(t *testing.T) {
 	}
 	p := DefaultParams()
 	p.Rounds, p.EarlyStoppingRounds, p.MaxCatOneHot = 40, 0, 2
-	b := newBinned(&d, p.MaxBin)
+	pr := prepare(&d, &p, &splitmix{s: 1})
+	b := pr.b
 	if b.nbins[0] != p.MaxBin+1 {
 		t.Fatalf("continuous feature has %d bins, want %d", b.nbins[0], p.MaxBin+1)
 	}
-	w := make([]float64, n)
-	for i := range w {
-		w[i] = 1
-	}
-	all := make([]int32, n)
-	for i := range all {
-		all[i] = int32(i)
-	}
-	bo := &booster{ctx: context.Background(), p: &p, b: b, label: d.Label, w: w, rng: &splitmix{s: 1}, cat: []bool{false, false, true}}
-	trees, _, _ := bo.run(all, nil, 0, p.Rounds)
+	bo := &booster{ctx: context.Background(), p: &p, pr: pr, rng: &splitmix{s: 1}, cat: []bool{false, false, true}}
+	trees := bo.run(p.Rounds).trees
 	m := newModel(spec, b, 0, trees, p, Meta{})
 	x := make([]float64, 3)
 	for i := range n {

@@ -4,8 +4,10 @@ import (
 	"slices"
 )
 
-// gradPair is one row's first and second derivative of the weighted loss.
-type gradPair struct{ g, h float64 }
+// gradPair is one row's first and second derivative of the weighted loss,
+// in float32 as LightGBM and XGBoost keep them: half the bytes to stream
+// per row, while histograms sum them in float64.
+type gradPair struct{ g, h float32 }
 
 // histBin accumulates the gradient statistics of the rows in one bin.
 type histBin struct {
@@ -96,7 +98,9 @@ type grower struct {
 	grad    []gradPair
 	feats   []int // features usable by the current tree
 	rows    []int32
-	scratch []int32
+	scratch []int32    // partition's buffer, as long as rows
+	ordered []gradPair // buildHist's gathered gradients
+	nleft   []int      // partition's left counts per block
 	pool    [][]histBin
 	order   []catStat
 	leaves  []leafRows // leaves of the last tree grown
@@ -112,11 +116,13 @@ type leafRows struct {
 // addLeafValues adds the last tree's output to raw for every row it was
 // grown on, without walking the tree.
 func (g *grower) addLeafValues(raw []float64) {
-	for _, l := range g.leaves {
+	// Each row is in one leaf: one addition per row, in any order.
+	forEach(len(g.leaves), len(g.rows), func(k int) {
+		l := g.leaves[k]
 		for _, r := range g.rows[l.start:l.end] {
 			raw[r] += l.value
 		}
-	}
+	})
 }
 
 // catStat is one category's statistics when ordering categories.
@@ -132,7 +138,7 @@ func (g *grower) getHist() []histBin {
 		g.pool = g.pool[:n-1]
 		return h
 	}
-	return make([]histBin, g.b.total)
+	return make([]histBin, len(g.b.cols)*histWidth)
 }
 
 func (g *grower) putHist(h []histBin) {
@@ -141,33 +147,64 @@ func (g *grower) putHist(h []histBin) {
 	}
 }
 
-// buildHist fills h (for the current features) from rows.
-func (g *grower) buildHist(h []histBin, rows []int32) {
-	grad := g.grad
-	for _, j := range g.feats {
-		off, nb := g.b.offset[j], g.b.nbins[j]
-		hf := h[off : off+nb]
-		clear(hf)
+// featHist is feature j's part of histogram h; a bin indexes it without a
+// bounds check.
+func featHist(h []histBin, j int) *[histWidth]histBin {
+	return (*[histWidth]histBin)(h[j*histWidth : (j+1)*histWidth])
+}
+
+// buildHist fills h (for the current features) from rows. Each feature is
+// one piece of work, summed in row order by one goroutine, so the sums do
+// not depend on the number of cores. When rows are all the dataset's rows
+// in order (the root without row sampling) the columns are read straight
+// through; otherwise the rows' gradients are first gathered in row order
+// (LightGBM's "ordered gradients"), so each feature reads them
+// sequentially and only its byte column by row index.
+func (g *grower) buildHist(h []histBin, rows []int32, dense bool) {
+	var og []gradPair
+	if !dense {
+		og = g.ordered[:len(rows)]
+		forEach(blocks(len(rows)), len(rows), func(b int) {
+			lo, hi := blockRange(b, len(rows))
+			grad := g.grad
+			for k, r := range rows[lo:hi] {
+				og[lo+k] = grad[r]
+			}
+		})
+	}
+	forEach(len(g.feats), len(rows)*len(g.feats), func(k int) {
+		j := g.feats[k]
+		hf := featHist(h, j)
+		clear(hf[:g.b.nbins[j]])
 		col := g.b.cols[j]
-		for _, r := range rows {
-			bin := col[r]
-			gp := grad[r]
-			hb := &hf[bin]
-			hb.g += gp.g
-			hb.h += gp.h
+		if dense {
+			col := col[:len(rows)]
+			grad := g.grad[:len(col)]
+			for i, bin := range col {
+				hb := &hf[bin]
+				hb.g += float64(grad[i].g)
+				hb.h += float64(grad[i].h)
+				hb.n++
+			}
+			return
+		}
+		for i, r := range rows {
+			hb := &hf[col[r]]
+			hb.g += float64(og[i].g)
+			hb.h += float64(og[i].h)
 			hb.n++
 		}
-	}
+	})
 }
 
 // subtractHist sets big = big - small on the current features.
 func (g *grower) subtractHist(big, small []histBin) {
 	for _, j := range g.feats {
-		off, nb := g.b.offset[j], g.b.nbins[j]
-		for k := off; k < off+nb; k++ {
-			big[k].g -= small[k].g
-			big[k].h -= small[k].h
-			big[k].n -= small[k].n
+		bf, sf := featHist(big, j), featHist(small, j)
+		for k := range g.b.nbins[j] {
+			bf[k].g -= sf[k].g
+			bf[k].h -= sf[k].h
+			bf[k].n -= sf[k].n
 		}
 	}
 }
@@ -207,8 +244,7 @@ func (g *grower) findSplit(l *leafState) splitInfo {
 	best := splitInfo{gain: g.p.MinSplitGain}
 	parent := g.score(l.sum)
 	for _, j := range g.feats {
-		off, nb := g.b.offset[j], g.b.nbins[j]
-		hf := l.hist[off : off+nb]
+		hf := featHist(l.hist, j)[:g.b.nbins[j]]
 		if g.cat[j] {
 			g.findCategorical(&best, j, hf, l.sum, parent)
 		} else {
@@ -302,7 +338,11 @@ func (g *grower) findCategorical(best *splitInfo, j int, hf []histBin, total his
 }
 
 // partition reorders rows[start:end] so the rows going left come first,
-// keeping their order, and returns the boundary.
+// keeping their order, and returns the boundary. It works block by block:
+// each block of rows splits itself into its left rows then its right rows,
+// then every block copies its two parts to where they belong, found from
+// the counts of the blocks before it. The result is the serial stable
+// partition, on any number of cores.
 func (g *grower) partition(l *leafState, n *tnode) int {
 	rows := g.rows[l.start:l.end]
 	col := g.b.cols[n.feature]
@@ -310,34 +350,59 @@ func (g *grower) partition(l *leafState, n *tnode) int {
 	for b := range g.b.nbins[n.feature] {
 		toLeft[b] = n.goesLeft(uint8(b))
 	}
-	right := g.scratch[:0]
-	w := 0
-	for _, r := range rows {
-		if toLeft[col[r]] {
-			rows[w] = r
-			w++
-		} else {
-			right = append(right, r)
-		}
+	nb := blocks(len(rows))
+	if cap(g.nleft) < nb+1 {
+		g.nleft = make([]int, nb+1)
 	}
-	copy(rows[w:], right)
-	g.scratch = right
-	return l.start + w
+	nleft := g.nleft[:nb+1]
+	tmp := g.scratch[l.start:l.end]
+	forEach(nb, 2*len(rows), func(b int) {
+		lo, hi := blockRange(b, len(rows))
+		// Left rows to the front of the block's part of tmp, right rows
+		// to its back (reversed, put right below).
+		w, r := lo, hi
+		for _, row := range rows[lo:hi] {
+			if toLeft[col[row]] {
+				tmp[w] = row
+				w++
+			} else {
+				r--
+				tmp[r] = row
+			}
+		}
+		nleft[b+1] = w - lo
+	})
+	for b := range nb {
+		nleft[b+1] += nleft[b]
+	}
+	mid := nleft[nb]
+	forEach(nb, 2*len(rows), func(b int) {
+		lo, hi := blockRange(b, len(rows))
+		nl := nleft[b+1] - nleft[b]
+		copy(rows[nleft[b]:], tmp[lo:lo+nl])
+		// Right rows of the blocks before this one: lo - nleft[b].
+		dst := rows[mid+lo-nleft[b]:]
+		for k, i := 0, hi-1; i >= lo+nl; k, i = k+1, i-1 {
+			dst[k] = tmp[i]
+		}
+	})
+	return l.start + mid
 }
 
-// grow fits one tree to the current gradients of rows.
-func (g *grower) grow(rows []int32) ttree {
+// grow fits one tree to the current gradients of rows. dense says rows are
+// 0, 1, … in order, so the root's histogram reads the columns straight.
+func (g *grower) grow(rows []int32, dense bool) ttree {
 	g.rows = append(g.rows[:0], rows...)
-	if cap(g.scratch) < len(rows) {
-		g.scratch = make([]int32, 0, len(rows))
+	if len(g.scratch) < len(rows) {
+		g.scratch = make([]int32, len(rows))
+		g.ordered = make([]gradPair, len(rows))
 	}
 	root := &leafState{node: 0, start: 0, end: len(rows), hist: g.getHist()}
-	g.buildHist(root.hist, g.rows)
-	for _, r := range g.rows {
-		root.sum.g += g.grad[r].g
-		root.sum.h += g.grad[r].h
+	g.buildHist(root.hist, g.rows, dense)
+	// The root's sums are any feature's histogram summed, in bin order.
+	for _, hb := range featHist(root.hist, g.feats[0])[:g.b.nbins[g.feats[0]]] {
+		root.sum.add(hb)
 	}
-	root.sum.n = len(rows)
 	root.best = g.findSplit(root)
 	tree := ttree{nodes: []tnode{{leaf: true}}}
 	leaves := []*leafState{root}
@@ -375,7 +440,7 @@ func (g *grower) grow(rows []int32) ttree {
 		}
 		if g.splittable(small) || g.splittable(big) {
 			small.hist = g.getHist()
-			g.buildHist(small.hist, g.rows[small.start:small.end])
+			g.buildHist(small.hist, g.rows[small.start:small.end], false)
 			if g.splittable(big) {
 				g.subtractHist(l.hist, small.hist)
 				big.hist, l.hist = l.hist, nil

@@ -81,32 +81,60 @@ func categoryIndex(cats []string, s string) float64 {
 
 // Params are the training parameters of a churn model.
 type Params struct {
-	// GBDT are the learner's hyper-parameters.
+	// GBDT are the learner's hyper-parameters: what the data and the
+	// procedure are (class weights, bins, early stopping, seed). Its
+	// capacity fields are overridden by Capacities when those are set.
 	GBDT gbdt.Params
+	// Capacities are the candidate capacities gbdt.Search tries, in order,
+	// by early stopping on held-out train users.
+	Capacities []gbdt.Capacity
 	// Threshold is the decision threshold stored in the model and used for
 	// F1, precision, recall and accuracy.
 	Threshold float64
 }
 
-// DefaultParams returns the parameters churnops trains with. They were
-// chosen by 5-fold cross-validation over the train users of the lab's two
-// months (bench/compare/tune; validation users are never looked at): depth-2
-// trees (the churn signal is close to additive), learning rate 0.05, at
-// least 50 users per leaf, balanced class weights (so that 0.5 is a useful
-// threshold for F1 and recall), half the features per tree, and early
-// stopping on 20% of the train users followed by a refit on all of them.
-// See bench/compare for the comparison with XGBoost and a random forest.
+// DefaultParams returns the parameters churnops trains with: one recipe for
+// a month of a few thousand customers (the lab's) and for millions.
+//
+// 20% of the train users (at most 50,000; stratified by label, drawn with
+// the seed) are held out, and two capacities are tried on them by early
+// stopping (50 rounds without improvement of the balanced log loss):
+//
+//  1. large trees (31 leaves of at least 20 users, learning rate 0.2, up to
+//     60 rounds), the shape of scikit-learn's and LightGBM's defaults at
+//     twice their pace: on a month of a million customers they still
+//     improve at the last round, and fit it in about half the time
+//     HistGradientBoosting's 100 rounds at 0.1 take, within 0.001 of its
+//     AUC (bench-compare's scale mode);
+//  2. depth-2 trees (at least 50 users per leaf, half the features per
+//     tree, learning rate 0.05, up to 1,000 rounds): on a small, noisy
+//     month such as the lab's, large trees overfit within a few rounds, and
+//     these were the best of a 5-fold cross-validation over the lab months'
+//     train users (bench/compare/tune).
+//
+// The second is only tried when the first stops improving before the last
+// tenth of its rounds
+// (gbdt.Search), and the lower hold-out loss wins. The winner then boosts
+// best * hold-out / fit more rounds on all train users, hold-out included
+// (gbdt.Params.ExtendOnAll), instead of being trained again from scratch.
+// Classes are balanced (so 0.5 is a useful threshold for F1 and recall).
+// `make bench-compare` (bench/compare) measures the recipe against
+// scikit-learn, XGBoost and LightGBM on the lab's months and, with SCALE,
+// on a generated month of any size.
 func DefaultParams() Params {
 	p := gbdt.DefaultParams()
-	p.Rounds = 1000
-	p.LearningRate = 0.05
-	p.MaxDepth, p.MaxLeaves = 2, 4
-	p.MinSamplesLeaf = 50
-	p.Lambda = 1
 	p.Balanced = true
-	p.Subsample, p.ColSample = 1, 0.5
-	p.EarlyStoppingRounds, p.EarlyStoppingFraction, p.Refit = 50, 0.2, true
-	return Params{GBDT: p, Threshold: gbdt.DefaultThreshold}
+	p.Subsample = 1
+	p.EarlyStoppingRounds, p.EarlyStoppingFraction, p.EarlyStoppingMaxRows = 50, 0.2, 50_000
+	p.Refit, p.ExtendOnAll = false, true
+	caps := []gbdt.Capacity{
+		{MaxLeaves: 31, MaxDepth: 0, LearningRate: 0.2, Rounds: 60, MinSamplesLeaf: 20, Lambda: 1, ColSample: 1},
+		{MaxLeaves: 4, MaxDepth: 2, LearningRate: 0.05, Rounds: 1000, MinSamplesLeaf: 50, Lambda: 1, ColSample: 0.5},
+	}
+	// The base parameters are the last capacity, for callers that train
+	// p.GBDT alone.
+	p = caps[len(caps)-1].Apply(p)
+	return Params{GBDT: p, Capacities: caps, Threshold: gbdt.DefaultThreshold}
 }
 
 // Metrics are the scores a training or evaluation run reports, with the
@@ -177,8 +205,9 @@ func TrainContext(ctx context.Context, m *snapshot.Month, p Params) (*Result, er
 	if len(val) == 0 {
 		return nil, ErrNoValidationUsers
 	}
+	d := DatasetOf(train)
 	start := time.Now()
-	model, err := gbdt.TrainContext(ctx, DatasetOf(train), p.GBDT)
+	model, err := FitContext(ctx, d, p)
 	if err != nil {
 		return nil, fmt.Errorf("training: fit on %d train users of %s: %w", len(train), asOf(m), err)
 	}
@@ -197,6 +226,19 @@ func TrainContext(ctx context.Context, m *snapshot.Month, p Params) (*Result, er
 	res.Metrics.TrainRows = len(train)
 	model.Metrics = res.Metrics.Map()
 	return res, nil
+}
+
+// Fit is the model fit of Train, on an encoded dataset of train users:
+// gbdt.Search over p.Capacities (gbdt.Train when there are none). It is
+// what Train's train_time_s measures, and what benchmarks time.
+func Fit(d gbdt.Dataset, p Params) (*gbdt.Model, error) {
+	return FitContext(context.Background(), d, p)
+}
+
+// FitContext is Fit stopping with ctx's error, between two boosting rounds,
+// once ctx ends.
+func FitContext(ctx context.Context, d gbdt.Dataset, p Params) (*gbdt.Model, error) {
+	return gbdt.SearchContext(ctx, d, p.GBDT, p.Capacities)
 }
 
 // Evaluate scores an existing model on the month's validation users — the

@@ -1,5 +1,8 @@
-// Command tune is how training.DefaultParams were chosen, kept so the choice
-// can be re-checked: it runs k-fold cross-validation over the TRAIN users of
+// Command tune is how the small-month candidate of training.DefaultParams
+// (depth-2 trees, its last capacity, which is also DefaultParams().GBDT)
+// was chosen, kept so the choice can be re-checked; the large-tree
+// candidate and the search between them are measured by bench-compare's
+// scale mode. It runs k-fold cross-validation over the TRAIN users of
 // each month (snapshot.IsValidation is false) and prints the mean fold AUC
 // of a small grid of parameter sets. Validation users are never loaded into
 // any fit or score here, so choosing defaults with it does not peek at the

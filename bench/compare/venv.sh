@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# bench/compare/venv.sh: the Python peers of `make bench-compare`, pinned, in
+# their own venv under the repository (.venv-bench, git-ignored). They are
+# benchmark baselines only: nothing churnops builds or runs imports them.
+# Prints the venv's python on stdout once every pinned package is there.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+VENV="${BENCH_VENV:-$ROOT/.venv-bench}"
+PYTHON="${PYTHON:-python3}"
+PACKAGES=(
+	numpy==2.2.6
+	scikit-learn==1.7.2
+	xgboost-cpu==3.0.5
+	lightgbm==4.6.0
+)
+installed() {
+	[[ -x "$VENV/bin/python" ]] || return 1
+	local p
+	for p in "${PACKAGES[@]}"; do
+		[[ "$("$VENV/bin/python" -m pip show "${p%%==*}" 2>/dev/null | awk '/^Version:/ { print $2 }')" == "${p#*==}" ]] || return 1
+	done
+}
+if ! installed; then
+	echo "bench-compare: installing ${PACKAGES[*]} into $VENV" >&2
+	[[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
+	"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PACKAGES[@]}" >&2
+fi
+echo "$VENV/bin/python"
