@@ -1,6 +1,7 @@
 package gbdt
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -81,6 +82,11 @@ func (m *Model) MarshalXGBoostJSON() ([]byte, error) {
 		}
 		trees = append(trees, tr)
 	}
+	// XGBoost sums trees' outputs and contributions in float32, in file
+	// order; the sum is the same in any order, its rounding is not. Trees
+	// with the smallest leaves go first, so the running sums stay small
+	// (and their rounding too) for as long as possible.
+	slices.SortStableFunc(trees[1:], func(a, b xgbTree) int { return cmp.Compare(a.scale(), b.scale()) })
 	nf := strconv.Itoa(len(m.features))
 	w := &jsonWriter{}
 	w.raw(`{"learner":{"attributes":{},"feature_names":[`)
@@ -136,6 +142,17 @@ type xgbTree struct {
 	// Categorical splits: their nodes, and for each the categories it sends
 	// right as cats[seg[k]:seg[k]+size[k]].
 	catNodes, cats, catSeg, catSize []int32
+}
+
+// scale is the largest magnitude of the tree's leaf values.
+func (t *xgbTree) scale() float64 {
+	var s float64
+	for i, l := range t.left {
+		if l < 0 {
+			s = max(s, math.Abs(t.weight[i]))
+		}
+	}
+	return s
 }
 
 // xgbTree converts tree t. Nodes are renumbered breadth first, each
