@@ -71,3 +71,7 @@ func (m *Model) TreeValues(x []float64) []float64 {
 
 // Base is the model's base score (log-odds).
 func (m *Model) Base() float64 { return m.base }
+
+// XGBoostTreeOrder is the churnops tree behind each exported tree after
+// tree 0 (the base score).
+func (m *Model) XGBoostTreeOrder() []int { return m.xgbTreeOrder() }

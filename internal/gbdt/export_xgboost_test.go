@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/churnops/churnops/internal/gbdt"
@@ -41,26 +42,29 @@ func TestXGBoostCondition(t *testing.T) {
 }
 
 // xgbJSON is the part of XGBoost's JSON model the emulator below reads.
+// xgbTreeJSON is one tree of an XGBoost JSON model.
+type xgbTreeJSON struct {
+	Left        []int32   `json:"left_children"`
+	Right       []int32   `json:"right_children"`
+	Parents     []int32   `json:"parents"`
+	Feature     []int32   `json:"split_indices"`
+	Cond        []float32 `json:"split_conditions"`
+	Type        []int32   `json:"split_type"`
+	DefaultLeft []int32   `json:"default_left"`
+	Cats        []int32   `json:"categories"`
+	CatNodes    []int32   `json:"categories_nodes"`
+	CatSegs     []int32   `json:"categories_segments"`
+	CatSizes    []int32   `json:"categories_sizes"`
+	Hess        []float32 `json:"sum_hessian"`
+}
+
 type xgbJSON struct {
 	Learner struct {
 		FeatureNames []string `json:"feature_names"`
 		FeatureTypes []string `json:"feature_types"`
 		Booster      struct {
 			Model struct {
-				Trees []struct {
-					Left        []int32   `json:"left_children"`
-					Right       []int32   `json:"right_children"`
-					Parents     []int32   `json:"parents"`
-					Feature     []int32   `json:"split_indices"`
-					Cond        []float32 `json:"split_conditions"`
-					Type        []int32   `json:"split_type"`
-					DefaultLeft []int32   `json:"default_left"`
-					Cats        []int32   `json:"categories"`
-					CatNodes    []int32   `json:"categories_nodes"`
-					CatSegs     []int32   `json:"categories_segments"`
-					CatSizes    []int32   `json:"categories_sizes"`
-					Hess        []float32 `json:"sum_hessian"`
-				} `json:"trees"`
+				Trees []xgbTreeJSON `json:"trees"`
 			} `json:"model"`
 		} `json:"gradient_booster"`
 		Param struct {
@@ -157,7 +161,11 @@ func checkRoutes(t *testing.T, m *gbdt.Model, xm *xgbJSON, rows [][]float64) {
 			x[j] = float64(float32(v))
 		}
 		got := xgbLeaves(t, xm, x)
-		want := append([]float64{m.Base()}, m.TreeValues(x)...)
+		values := m.TreeValues(x)
+		want := []float64{m.Base()} // the export writes the trees in its own order
+		for _, k := range m.XGBoostTreeOrder() {
+			want = append(want, values[k])
+		}
 		if len(got) != len(want) {
 			t.Fatalf("%d exported trees, want %d", len(got), len(want))
 		}
@@ -186,11 +194,13 @@ func TestXGBoostExportHandBuilt(t *testing.T) {
 	if len(trees) != 4 || len(trees[0].Left) != 1 || trees[0].Cond[0] != 0.25 {
 		t.Fatalf("tree 0 is not the base score 0.25: %+v", trees[0])
 	}
-	// Tree 3 (churnops' third): plan in {x, z} goes left, missing right.
+	// exported is the exported tree of churnops' tree k.
+	exported := func(k int) xgbTreeJSON { return trees[1+slices.Index(m.XGBoostTreeOrder(), k)] }
+	// Churnops' third tree: plan in {x, z} goes left, missing right.
 	// XGBoost's left child is the default (right) one, leaf 1.5, and it
 	// lists the categories that go the other way, x and z, to its right
 	// child, leaf -0.5.
-	c := trees[3]
+	c := exported(2)
 	if c.Type[0] != 1 || c.DefaultLeft[0] != 1 || c.Cond[c.Left[0]] != 1.5 || c.Cond[c.Right[0]] != -0.5 ||
 		len(c.Cats) != 2 || c.Cats[0] != 0 || c.Cats[1] != 2 {
 		t.Errorf("categorical split exported as %+v", c)
@@ -198,8 +208,9 @@ func TestXGBoostExportHandBuilt(t *testing.T) {
 	if c.Hess[0] != 10 || c.Hess[c.Left[0]] != 3 || c.Hess[c.Right[0]] != 7 {
 		t.Errorf("sum_hessian %v, want covers 10, 3 (default child), 7", c.Hess)
 	}
-	// Tree 1's root: a <= 0.5, missing left: condition 0.5's next float32.
-	if r := trees[1]; r.Cond[0] != math.Nextafter32(0.5, 1) || r.DefaultLeft[0] != 1 || r.Parents[0] != math.MaxInt32 {
+	// Churnops' first tree's root: a <= 0.5, missing left: condition
+	// 0.5's next float32.
+	if r := exported(0); r.Cond[0] != math.Nextafter32(0.5, 1) || r.DefaultLeft[0] != 1 || r.Parents[0] != math.MaxInt32 {
 		t.Errorf("numeric split exported as condition %v default_left %d parent %d", r.Cond[0], r.DefaultLeft[0], r.Parents[0])
 	}
 	nan := math.NaN()
@@ -262,6 +273,20 @@ func TestXGBoostExportTrained(t *testing.T) {
 			rows = append(rows, x)
 		}
 		checkRoutes(t, m, xm, rows)
+		// After the base score, trees with smaller leaves come first.
+		last := 0.0
+		for k, tr := range xm.Learner.Booster.Model.Trees[1:] {
+			scale := 0.0
+			for i, l := range tr.Left {
+				if l < 0 {
+					scale = max(scale, math.Abs(float64(tr.Cond[i])))
+				}
+			}
+			if scale < last {
+				t.Fatalf("depth %d: exported tree %d has leaves up to %g, after a tree with %g", depth, k+1, scale, last)
+			}
+			last = scale
+		}
 	}
 }
 
