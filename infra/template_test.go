@@ -400,7 +400,8 @@ var wantAccess = map[string]access{
 		registry: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}},
 	"EvaluateFunction": {reads: []string{"datasets/", "models/"}, list: true,
 		registry: []string{"dynamodb:GetItem", "dynamodb:Query"}},
-	"CompareFunction": {registry: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}},
+	"CompareFunction": {reads: []string{"models/"}, list: true,
+		registry: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}},
 	"PredictFunction": {reads: []string{"models/"}, registry: []string{"dynamodb:GetItem"},
 		feature: []string{"dynamodb:GetItem"}},
 }
