@@ -350,6 +350,7 @@ type unitLeaf struct {
 	slot  []int     // each feature's column in the unit's table
 	steps []unitStep
 	tab   []float64 // R(T) over the leaf's features
+	rows  []float64 // its contributions, per pattern of the path's hot set and its steps
 }
 
 // unitStep is one of a unit's splits on the way to a leaf: bit j of the
@@ -369,13 +370,17 @@ func (b *pathBuilder) buildGroups(units []unitSpec) {
 	var keys []int
 	var poly []float64
 	slices.SortFunc(units, func(a, c unitSpec) int { return cmp.Compare(a.root, c.root) })
+	sizes := map[int]int{} // each group's table, so that it is allocated once
+	for _, u := range units {
+		sizes[len(b.unitFeatures(u))] += u.size
+	}
 	for _, u := range units {
 		splits := b.unitSplits(u.root)
 		feats := b.unitFeatures(u)
 		du, s, nf := len(u.feats), len(splits), len(feats)
 		g := groups[nf]
 		if g == nil {
-			g = &unitGroup{nf: nf}
+			g = &unitGroup{nf: nf, tab: make([]float64, 0, sizes[nf])}
 			groups[nf] = g
 			keys = append(keys, nf)
 		}
@@ -419,13 +424,17 @@ func (b *pathBuilder) buildGroups(units []unitSpec) {
 		}
 		walk(u.root, u.feats, u.zero, nil)
 
-		row := make([]float64, nf)
-		for p := range 1 << (du + s) {
-			clear(row)
-			for _, l := range leaves {
-				h := uint64(p) & (1<<du - 1)
-				for _, st := range l.steps {
-					rowLeft := p>>(du+st.j)&1 == 1
+		// Each leaf's columns depend on the path's hot set and on its own
+		// steps only: tabulate those (2^(d_u+steps) rows), then add them
+		// into every pattern of the unit.
+		low := uint64(1)<<du - 1
+		for li := range leaves {
+			l := &leaves[li]
+			l.rows = make([]float64, len(l.zero)<<(du+len(l.steps)))
+			for q := range 1 << (du + len(l.steps)) {
+				h := uint64(q) & low
+				for i, st := range l.steps {
+					rowLeft := q>>(du+i)&1 == 1
 					switch {
 					case rowLeft != st.left:
 						h &^= 1 << st.k
@@ -433,9 +442,23 @@ func (b *pathBuilder) buildGroups(units []unitSpec) {
 						h |= 1 << st.k
 					}
 				}
-				l.add(h, row)
+				l.set(h, l.rows[q*len(l.zero):][:len(l.zero)])
 			}
-			g.tab = append(g.tab, row...)
+		}
+		start := len(g.tab)
+		g.tab = slices.Grow(g.tab, nf<<(du+s))[:start+nf<<(du+s)]
+		for p := range 1 << (du + s) {
+			row := g.tab[start+p*nf:][:nf]
+			for li := range leaves {
+				l := &leaves[li]
+				q := uint64(p) & low
+				for i, st := range l.steps {
+					q |= uint64(p>>(du+st.j)&1) << (du + i)
+				}
+				for k, v := range l.rows[int(q)*len(l.zero):][:len(l.zero)] {
+					row[l.slot[k]] += v
+				}
+			}
 		}
 	}
 	slices.Sort(keys)
@@ -538,8 +561,8 @@ func routeRank(m *Model, f *rankFeature, n int32, r int32) bool {
 	}
 }
 
-// add adds leaf l's contributions for hot set h to row, by column.
-func (l *unitLeaf) add(h uint64, row []float64) {
+// set sets leaf l's contributions for hot set h in row, one per feature.
+func (l *unitLeaf) set(h uint64, row []float64) {
 	zh := 1.0 // Z(H)
 	for k, z := range l.zero {
 		if h>>k&1 == 0 {
@@ -549,9 +572,9 @@ func (l *unitLeaf) add(h uint64, row []float64) {
 	cold := zh * l.tab[h]
 	for k, z := range l.zero {
 		if h>>k&1 != 0 {
-			row[l.slot[k]] += (1 - z) * zh * l.tab[h^1<<k]
+			row[k] = (1 - z) * zh * l.tab[h^1<<k]
 		} else {
-			row[l.slot[k]] -= cold
+			row[k] = -cold
 		}
 	}
 }
