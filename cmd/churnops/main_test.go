@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/user"
@@ -89,6 +90,25 @@ func TestLoop(t *testing.T) {
 	}
 	if pred.Features == nil || len(*pred.Features) != 14 {
 		t.Errorf("predict --include features: features_used %v, want the model's 14", pred.Features)
+	}
+	// --include reasons: the top contributions, as many as --reasons-k.
+	var why struct {
+		Prob    float64 `json:"churn_probability"`
+		Reasons struct {
+			Bias    float64 `json:"bias"`
+			LogOdds float64 `json:"log_odds"`
+			Top     []struct {
+				Feature      string  `json:"feature"`
+				Contribution float64 `json:"contribution"`
+				Direction    string  `json:"direction"`
+			} `json:"top"`
+		} `json:"reasons"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "predict", "--state", state, "--user-id", users[0], "--include", "reasons", "--reasons-k", "4")), &why); err != nil {
+		t.Fatal(err)
+	}
+	if r := why.Reasons; len(r.Top) != 4 || r.Top[0].Feature == "" || math.Abs(1/(1+math.Exp(-r.LogOdds))-why.Prob) > 1e-9 {
+		t.Errorf("predict --include reasons --reasons-k 4: %+v", why)
 	}
 	// Rollback archives v2 and brings back v1.
 	mustRun(t, "registry", "rollback", "--state", state)
