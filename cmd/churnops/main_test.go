@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -69,6 +70,15 @@ func TestLoop(t *testing.T) {
 	}
 	if len(versions) != 2 || versions[0].Stage != "Archived" || versions[1].Stage != "Production" {
 		t.Errorf("registry %+v, want v1 Archived, v2 Production", versions)
+	}
+	// Each trained version records what it relies on: run prints it,
+	// registry show lists every feature with its share.
+	if !strings.Contains(out, "[RELIES ON] v2: ") {
+		t.Errorf("second run output lacks what v2 relies on:\n%s", out)
+	}
+	show := mustRun(t, "registry", "show", "v2", "--state", state)
+	if !regexp.MustCompile(`importance: .*\n\s+\w+\s+\d+\.\d{4}\s+\d+\.\d%`).MatchString(show) {
+		t.Errorf("registry show lacks the importance:\n%s", show)
 	}
 	// predict answers with the new Production version.
 	users := readColumn(t, filepath.Join(data, "month_002", "users.csv"), 0)

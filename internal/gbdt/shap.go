@@ -98,7 +98,9 @@ func (m *Model) PrepareContributions() error {
 // MeanAbsContributions returns each feature's mean absolute contribution
 // over the rows of cols (column-major, laid out as Dataset.Cols): the
 // model's global feature importance on those rows, in log-odds. An empty
-// set of rows gives zeros.
+// set of rows gives zeros. Blocks of rows are explained on every core and
+// their sums added in block order, so the result does not depend on the
+// number of cores.
 func (m *Model) MeanAbsContributions(cols [][]float64) ([]float64, error) {
 	nf := len(m.features)
 	if len(cols) != nf {
@@ -113,25 +115,39 @@ func (m *Model) MeanAbsContributions(cols [][]float64) ([]float64, error) {
 			return nil, fmt.Errorf("gbdt: column %q has %d rows, column %q has %d", m.features[j].Name, len(c), m.features[0].Name, n)
 		}
 	}
-	sum := make([]float64, nf)
-	row, out := make([]float64, nf), make([]float64, nf+1)
-	for i := range n {
-		for j, c := range cols {
-			row[j] = c[i]
+	if err := m.PrepareContributions(); err != nil {
+		return nil, err
+	}
+	nb := blocks(n)
+	sums := make([][]float64, nb)
+	// An explanation costs hundreds of row visits' worth of work.
+	forEach(nb, 256*n, func(b int) {
+		lo, hi := blockRange(b, n)
+		sum := make([]float64, nf)
+		row, out := make([]float64, nf), make([]float64, nf+1)
+		for i := lo; i < hi; i++ {
+			for j, c := range cols {
+				row[j] = c[i]
+			}
+			_ = m.Contributions(row, out) // the explainer is built: no error
+			for j := range sum {
+				sum[j] += math.Abs(out[j])
+			}
 		}
-		if err := m.Contributions(row, out); err != nil {
-			return nil, err
-		}
-		for j := range sum {
-			sum[j] += math.Abs(out[j])
+		sums[b] = sum
+	})
+	total := make([]float64, nf)
+	for _, s := range sums {
+		for j, v := range s {
+			total[j] += v
 		}
 	}
 	if n > 0 {
-		for j := range sum {
-			sum[j] /= float64(n)
+		for j := range total {
+			total[j] /= float64(n)
 		}
 	}
-	return sum, nil
+	return total, nil
 }
 
 // explainer is what Contributions precomputes for a model.
