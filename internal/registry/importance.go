@@ -16,17 +16,19 @@ type FeatureImportance struct {
 // name), each with its share of the total. Features that never contribute
 // (0) are left out; an empty or all-zero importance gives nil.
 func RankImportance(imp map[string]float64) []FeatureImportance {
-	total := 0.0
 	var out []FeatureImportance
 	for f, v := range imp {
 		if v > 0 {
-			total += v
 			out = append(out, FeatureImportance{Feature: f, MeanAbs: v})
 		}
 	}
 	slices.SortFunc(out, func(a, b FeatureImportance) int {
 		return cmp.Or(cmp.Compare(b.MeanAbs, a.MeanAbs), cmp.Compare(a.Feature, b.Feature))
 	})
+	total := 0.0 // in that order, not the map's: the same bits every time
+	for _, f := range out {
+		total += f.MeanAbs
+	}
 	for i := range out {
 		out[i].Share = out[i].MeanAbs / total
 	}
