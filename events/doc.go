@@ -11,5 +11,6 @@
 // decoded strictly into aws-lambda-go's event types and run through
 // internal/apigw, the adapter the Predict function uses. The REST samples
 // are IAM-signed calls (the template's default ApiAuth): POST /predict,
-// and POST /predict/details asking for "include": ["features"].
+// and POST /predict/details asking for "include": ["features", "reasons"]
+// with "reasons_k": 5.
 package events

@@ -327,7 +327,7 @@ func TestPredictAPIGatewayV1(t *testing.T) {
 		include    serve.Include
 	}{
 		{"predict-apigw-v1.json", "/predict", 0},
-		{"predict-details-apigw-v1.json", "/predict/details", serve.IncludeFeatures},
+		{"predict-details-apigw-v1.json", "/predict/details", serve.IncludeFeatures | serve.IncludeReasons},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := tc.name

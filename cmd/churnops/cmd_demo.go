@@ -102,8 +102,8 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	user := run.Months[len(run.Months)-1].Customers[0].UserID
-	a.printf("\n== %d. predict user %s with the Production model and the online features\n", len(run.Months)+3, user)
-	if err := predictOne(ctx, a, st, user, nil); err != nil {
+	a.printf("\n== %d. predict user %s with the Production model and the online features, and why (--include reasons)\n", len(run.Months)+3, user)
+	if err := predictOne(ctx, a, st, user, []string{"reasons"}, 0); err != nil {
 		return err
 	}
 	a.printf("\noutcomes: %v  [%s]\n", outcomes, seconds(time.Since(start)))

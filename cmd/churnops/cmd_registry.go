@@ -59,6 +59,7 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 		for _, k := range keys {
 			a.printf("    %-14s %.6g\n", k, v.Metrics[k])
 		}
+		printImportance(a, v)
 		a.printf("  decision:    %s\n", decisionText(v.Decision))
 		if d := v.Decision; d != nil {
 			a.printf("  decided by:  %s\n  decided at:  %s\n", cmp.Or(d.DecidedBy, "the pipeline"), d.DecidedAt.Format(time.RFC3339))
@@ -117,6 +118,33 @@ func cmdRegistry(ctx context.Context, a *app, args []string) error {
 		return answerApproval(ctx, a, st, arg, false, *reason)
 	}
 	return usagef("unknown registry subcommand %q", sub)
+}
+
+// printImportance prints a version's feature importance, largest first,
+// with each feature's share.
+func printImportance(a *app, v registry.Version) {
+	ranked := registry.RankImportance(v.Importance)
+	if len(ranked) == 0 {
+		a.printf("  importance:  - (trained before it was recorded)\n")
+		return
+	}
+	a.printf("  importance:  mean |contribution| to the log-odds on its validation users, and share\n")
+	for _, f := range ranked {
+		a.printf("    %-30s %.4f %6.1f%%\n", f.Feature, f.MeanAbs, 100*f.Share)
+	}
+}
+
+// reliesOn is a version's three most important features with their
+// shares, "" when it has no importance.
+func reliesOn(v registry.Version) string {
+	var parts []string
+	for i, f := range registry.RankImportance(v.Importance) {
+		if i == 3 {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f%%", f.Feature, 100*f.Share))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // parseVersion accepts "3" or "v3".

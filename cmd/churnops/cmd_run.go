@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,7 +58,38 @@ func runExecution(ctx context.Context, a *app, st *stores, in pipeline.Execution
 	if err != nil {
 		return exec, err
 	}
-	return exec, a.finish(exec)
+	if err := a.finish(exec); err != nil {
+		return exec, err
+	}
+	a.printReliesOn(ctx, st, exec)
+	return exec, nil
+}
+
+// printReliesOn prints what each version the execution trained relies on
+// most (its recorded feature importance), read from the registry: the
+// state machine keeps only the candidate's number and metrics.
+func (a *app) printReliesOn(ctx context.Context, st *stores, exec *pipeline.Execution) {
+	if a.json {
+		return
+	}
+	var s pipeline.ExecutionState
+	if json.Unmarshal(exec.Output, &s) != nil {
+		return
+	}
+	var trained []int
+	if s.Bootstrap != nil {
+		trained = append(trained, s.Bootstrap.CandidateVersion)
+	}
+	if s.Candidate != nil && !slices.Contains(trained, s.Candidate.Version) {
+		trained = append(trained, s.Candidate.Version)
+	}
+	for _, n := range trained {
+		v, err := st.Registry.Get(ctx, a.model, n)
+		if err != nil || len(v.Importance) == 0 {
+			continue
+		}
+		a.printf("[RELIES ON] v%d: %s (mean |contribution| on its validation users; churnops registry show %d)\n", n, reliesOn(v), n)
+	}
 }
 
 // finish reports an execution's end or pause.

@@ -41,12 +41,13 @@ func (a *app) service(st *stores, features serve.FeatureReader, reload time.Dura
 
 // predictOne answers POST /predict for one user through the very handler
 // the server and the Lambda function use, so the CLI prints what they send.
-// With include (e.g. ["features"]) it asks POST /predict/details for those
-// per-customer parts: whoever can run the CLI on the state can read them.
+// With include (e.g. ["features", "reasons"]) it asks POST /predict/details
+// for those per-customer parts, with reasonsK reasons when it is not 0:
+// whoever can run the CLI on the state can read them.
 // When the answer is an error because of the online features (none
 // published, a damaged file), the command's error says why and what to do,
 // which the API answer does not.
-func predictOne(ctx context.Context, a *app, st *stores, userID string, include []string) error {
+func predictOne(ctx context.Context, a *app, st *stores, userID string, include []string, reasonsK int) error {
 	svc, err := a.service(st, st.Features, time.Minute, false, "")
 	if err != nil {
 		return err
@@ -56,6 +57,9 @@ func predictOne(ctx context.Context, a *app, st *stores, userID string, include 
 	path := "/predict"
 	if len(include) > 0 {
 		q["include"], path = include, "/predict/details"
+	}
+	if reasonsK != 0 {
+		q["reasons_k"] = reasonsK
 	}
 	body, _ := json.Marshal(q)
 	req := httptest.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(body))
@@ -79,7 +83,8 @@ func predictOne(ctx context.Context, a *app, st *stores, userID string, include 
 func cmdPredict(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("predict")
 	user := fs.String("user-id", "", "customer id, e.g. 7590-VHVEG")
-	include := fs.String("include", "", "per-customer parts to add, comma-separated: features (features_used)")
+	include := fs.String("include", "", "per-customer parts to add, comma-separated: features (features_used), reasons (the top contributions)")
+	reasonsK := fs.Int("reasons-k", 0, "how many reasons with --include reasons (default 3)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -94,7 +99,7 @@ func cmdPredict(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	return predictOne(ctx, a, st, *user, parts)
+	return predictOne(ctx, a, st, *user, parts, *reasonsK)
 }
 
 func cmdServe(ctx context.Context, a *app, args []string) error {

@@ -99,8 +99,8 @@ func commands() []command {
 					example: "churnops model explain --version 3 --data data/month_003 --as-of 2024-04-30 --out reasons.csv"},
 			}},
 		{name: "predict", args: "--user-id ID", summary: "score one user with the Production model and the online features",
-			details: "--include features adds features_used, the customer's values, as POST /predict/details does.",
-			example: "churnops predict --user-id 7590-VHVEG\nchurnops predict --user-id 7590-VHVEG --include features", run: cmdPredict},
+			details: "--include features adds features_used, the customer's values, and --include reasons the features that moved the prediction most (--reasons-k of them, 3 by default), as POST /predict/details does.",
+			example: "churnops predict --user-id 7590-VHVEG\nchurnops predict --user-id 7590-VHVEG --include features,reasons --reasons-k 5", run: cmdPredict},
 		{name: "serve", args: "[--addr HOST:PORT]", summary: "serve POST /predict, /predict/details, /health, /ready, /model, /metrics, and the dashboard at /",
 			details: "The dashboard (GET /) and the reports it links to (GET /reports/…, read-only) are served through the same handler as the API. " +
 				"Promotions and rollbacks are served within --reload, without a restart. With a token (--token-file or $CHURNOPS_TOKEN) every route but /health needs Authorization: Bearer <token>; without one, serve listens on loopback only.",

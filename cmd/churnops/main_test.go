@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -69,6 +71,15 @@ func TestLoop(t *testing.T) {
 	if len(versions) != 2 || versions[0].Stage != "Archived" || versions[1].Stage != "Production" {
 		t.Errorf("registry %+v, want v1 Archived, v2 Production", versions)
 	}
+	// Each trained version records what it relies on: run prints it,
+	// registry show lists every feature with its share.
+	if !strings.Contains(out, "[RELIES ON] v2: ") {
+		t.Errorf("second run output lacks what v2 relies on:\n%s", out)
+	}
+	show := mustRun(t, "registry", "show", "v2", "--state", state)
+	if !regexp.MustCompile(`importance: .*\n\s+\w+\s+\d+\.\d{4}\s+\d+\.\d%`).MatchString(show) {
+		t.Errorf("registry show lacks the importance:\n%s", show)
+	}
 	// predict answers with the new Production version.
 	users := readColumn(t, filepath.Join(data, "month_002", "users.csv"), 0)
 	var pred struct {
@@ -89,6 +100,25 @@ func TestLoop(t *testing.T) {
 	}
 	if pred.Features == nil || len(*pred.Features) != 14 {
 		t.Errorf("predict --include features: features_used %v, want the model's 14", pred.Features)
+	}
+	// --include reasons: the top contributions, as many as --reasons-k.
+	var why struct {
+		Prob    float64 `json:"churn_probability"`
+		Reasons struct {
+			Bias    float64 `json:"bias"`
+			LogOdds float64 `json:"log_odds"`
+			Top     []struct {
+				Feature      string  `json:"feature"`
+				Contribution float64 `json:"contribution"`
+				Direction    string  `json:"direction"`
+			} `json:"top"`
+		} `json:"reasons"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "predict", "--state", state, "--user-id", users[0], "--include", "reasons", "--reasons-k", "4")), &why); err != nil {
+		t.Fatal(err)
+	}
+	if r := why.Reasons; len(r.Top) != 4 || r.Top[0].Feature == "" || math.Abs(1/(1+math.Exp(-r.LogOdds))-why.Prob) > 1e-9 {
+		t.Errorf("predict --include reasons --reasons-k 4: %+v", why)
 	}
 	// Rollback archives v2 and brings back v1.
 	mustRun(t, "registry", "rollback", "--state", state)

@@ -132,8 +132,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-// wantPrediction wants the default answer for userID: no features_used,
-// which only a request including it on /predict/details gets.
+// wantPrediction wants the default answer for userID: no features_used or
+// reasons, which only a request including them on /predict/details gets.
 func wantPrediction(userID string) func(*testing.T, map[string]any) {
 	return func(t *testing.T, b map[string]any) {
 		t.Helper()
@@ -141,16 +141,25 @@ func wantPrediction(userID string) func(*testing.T, map[string]any) {
 		if _, ok := b["features_used"]; ok {
 			t.Errorf("features_used in a default answer: %v", b)
 		}
+		if _, ok := b["reasons"]; ok {
+			t.Errorf("reasons in a default answer: %v", b)
+		}
 	}
 }
 
-// wantDetails wants userID's answer with its 14 features_used.
+// wantDetails wants userID's answer with its 14 features_used and its
+// reasons: the bias, the log-odds and the default three reasons.
 func wantDetails(userID string) func(*testing.T, map[string]any) {
 	return func(t *testing.T, b map[string]any) {
 		t.Helper()
 		wantScore(t, b, userID)
 		if fu, _ := b["features_used"].(map[string]any); len(fu) != 14 {
 			t.Errorf("features_used %v, want the 14 features the request included", b["features_used"])
+		}
+		r, _ := b["reasons"].(map[string]any)
+		top, _ := r["top"].([]any)
+		if _, ok := r["bias"].(float64); !ok || len(top) != 3 {
+			t.Errorf("reasons %v, want a bias and the top 3", b["reasons"])
 		}
 	}
 }
@@ -227,7 +236,7 @@ func TestRequestConversion(t *testing.T) {
 		{"v1-rest-predict-details-iam.json", func(t *testing.T, s seen) {
 			// An AWS_IAM route: API Gateway checked the signature; the
 			// handler sees the route and body, the signed headers ride along.
-			if s.Method != "POST" || s.Path != "/predict/details" || s.Body != `{"user_id": "7590-VHVEG", "include": ["features"]}` {
+			if s.Method != "POST" || s.Path != "/predict/details" || s.Body != `{"user_id": "7590-VHVEG", "include": ["features", "reasons"]}` {
 				t.Errorf("got %+v", s)
 			}
 			if !strings.HasPrefix(s.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {

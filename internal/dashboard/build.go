@@ -75,6 +75,7 @@ func Build(ctx context.Context, src Sources) (*Page, error) {
 	b.versions(versions)
 	b.health(versions)
 	b.drift()
+	b.reliance()
 	if err := b.approvals(ctx, versions); err != nil {
 		return nil, err
 	}
@@ -267,7 +268,8 @@ func manual(d *registry.Decision) bool {
 func (b *builder) versions(vs []registry.Version) {
 	for i := len(vs) - 1; i >= 0; i-- {
 		v := vs[i]
-		row := Version{Number: v.Version, Stage: v.Stage, AsOf: v.AsOf, Metrics: v.Metrics, Fingerprint: v.DataFingerprint, Created: v.CreatedAt}
+		row := Version{Number: v.Version, Stage: v.Stage, AsOf: v.AsOf, Metrics: v.Metrics, Fingerprint: v.DataFingerprint, Created: v.CreatedAt,
+			Importance: registry.RankImportance(v.Importance)}
 		if v.RunID != "" {
 			arn, phase, _ := strings.Cut(v.RunID, "#")
 			row.Run, row.Phase, row.RunAnchor = arn[strings.LastIndexByte(arn, ':')+1:], phase, b.anchors[arn]
@@ -381,6 +383,27 @@ func (b *builder) drift() {
 			dr.Cells[seen[c.Column]][j] = DriftCell{Present: true, Test: c.Test, Score: c.Score,
 				StatThreshold: c.StatThreshold, Drifted: c.Drifted, Level: level(c)}
 		}
+	}
+}
+
+// reliance fills Drift.Shares and Drift.Relied from the Production
+// version's importance.
+func (b *builder) reliance() {
+	dr := &b.page.Drift
+	prod := b.page.Production
+	if prod == nil || len(prod.Importance) == 0 || len(dr.Columns) == 0 {
+		return
+	}
+	share, rank := map[string]float64{}, map[string]int{}
+	for i, f := range prod.Importance {
+		share[f.Feature], rank[f.Feature] = f.Share, i
+	}
+	dr.Shares, dr.Relied = make([]float64, len(dr.Columns)), make([]bool, len(dr.Columns))
+	newest := len(dr.Months) - 1
+	for i, c := range dr.Columns {
+		dr.Shares[i] = share[c]
+		r, ok := rank[c]
+		dr.Relied[i] = ok && r < 3 && newest >= 0 && dr.Cells[i][newest].Drifted
 	}
 }
 

@@ -161,6 +161,32 @@ func TestBuild(t *testing.T) {
 		byRun[r.ExecutionARN] = r
 	}
 
+	t.Run("importance", func(t *testing.T) {
+		// Every version the runs trained records what it relies on; the
+		// heatmap gives each feature column Production's share of it.
+		for i, row := range p.Versions {
+			v := versions[len(versions)-1-i]
+			if want := registry.RankImportance(v.Importance); len(row.Importance) == 0 || !slices.Equal(row.Importance, want) {
+				t.Errorf("v%d: importance %v, registry %v", row.Number, row.Importance, want)
+			}
+		}
+		if p.Production == nil || len(p.Drift.Shares) != len(p.Drift.Columns) {
+			t.Fatalf("Production %v, %d shares for %d columns", p.Production, len(p.Drift.Shares), len(p.Drift.Columns))
+		}
+		share := map[string]float64{}
+		for _, f := range p.Production.Importance {
+			share[f.Feature] = f.Share
+		}
+		for i, c := range p.Drift.Columns {
+			if p.Drift.Shares[i] != share[c] {
+				t.Errorf("%s: share %v, Production's %v", c, p.Drift.Shares[i], share[c])
+			}
+		}
+		if i := slices.Index(p.Drift.Columns, "churn_label"); i >= 0 && (p.Drift.Shares[i] != 0 || p.Drift.Relied[i]) {
+			t.Errorf("the label has a share %v", p.Drift.Shares[i])
+		}
+	})
+
 	t.Run("registry", func(t *testing.T) {
 		if len(p.Versions) != len(versions) || len(versions) < 3 {
 			t.Fatalf("%d versions on the page, %d in the registry (want 3 or more)", len(p.Versions), len(versions))

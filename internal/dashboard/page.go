@@ -65,6 +65,10 @@ type Version struct {
 	// Last is the registry's latest decision when it is not Decision: a
 	// rollback to it or a manual promotion.
 	Last *registry.Decision
+	// Importance is what the version relies on: each feature's mean
+	// |contribution| on its validation users, largest first, with its
+	// share (nil for a version trained before it was recorded).
+	Importance []registry.FeatureImportance
 }
 
 // ManualChange is a promotion made by hand or a rollback.
@@ -118,6 +122,12 @@ type Drift struct {
 	Columns []string
 	Months  []DriftMonth
 	Cells   [][]DriftCell
+	// Shares[i] is column i's share of the Production version's
+	// importance (0 when the column is not a feature, or Production
+	// recorded none); Relied[i] marks a column that drifted in the newest
+	// report and is among the three Production relies on most.
+	Shares []float64
+	Relied []bool
 }
 
 // DriftPoint is one run's drift share.

@@ -59,6 +59,15 @@ var pageTemplate = template.Must(template.New("dashboard").Funcs(template.FuncMa
 		return "–"
 	},
 	"decision": decisionText,
+	"share": func(s []float64, i int) float64 {
+		if i < len(s) {
+			return s[i]
+		}
+		return 0
+	},
+	"relied": func(r []bool, i int) bool { return i < len(r) && r[i] },
+	"score":  func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) },
+	"ratio":  func(a, b float64) string { return strconv.FormatFloat(a/b, 'f', 3, 64) },
 	"short": func(s string) string {
 		if len(s) > 12 {
 			return s[:12] + "…"

@@ -85,14 +85,15 @@ func TestRenderSelfContained(t *testing.T) {
 func TestRenderGolden(t *testing.T) {
 	at := func(d, h int) time.Time { return time.Date(2024, 5, d, h, 0, 0, 0, time.UTC) }
 	pos := 1869
+	imp := registry.RankImportance(map[string]float64{"watch_hours_30d": 0.42, "months_active": 0.21, "monthly_fee": 0.14, "plan_stream_tv": 0.07, "skips_7d": 0})
 	p := &dashboard.Page{
 		Model: "churn", GeneratedAt: at(2, 6), Target: "--state '/home/a b/.churnops'",
-		Production: &dashboard.Version{Number: 3, Stage: registry.StageProduction, AsOf: "2024-04-30", Metrics: map[string]float64{"val_auc": 0.8781}},
+		Production: &dashboard.Version{Number: 3, Stage: registry.StageProduction, AsOf: "2024-04-30", Metrics: map[string]float64{"val_auc": 0.8781}, Importance: imp},
 		Versions: []dashboard.Version{
 			{Number: 4, Stage: registry.StageNone, AsOf: "2024-05-31", Metrics: map[string]float64{"val_auc": 0.9, "val_f1": 0.8}, Fingerprint: "0123456789abcdef0123",
 				Run: "may", Phase: "retrain", RunAnchor: "run-may",
 				Decision: &registry.Decision{Outcome: "pending_approval", CandidateAUC: 0.9, ProductionAUC: 0.87, ProductionVersion: 3, Delta: 0.01, Bar: 0.88}},
-			{Number: 3, Stage: registry.StageProduction, AsOf: "2024-04-30", Metrics: map[string]float64{"val_auc": 0.8781},
+			{Number: 3, Stage: registry.StageProduction, AsOf: "2024-04-30", Metrics: map[string]float64{"val_auc": 0.8781}, Importance: imp,
 				Decision: &registry.Decision{Outcome: "promoted", CandidateAUC: 0.8781, ProductionAUC: 0.6917, ProductionVersion: 1, Delta: 0.01, Bar: 0.7017},
 				Last:     &registry.Decision{Outcome: "rolled_back", ProductionVersion: 4, Reason: "rollback", DecidedAt: at(1, 9)}},
 		},
@@ -119,6 +120,8 @@ func TestRenderGolden(t *testing.T) {
 				{{Present: true, Test: "Wasserstein distance (normed)", Score: 0.87, StatThreshold: 0.1, Drifted: true, Level: 2}, {Present: true, Test: "Wasserstein distance (normed)", Score: 0.06, StatThreshold: 0.1, Level: 0.6}},
 				{{Present: true, Test: "K-S p_value", Score: 0.00001, StatThreshold: 0.05, Drifted: true, Level: 1.2}, {}},
 			},
+			Shares: []float64{0.5, 0.0833},
+			Relied: []bool{true, false},
 		},
 		Health: []dashboard.HealthPoint{
 			{Month: "2024-01-31", CandidateVersion: 1, CandidateAUC: 0.8545, Bar: 0.7, Outcome: "promoted"},
@@ -154,6 +157,8 @@ func TestRenderGolden(t *testing.T) {
 		"7,043 customers of 2024-05-31", "1,869 predicted to churn",
 		"rolled back to", "Drift <span class=\"t\">81ms</span> <span class=\"t\">(1 retry)</span>",
 		"--state &#39;/home/a b/.churnops&#39;",
+		"What Production v3 relies on", `<tr><th scope="row">watch_hours_30d</th><td class="nowrap"><meter value="1.000"></meter> 50.0%</td><td class="num">0.4200</td></tr>`, // what Production relies on
+		`<th scope="row" class="relied">⚑ watch_hours_30d <span class="share"`, "plan_stream_tv <span class=\"share\"", // heatmap
 	} {
 		if !strings.Contains(got, s) {
 			t.Errorf("the page lacks %q", s)

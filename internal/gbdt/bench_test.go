@@ -114,3 +114,59 @@ func BenchmarkContributions(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkContributionsLargeTrees explains rows of the large-tree shape
+// (60 trees of up to 31 leaves: walked, explained from path tables) next to
+// predicting them and to Algorithm 2's walk, in one run; it reports the
+// path tables' memory.
+func BenchmarkContributionsLargeTrees(b *testing.B) {
+	m, d := largeTreeModel(b)
+	if m.Compiled() {
+		b.Fatal("the large-tree model compiled to lookup tables")
+	}
+	if err := m.PrepareContributions(); err != nil {
+		b.Fatal(err)
+	}
+	bytes, err := m.ExplainerBytes()
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := make([][]float64, 1000)
+	for i := range rows {
+		rows[i] = row(d, i)
+	}
+	out := make([]float64, m.NumFeatures()+1)
+	for _, bb := range []struct {
+		name string
+		f    func(x []float64) error
+	}{
+		{"predict", func(x []float64) error { m.PredictRaw(x); return nil }},
+		{"paths", func(x []float64) error { return m.Contributions(x, out) }},
+		{"walk", func(x []float64) error { return m.WalkContributions(x, out) }},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				if err := bb.f(rows[i%len(rows)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			if bb.name == "paths" {
+				b.ReportMetric(float64(bytes), "table-bytes")
+			}
+		})
+	}
+}
+
+// BenchmarkPrepareContributionsLargeTrees is the load-time cost of the
+// large-tree shape's path tables.
+func BenchmarkPrepareContributionsLargeTrees(b *testing.B) {
+	m, _ := largeTreeModel(b)
+	for b.Loop() {
+		m.ResetExplainer()
+		if err := m.PrepareContributions(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -75,3 +75,63 @@ func (m *Model) Base() float64 { return m.base }
 // XGBoostTreeOrder is the churnops tree behind each exported tree after
 // tree 0 (the base score).
 func (m *Model) XGBoostTreeOrder() []int { return m.xgbTreeOrder() }
+
+// SetUnitSplits sets the most splits of a path-table unit and returns a
+// function that restores it.
+func SetUnitSplits(n int) (restore func()) {
+	old := maxUnitSplits
+	maxUnitSplits = n
+	return func() { maxUnitSplits = old }
+}
+
+// SetRouteMaskWords sets the most words of routing masks and returns a
+// function that restores it.
+func SetRouteMaskWords(n int) (restore func()) {
+	old := maxRouteMaskWords
+	maxRouteMaskWords = n
+	return func() { maxRouteMaskWords = old }
+}
+
+// RoutesByComparison reports whether m's path tables find the row's side
+// at each split by comparison rather than from routing masks.
+func (m *Model) RoutesByComparison() bool {
+	e, err := m.explainer()
+	return err == nil && e.paths != nil && e.paths.masks == nil
+}
+
+// ExplainerBytes is the memory m's explainer tables hold.
+func (m *Model) ExplainerBytes() (int, error) {
+	e, err := m.explainer()
+	if err != nil {
+		return 0, err
+	}
+	return e.bytes(), nil
+}
+
+// SetPathTableBudget sets the path tables' budget of table entries (see
+// shap_paths.go) and returns a function that restores it. Models explained
+// before keep their explainer: call ResetExplainer.
+func SetPathTableBudget(n int) (restore func()) {
+	old := maxPathTableFloats
+	maxPathTableFloats = n
+	return func() { maxPathTableFloats = old }
+}
+
+// ResetExplainer drops m's explainer, so the next call builds it again.
+func (m *Model) ResetExplainer() { m.xp.Store(nil) }
+
+// ExplainerKind says how m explains a row: "cells" (a compiled model's
+// tables), "paths" (per-leaf path tables) or "walk" (Algorithm 2), and how
+// many of its leaves the path tables compute directly.
+func (m *Model) ExplainerKind() (kind string, direct int, err error) {
+	e, err := m.explainer()
+	switch {
+	case err != nil:
+		return "", 0, err
+	case e.tab != nil:
+		return "cells", 0, nil
+	case e.paths != nil:
+		return "paths", len(e.paths.direct.nodes), nil
+	}
+	return "walk", 0, nil
+}

@@ -27,18 +27,20 @@ import (
 // PredictRaw sends it to.
 //
 // Speed. Algorithm 2 costs O(L·D²) per tree of L leaves and depth D: for
-// the default churn model (about a thousand depth-2 trees) that is too
-// slow for a per-request answer. But a tree's contributions depend on a row
-// only through the sides its splits send the row to, so they are constant
-// over each cell of the lookup tables (tables.go). A compiled model's
-// explainer therefore holds, for each table group and each cell, the summed
-// contributions of the group's trees to each of the group's features,
-// computed once (with Algorithm 2, memoised per tree on the pattern of
-// split outcomes). Explaining a row then costs what predicting it does —
-// a binary search per feature and one read per group — plus an addition
-// per group feature. A model too large for tables walks its trees with
-// Algorithm 2 (shapWalker below), which the tests also use as the
-// reference for the tables.
+// the default churn model (about a thousand depth-2 trees, or 64 trees of
+// 31 leaves on a large month) that is too slow for a per-request answer.
+// But a tree's contributions depend on a row only through the sides its
+// splits send the row to. A compiled model's explainer (tables.go) holds,
+// for each table group and each cell, the summed contributions of the
+// group's trees to each of the group's features, computed once (with
+// Algorithm 2, memoised per tree on the pattern of split outcomes), so
+// explaining a row costs what predicting it does — a binary search per
+// feature and one read per group — plus an addition per group feature. A
+// model too large for tables is explained from path tables
+// (shap_paths.go): small subtrees' contributions precomputed for every
+// pattern of what the row does at and above them. Algorithm 2's walk
+// (shapWalker below) remains the reference the tests hold both to, and the
+// fallback for a path of more than 64 distinct features.
 
 // ErrNoCovers is returned when explaining a model whose artifact has no
 // node covers: it was trained before they were recorded. It still predicts
@@ -71,9 +73,14 @@ func (m *Model) Contributions(x []float64, out []float64) error {
 		return err
 	}
 	clear(out)
-	if e.tab != nil {
+	switch {
+	case e.tab != nil:
 		e.tab.add(m.tab, x, out)
-	} else {
+	case e.paths != nil:
+		s := e.pathPool.Get().(*shapScratch)
+		e.paths.add(m, x, out, s.route, s.hot, s.path)
+		e.pathPool.Put(s)
+	default:
 		e.walk(m, x, out)
 	}
 	out[nf] = e.bias
@@ -91,7 +98,9 @@ func (m *Model) PrepareContributions() error {
 // MeanAbsContributions returns each feature's mean absolute contribution
 // over the rows of cols (column-major, laid out as Dataset.Cols): the
 // model's global feature importance on those rows, in log-odds. An empty
-// set of rows gives zeros.
+// set of rows gives zeros. Blocks of rows are explained on every core and
+// their sums added in block order, so the result does not depend on the
+// number of cores.
 func (m *Model) MeanAbsContributions(cols [][]float64) ([]float64, error) {
 	nf := len(m.features)
 	if len(cols) != nf {
@@ -106,35 +115,51 @@ func (m *Model) MeanAbsContributions(cols [][]float64) ([]float64, error) {
 			return nil, fmt.Errorf("gbdt: column %q has %d rows, column %q has %d", m.features[j].Name, len(c), m.features[0].Name, n)
 		}
 	}
-	sum := make([]float64, nf)
-	row, out := make([]float64, nf), make([]float64, nf+1)
-	for i := range n {
-		for j, c := range cols {
-			row[j] = c[i]
+	if err := m.PrepareContributions(); err != nil {
+		return nil, err
+	}
+	nb := blocks(n)
+	sums := make([][]float64, nb)
+	// An explanation costs hundreds of row visits' worth of work.
+	forEach(nb, 256*n, func(b int) {
+		lo, hi := blockRange(b, n)
+		sum := make([]float64, nf)
+		row, out := make([]float64, nf), make([]float64, nf+1)
+		for i := lo; i < hi; i++ {
+			for j, c := range cols {
+				row[j] = c[i]
+			}
+			_ = m.Contributions(row, out) // the explainer is built: no error
+			for j := range sum {
+				sum[j] += math.Abs(out[j])
+			}
 		}
-		if err := m.Contributions(row, out); err != nil {
-			return nil, err
-		}
-		for j := range sum {
-			sum[j] += math.Abs(out[j])
+		sums[b] = sum
+	})
+	total := make([]float64, nf)
+	for _, s := range sums {
+		for j, v := range s {
+			total[j] += v
 		}
 	}
 	if n > 0 {
-		for j := range sum {
-			sum[j] /= float64(n)
+		for j := range total {
+			total[j] /= float64(n)
 		}
 	}
-	return sum, nil
+	return total, nil
 }
 
 // explainer is what Contributions precomputes for a model.
 type explainer struct {
-	bias float64     // base score + each tree's expected output
-	tab  *shapTables // contributions per table cell; nil: walk the trees
+	bias  float64     // base score + each tree's expected output
+	tab   *shapTables // contributions per table cell (a compiled model)
+	paths *pathTables // path tables (a model that walks its trees; shap_paths.go)
 	// For the walk: the deepest tree and the largest tree, which size the
 	// scratch buffers, and a pool of them.
 	depth, size int
 	pool        sync.Pool // *shapScratch
+	pathPool    sync.Pool // *shapScratch for the path tables
 }
 
 // explainer returns m's explainer, building it on first use. Two goroutines
@@ -172,11 +197,29 @@ func newExplainer(m *Model) *explainer {
 		e.depth = max(e.depth, m.treeDepth(root))
 		e.size = max(e.size, int(end-root))
 	}
-	e.pool.New = func() any { return newShapScratch(e.depth, e.size) }
 	if m.tab != nil {
 		e.tab = compileShapTables(m, e)
+	} else {
+		e.paths = compilePathTables(m)
+	}
+	e.pool.New = func() any { return newShapScratch(e.depth, e.size) }
+	if e.paths != nil {
+		nodes, words := len(m.nodes), e.paths.words
+		e.pathPool.New = func() any { return newPathScratch(e.depth, nodes, words) }
 	}
 	return e
+}
+
+// bytes is the memory the explainer holds beyond its scratch buffers: its
+// tables.
+func (e *explainer) bytes() int {
+	switch {
+	case e.tab != nil:
+		return len(e.tab.cells)*8 + len(e.tab.off)*4
+	case e.paths != nil:
+		return e.paths.bytes()
+	}
+	return 0
 }
 
 // treeEnd is the index after the last node of tree t.
@@ -241,17 +284,34 @@ func (e *explainer) walk(m *Model, x []float64, out []float64) {
 	e.pool.Put(s)
 }
 
-// shapScratch is the walk's working memory, reused through a pool.
+// shapScratch is the working memory of the walk and of the path tables,
+// reused through a pool.
 type shapScratch struct {
 	path []pathElem
 	left []bool
+	// Path tables: the hot mask of each node of the model, and the
+	// routing bit of each split.
+	hot, route []uint64
 }
 
+// newShapScratch is the walk's scratch for trees of at most size nodes.
 func newShapScratch(depth, size int) *shapScratch {
+	return &shapScratch{path: newPath(depth), left: make([]bool, size)}
+}
+
+// newPathScratch is the path tables' scratch: one hot mask per node, the
+// routing words, and a path for the leaves computed directly.
+func newPathScratch(depth, nodes, words int) *shapScratch {
+	w := make([]uint64, nodes+words)
+	return &shapScratch{path: newPath(depth), hot: w[:nodes], route: w[nodes:]}
+}
+
+// newPath is room for Algorithm 2's paths in trees of the given depth.
+func newPath(depth int) []pathElem {
 	// A node at depth d holds a path of at most d+2 elements (the root's
 	// placeholder included) and each level keeps its own copy.
 	d := depth + 2
-	return &shapScratch{path: make([]pathElem, d*(d+1)/2+d), left: make([]bool, size)}
+	return make([]pathElem, d*(d+1)/2+d)
 }
 
 // pathElem is one feature on the path from the root to the current node,

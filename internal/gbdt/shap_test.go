@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -388,12 +389,24 @@ func TestContributionsConcurrent(t *testing.T) {
 	}
 }
 
+// TestContributionsDoNotAllocate: neither the tables of a compiled model
+// nor the path tables of a walked one allocate per row.
 func TestContributionsDoNotAllocate(t *testing.T) {
+	if raceEnabled {
+		// The path tables' scratch comes from a sync.Pool, which drops a
+		// quarter of what is put back under the race detector.
+		t.Skip("the race detector makes sync.Pool allocate")
+	}
 	d := logisticData(t, 1500, 9)
 	for _, compiled := range []bool{true, false} {
-		m := train(t, d, quickParams())
+		p := quickParams()
+		p.MaxDepth, p.MaxLeaves = 2, 4
+		m := train(t, d, p)
 		if !compiled {
 			m.Recompile(1, 1)
+		}
+		if m.Compiled() != compiled {
+			t.Fatalf("compiled = %t, want %t", m.Compiled(), compiled)
 		}
 		if err := m.PrepareContributions(); err != nil {
 			t.Fatal(err)
@@ -406,6 +419,42 @@ func TestContributionsDoNotAllocate(t *testing.T) {
 		})
 		if allocs != 0 {
 			t.Errorf("compiled=%t: %v allocations per call", compiled, allocs)
+		}
+	}
+}
+
+// TestMeanAbsContributionsAcrossCores: blocks explained on several cores
+// give the same bits as on one, and the mean of |Contributions| row by row.
+func TestMeanAbsContributionsAcrossCores(t *testing.T) {
+	d := logisticData(t, 20000, 4) // three blocks of rows
+	m := train(t, d, quickParams())
+	defer gbdt.SetMinParallelWork(1)()
+	var got [][]float64
+	for _, procs := range []int{1, 4} {
+		old := runtime.GOMAXPROCS(procs)
+		imp, err := m.MeanAbsContributions(d.Cols)
+		runtime.GOMAXPROCS(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, imp)
+	}
+	want := make([]float64, m.NumFeatures())
+	out := make([]float64, m.NumFeatures()+1)
+	for i := range d.Rows() {
+		if err := m.Contributions(row(d, i), out); err != nil {
+			t.Fatal(err)
+		}
+		for j := range want {
+			want[j] += math.Abs(out[j]) / float64(d.Rows())
+		}
+	}
+	for j := range want {
+		if math.Float64bits(got[0][j]) != math.Float64bits(got[1][j]) {
+			t.Errorf("feature %d: %v on 1 core, %v on 4", j, got[0][j], got[1][j])
+		}
+		if math.Abs(got[0][j]-want[j]) > 1e-12 {
+			t.Errorf("feature %d: %v, want the mean %v", j, got[0][j], want[j])
 		}
 	}
 }

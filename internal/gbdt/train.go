@@ -50,6 +50,11 @@ type Meta struct {
 	TrainSeconds float64 `json:"train_seconds,omitempty"`
 	// TrainedAt is when training ran (RFC 3339), set by the caller.
 	TrainedAt string `json:"trained_at,omitempty"`
+	// Importance is each feature's mean absolute contribution to the
+	// log-odds (MeanAbsContributions) on the caller's validation rows, by
+	// feature name, set by the caller; absent in models trained before it
+	// was recorded.
+	Importance map[string]float64 `json:"importance,omitempty"`
 }
 
 // Train fits a gradient-boosted ensemble to d with parameters p. It is

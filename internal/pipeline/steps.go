@@ -291,6 +291,7 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 		v, err = p.Registry.Register(ctx, registry.Version{
 			Model:           in.ModelName,
 			Metrics:         metrics,
+			Importance:      res.Importance,
 			AsOf:            in.AsOf,
 			DataFingerprint: m.Fingerprint(),
 			ArtifactSHA256:  ArtifactSHA256(artifact),

@@ -74,8 +74,15 @@ type Version struct {
 	// ArtifactSHA256 is the hex SHA-256 of the artifact's bytes, recorded
 	// when the version is registered: promotion checks the stored artifact
 	// against it. Empty for versions registered before it was recorded.
-	ArtifactSHA256  string             `json:"artifact_sha256,omitempty"`
-	Metrics         map[string]float64 `json:"metrics"`
+	ArtifactSHA256 string             `json:"artifact_sha256,omitempty"`
+	Metrics        map[string]float64 `json:"metrics"`
+	// Importance is the version's global feature importance: each
+	// feature's mean absolute contribution to the log-odds over the
+	// validation users, by feature name, recorded when it was trained (see
+	// RankImportance). Kept here, not only in the artifact, so that
+	// registry show and the dashboard read it without loading a model;
+	// empty for versions trained before it was recorded.
+	Importance      map[string]float64 `json:"importance,omitempty"`
 	AsOf            string             `json:"as_of"` // training snapshot date, YYYY-MM-DD
 	DataFingerprint string             `json:"data_fingerprint"`
 	// RunID identifies the pipeline run that trained it (execution and

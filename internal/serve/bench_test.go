@@ -19,12 +19,23 @@ type benchRequest struct {
 	req  *http.Request
 	body *bytes.Reader
 	raw  []byte
+	// format is the body with %q for the user id, when the benchmark
+	// cycles through users.
+	format string
 }
 
-func newBenchRequest(body string) *benchRequest {
-	br := &benchRequest{raw: []byte(body)}
+// newBenchRequest is a POST /predict of body (with users: body is a
+// format with %q for the user id, or `{"user_id":%q}` when it has none).
+func newBenchRequest(body string) *benchRequest { return newBenchRequestTo("/predict", body) }
+
+// newBenchRequestTo is newBenchRequest to another path.
+func newBenchRequestTo(path, body string) *benchRequest {
+	br := &benchRequest{raw: []byte(body), format: `{"user_id":%q}`}
+	if strings.Contains(body, "%q") {
+		br.format = body
+	}
 	br.body = bytes.NewReader(br.raw)
-	br.req = httptest.NewRequest("POST", "/predict", io.NopCloser(br.body))
+	br.req = httptest.NewRequest("POST", path, io.NopCloser(br.body))
 	br.req.Header.Set("Content-Type", "application/json")
 	br.req.ContentLength = int64(len(br.raw))
 	return br
@@ -32,7 +43,7 @@ func newBenchRequest(body string) *benchRequest {
 
 func (br *benchRequest) serve(b *testing.B, h http.Handler, users []string, i int) {
 	if users != nil {
-		br.raw = fmt.Appendf(br.raw[:0], `{"user_id":%q}`, users[i%len(users)])
+		br.raw = fmt.Appendf(br.raw[:0], br.format, users[i%len(users)])
 		br.req.ContentLength = int64(len(br.raw))
 	}
 	br.body.Reset(br.raw)

@@ -34,10 +34,13 @@
 // prediction (an allow-list; see Include):
 //
 //	"features"   features_used: the raw values the prediction read
+//	"reasons"    reasons: the features that moved this prediction most
 //
-// An include is served only by POST /predict/details; POST /predict answers
-// it with 403 forbidden, never by dropping it silently. Unknown values are
-// 400 invalid_request naming the allowed ones.
+// with "reasons_k": how many reasons (an integer from 1 to MaxReasonsK, 3 by
+// default), allowed only with "reasons" included. An include is served only
+// by POST /predict/details; POST /predict answers it with 403 forbidden,
+// never by dropping it silently. Unknown values, and reasons_k without
+// "reasons" or out of range, are 400 invalid_request.
 //
 // Decoding is strict: field names are matched exactly (case-sensitive),
 // unknown fields, trailing data after the object, and values of the wrong
@@ -71,7 +74,26 @@
 //	"features_used":{"months_active":1,...}
 //
 // the model's features in model order with the raw values the prediction
-// used.
+// used. With "include": ["reasons"] it carries
+//
+//	"reasons":{"bias":-0.0412,"log_odds":1.0127,"top":[
+//	  {"feature":"months_active","value":1,"contribution":0.8312,"direction":"raises"},
+//	  {"feature":"failed_payments_90d","value":2,"contribution":0.4121,"direction":"raises"},
+//	  {"feature":"watch_hours_30d","value":24.2,"contribution":-0.2264,"direction":"lowers"}]}
+//
+// the prediction's log-odds split exactly (path-dependent TreeSHAP, see
+// internal/gbdt) into the bias, the model's expected log-odds, plus one
+// contribution per feature: bias + every feature's contribution = log_odds
+// = logit(churn_probability). top lists the reasons_k features with the
+// largest |contribution| (ties in model order), each with the customer's
+// raw value (as stored or sent; null when missing) and "raises" or "lowers"
+// the churn risk; a feature contributing exactly 0 is never a reason, so
+// top may be shorter. The model explains each request (Explainer): for a
+// large-tree model it is a few µs to tens of µs (see the README's figures),
+// its tables built when the model is loaded. A model that cannot explain (a
+// gbdt artifact trained before node covers were recorded) answers a request
+// for reasons 409 reasons_unavailable, saying to retrain; everything else it
+// answers as before.
 //
 // A batch answers {"predictions":[...]} in request order (duplicates
 // included), each item as a single prediction, includes too. An unknown user in a batch does not fail the batch: its item is
@@ -87,6 +109,7 @@
 //	400 invalid_request        malformed JSON, wrong types, unknown fields, bad features or include values
 //	401 unauthorized           local server: bearer token missing or wrong (WWW-Authenticate: Bearer)
 //	403 forbidden              an include sent to POST /predict instead of /predict/details
+//	409 reasons_unavailable    reasons asked of a model that cannot explain (trained before reasons: retrain)
 //	404 user_not_found         no online features for the user
 //	404 not_found              unknown path
 //	405 method_not_allowed     wrong method (Allow header set)
@@ -123,5 +146,6 @@
 // the loaded model: they are made on the first request for that record and
 // model, and dropped with the entry when the record is re-read or another
 // model is loaded, so a request pays for the model and little else. The
-// model itself runs on every request; predictions are never cached.
+// model itself runs on every request; predictions and reasons are never
+// cached.
 package serve

@@ -1,25 +1,15 @@
 package serve
 
 import (
+	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
 // The /predict responses are written by hand: encoding/json's reflection
 // was most of a prediction's cost, and the shapes are fixed.
-
-// appendPrediction appends one prediction object: the default fields, then
-// features_used (the model's features in model order with their raw values,
-// null if absent) when inc asks for it.
-func appendPrediction(b []byte, m *loaded, userID string, hasUser bool, asOf string, hasAsOf bool, p float64, raw map[string]any, inc Include) []byte {
-	b = appendPredictionHead(b, m, userID, hasUser, asOf, hasAsOf, p)
-	if inc.Has(IncludeFeatures) {
-		b = append(b, featuresKey...)
-		b = appendFeatures(b, m, raw)
-	}
-	return append(b, '}')
-}
 
 // featuresKey introduces features_used after a prediction's head.
 const featuresKey = `,"features_used":`
@@ -68,6 +58,73 @@ func appendFeatures(b []byte, m *loaded, raw map[string]any) []byte {
 		b = appendValue(b, raw[name])
 	}
 	return append(b, '}')
+}
+
+// reasonsScratch is what appendReasons needs per call: the contributions
+// and which features are already listed.
+type reasonsScratch struct {
+	c     []float64
+	taken []bool
+}
+
+var reasonsPool = sync.Pool{New: func() any { return new(reasonsScratch) }}
+
+// appendReasons appends the reasons object for encoded row x with raw
+// values raw:
+//
+//	,"reasons":{"bias":B,"log_odds":L,"top":[{"feature":…,"value":…,"contribution":C,"direction":"raises"|"lowers"},…]}
+//
+// top lists up to k features by decreasing |contribution| (ties in model
+// order), leaving out features that contribute exactly 0 (the model never
+// splits on them for this customer); bias + all contributions = log_odds.
+func (m *loaded) appendReasons(b []byte, x []float64, raw map[string]any, k int) ([]byte, error) {
+	n := len(m.names)
+	sc := reasonsPool.Get().(*reasonsScratch)
+	defer reasonsPool.Put(sc)
+	if cap(sc.c) < n+1 {
+		sc.c, sc.taken = make([]float64, n+1), make([]bool, n)
+	}
+	c, taken := sc.c[:n+1], sc.taken[:n]
+	clear(taken)
+	if err := m.explainer.Explain(x, c); err != nil {
+		return b, fmt.Errorf("explain with model %s v%d: %w", m.version.Model, m.version.Version, err)
+	}
+	logOdds := 0.0
+	for _, v := range c {
+		logOdds += v
+	}
+	b = append(b, `,"reasons":{"bias":`...)
+	b = appendFloat(b, c[n])
+	b = append(b, `,"log_odds":`...)
+	b = appendFloat(b, logOdds)
+	b = append(b, `,"top":[`...)
+	for r := range k {
+		best := -1
+		for j, v := range c[:n] {
+			if !taken[j] && v != 0 && (best < 0 || math.Abs(v) > math.Abs(c[best])) {
+				best = j
+			}
+		}
+		if best < 0 {
+			break
+		}
+		taken[best] = true
+		if r > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"feature":`...)
+		b = appendString(b, m.names[best])
+		b = append(b, `,"value":`...)
+		b = appendValue(b, raw[m.names[best]])
+		b = append(b, `,"contribution":`...)
+		b = appendFloat(b, c[best])
+		if c[best] > 0 {
+			b = append(b, `,"direction":"raises"}`...)
+		} else {
+			b = append(b, `,"direction":"lowers"}`...)
+		}
+	}
+	return append(b, "]}"...), nil
 }
 
 // appendError appends {"error":{…}}.

@@ -8,17 +8,18 @@ import (
 // Error codes sent in {"error":{"code":…}}. They are part of the API
 // contract: clients may switch on them, so they never change meaning.
 const (
-	CodeInvalidRequest    = "invalid_request"
-	CodeUnauthorized      = "unauthorized" // the local server's bearer token is missing or wrong
-	CodeForbidden         = "forbidden"    // an include on a route that does not serve it
-	CodeUserNotFound      = "user_not_found"
-	CodeNotFound          = "not_found"
-	CodeMethodNotAllowed  = "method_not_allowed"
-	CodeBodyTooLarge      = "body_too_large"
-	CodeUnsupportedMedia  = "unsupported_media_type"
-	CodeNoProductionModel = "no_production_model"
-	CodeNotReady          = "not_ready"
-	CodeInternal          = "internal"
+	CodeInvalidRequest     = "invalid_request"
+	CodeUnauthorized       = "unauthorized"        // the local server's bearer token is missing or wrong
+	CodeForbidden          = "forbidden"           // an include on a route that does not serve it
+	CodeReasonsUnavailable = "reasons_unavailable" // the Production model cannot explain its predictions
+	CodeUserNotFound       = "user_not_found"
+	CodeNotFound           = "not_found"
+	CodeMethodNotAllowed   = "method_not_allowed"
+	CodeBodyTooLarge       = "body_too_large"
+	CodeUnsupportedMedia   = "unsupported_media_type"
+	CodeNoProductionModel  = "no_production_model"
+	CodeNotReady           = "not_ready"
+	CodeInternal           = "internal"
 )
 
 // internalMessage is the only message a 500 ever carries.
@@ -55,6 +56,8 @@ func (e *Error) Status() int {
 		return http.StatusUnauthorized
 	case CodeForbidden:
 		return http.StatusForbidden
+	case CodeReasonsUnavailable:
+		return http.StatusConflict
 	case CodeUserNotFound, CodeNotFound:
 		return http.StatusNotFound
 	case CodeMethodNotAllowed:

@@ -9,7 +9,10 @@ import (
 
 // GBDTLoader returns a Loader for churnops' gbdt artifacts that refuses any
 // artifact whose feature spec is not expected (a model trained on other
-// columns must never be served against these online features).
+// columns must never be served against these online features). A model
+// with node covers is an Explainer, its contributions' tables built here,
+// at load, rather than in the first request that asks for reasons; one
+// trained before covers were recorded predicts but gives no reasons.
 func GBDTLoader(expected []gbdt.Feature) Loader {
 	return func(data []byte) (Model, error) {
 		m, err := gbdt.Unmarshal(data)
@@ -27,7 +30,14 @@ func GBDTLoader(expected []gbdt.Feature) Loader {
 				cats[f.Name] = f.Categories
 			}
 		}
-		return &gbdtModel{m: m, names: names, cats: cats}, nil
+		g := &gbdtModel{m: m, names: names, cats: cats}
+		if !m.HasCovers() {
+			return g, nil
+		}
+		if err := m.PrepareContributions(); err != nil {
+			return nil, fmt.Errorf("prepare contributions: %w", err)
+		}
+		return &gbdtExplainer{g}, nil
 	}
 }
 
@@ -46,6 +56,13 @@ func (g *gbdtModel) Encode(raw map[string]any, dst []float64) error {
 	}
 	return err
 }
+
+// gbdtExplainer is a gbdtModel whose artifact has node covers.
+type gbdtExplainer struct{ *gbdtModel }
+
+var _ Explainer = gbdtExplainer{}
+
+func (g gbdtExplainer) Explain(x, out []float64) error { return g.m.Contributions(x, out) }
 
 func (g *gbdtModel) PredictProba(x []float64) float64   { return g.m.PredictProba(x) }
 func (g *gbdtModel) NumFeatures() int                   { return g.m.NumFeatures() }

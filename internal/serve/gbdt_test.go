@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,35 @@ func TestGBDTLoader(t *testing.T) {
 		}
 		if want := m.PredictProba(row); math.Abs(got.ChurnProbability-want) > 1e-12 {
 			t.Fatalf("churn_probability %v, want %v", got.ChurnProbability, want)
+		}
+	})
+	t.Run("reasons are the model's contributions", func(t *testing.T) {
+		loaded, err := serve.GBDTLoader(training.Spec())(artifact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex, ok := loaded.(serve.Explainer)
+		if !ok {
+			t.Fatal("a gbdt model with covers is not an Explainer")
+		}
+		for _, u := range knownUsers() {
+			rec := do(t, h, "POST", "/predict/details", `{"user_id":"`+u.UserID+`","include":["reasons"],"reasons_k":14}`)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+			var got explained
+			decodeStrict(t, rec.Body.Bytes(), &got)
+			want := wantReasons(t, ex, u.Features, 14)
+			checkReasons(t, got.Reasons, want, 1e-12)
+			// Every feature the model uses is listed: bias + contributions
+			// is the log-odds of the answer's probability.
+			s := got.Reasons.Bias
+			for _, r := range got.Reasons.Top {
+				s += r.Contribution
+			}
+			if lo := math.Log(got.ChurnProbability / (1 - got.ChurnProbability)); math.Abs(s-lo) > 1e-9 {
+				t.Errorf("%s: bias + contributions = %v, log-odds %v", u.UserID, s, lo)
+			}
 		}
 	})
 	t.Run("inline wrong type names the feature", func(t *testing.T) {
@@ -210,5 +240,65 @@ func BenchmarkPredictSingleGBDT(b *testing.B) {
 			}
 			benchLatency(b, svc.Handler(), newBenchRequest(`{"user_id":"x"}`), ids)
 		})
+	}
+}
+
+// BenchmarkPredictReasons is the in-process cost of reasons: POST /predict,
+// POST /predict/details without includes, with "features" (the same
+// request decoding as with reasons) and with "reasons" (top 3), side by
+// side, through a featurestore.Cache (as churnops serve reads), on a
+// 200-tree depth-2 gbdt model (the shape the default recipe picks on the
+// lab's months, compiled to lookup tables) and, when
+// $CHURNOPS_BENCH_LARGE_MODEL names its model.json, the default model of a
+// large month (31-leaf trees, walked; see internal/training's
+// BenchmarkLatency for how to make it).
+func BenchmarkPredictReasons(b *testing.B) {
+	users := servetest.Users(10000, 7, "2024-01-31")
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = u.UserID
+	}
+	depth2, _ := trainTiny(b, training.Spec(), users[:2000], 200)
+	models := []struct {
+		name     string
+		artifact []byte
+	}{{"depth2", depth2}}
+	if path := os.Getenv("CHURNOPS_BENCH_LARGE_MODEL"); path != "" {
+		large, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		models = append(models, struct {
+			name     string
+			artifact []byte
+		}{"large", large})
+	}
+	for _, mm := range models {
+		env := servetest.NewEnv(users)
+		v, err := env.AddVersion(b.Context(), model, "2024-01-31", mm.artifact)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := env.Promote(b.Context(), model, v); err != nil {
+			b.Fatal(err)
+		}
+		cfg := env.Config(model)
+		cfg.Features = featurestore.NewCache(env.Features, time.Hour, len(users))
+		cfg.Loader = serve.GBDTLoader(training.Spec())
+		cfg.Logger = slog.New(slog.DiscardHandler)
+		svc, err := serve.New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, rc := range []struct{ name, path, body string }{
+			{"predict", "/predict", `{"user_id":%q}`},
+			{"details", "/predict/details", `{"user_id":%q}`},
+			{"details+features", "/predict/details", `{"user_id":%q,"include":["features"]}`},
+			{"details+reasons", "/predict/details", `{"user_id":%q,"include":["reasons"]}`},
+		} {
+			b.Run(mm.name+"/"+rc.name, func(b *testing.B) {
+				benchLatency(b, svc.Handler(), newBenchRequestTo(rc.path, rc.body), ids)
+			})
+		}
 	}
 }

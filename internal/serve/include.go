@@ -8,15 +8,16 @@ import (
 
 // Include is the set of optional parts a /predict request asks for with
 // "include": [...]. Each part is per-customer data (the values the
-// prediction read, and later the reasons behind it), so it is left out of
-// the default answer, and only POST /predict/details serves it: who may read
-// it is who may call that route (an IAM grant on AWS, the token locally).
+// prediction read, the reasons behind it), so it is left out of the default
+// answer, and only POST /predict/details serves it: who may read it is who
+// may call that route (an IAM grant on AWS, the token locally).
 type Include uint8
 
-// The known include values. To add one (say "reasons"): a constant here, a
-// row in includeNames, and its rendering where the encoders check the bit.
+// The known include values. To add one: a constant here, a row in
+// includeNames, and its rendering where the encoders check the bit.
 const (
 	IncludeFeatures Include = 1 << iota // "features": features_used, the raw values scored
+	IncludeReasons                      // "reasons": the features that moved the prediction most, and by how much
 )
 
 // includeNames is the allow-list of "include" values, in the order error
@@ -26,6 +27,7 @@ var includeNames = []struct {
 	bit  Include
 }{
 	{"features", IncludeFeatures},
+	{"reasons", IncludeReasons},
 }
 
 // Has reports whether every part of p is in i.

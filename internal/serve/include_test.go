@@ -17,10 +17,11 @@ import (
 // data beyond the id the caller sent.
 var defaultFields = []string{"as_of", "churn_probability", "model_name", "model_version", "prediction", "user_id"}
 
-// TestIncludeGate checks who gets features_used: nobody by default, the
-// details route when the request includes "features", and never
-// POST /predict, which refuses an include with 403 rather than drop it
-// silently. Unknown include values are 400 on either route.
+// TestIncludeGate checks who gets features_used and reasons: nobody by
+// default, the details route when the request includes "features" or
+// "reasons", and never POST /predict, which refuses an include with 403
+// rather than drop it silently. Unknown include values are 400 on either
+// route.
 func TestIncludeGate(t *testing.T) {
 	f := newFixture(t)
 	tests := []struct {
@@ -29,6 +30,7 @@ func TestIncludeGate(t *testing.T) {
 		code       string // error code, for a failure
 		msg        string // substring of the error message
 		features   bool   // whether predictions carry features_used
+		reasons    bool   // whether predictions carry reasons
 	}{
 		{path: "/predict", file: "single.json", status: 200},
 		{path: "/predict", file: "include_empty.json", status: 200},
@@ -37,10 +39,15 @@ func TestIncludeGate(t *testing.T) {
 		{path: "/predict/details", file: "batch_include_features.json", status: 200, features: true},
 		{path: "/predict/details", file: "batch.json", status: 200},
 		{path: "/predict/details", file: "inline_include_features.json", status: 200, features: true},
+		{path: "/predict/details", file: "single_include_reasons.json", status: 200, reasons: true},
+		{path: "/predict/details", file: "batch_include_reasons.json", status: 200, reasons: true},
+		{path: "/predict/details", file: "inline_include_reasons.json", status: 200, reasons: true},
+		{path: "/predict/details", file: "single_include_features_reasons_k.json", status: 200, features: true, reasons: true},
+		{path: "/predict", file: "single_include_reasons.json", status: 403, code: serve.CodeForbidden, msg: `"reasons"`},
 		{path: "/predict", file: "single_include_features.json", status: 403, code: serve.CodeForbidden, msg: "POST /predict/details"},
 		{path: "/predict", file: "batch_include_features.json", status: 403, code: serve.CodeForbidden, msg: `"features"`},
 		{path: "/predict", file: "inline_include_features.json", status: 403, code: serve.CodeForbidden, msg: `"features"`},
-		{path: "/predict", file: "include_unknown.json", status: 400, code: serve.CodeInvalidRequest, msg: `unknown value "everything"; allowed: "features"`},
+		{path: "/predict", file: "include_unknown.json", status: 400, code: serve.CodeInvalidRequest, msg: `unknown value "everything"; allowed: "features", "reasons"`},
 		{path: "/predict/details", file: "include_unknown.json", status: 400, code: serve.CodeInvalidRequest, msg: `include[1]: unknown value "everything"`},
 		{path: "/predict/details", file: "include_not_array.json", status: 400, code: serve.CodeInvalidRequest, msg: "include must be an array of strings"},
 	}
@@ -54,8 +61,8 @@ func TestIncludeGate(t *testing.T) {
 				if e := decodeError(t, rec); e.Code != tc.code || !strings.Contains(e.Message, tc.msg) {
 					t.Fatalf("error %+v, want code %s with %q", e, tc.code, tc.msg)
 				}
-				if strings.Contains(rec.Body.String(), "features_used") || strings.Contains(rec.Body.String(), "29.85") {
-					t.Fatalf("a refusal leaks features: %s", rec.Body)
+				if b := rec.Body.String(); strings.Contains(b, "features_used") || strings.Contains(b, "29.85") || strings.Contains(b, "contribution") {
+					t.Fatalf("a refusal leaks features or reasons: %s", rec.Body)
 				}
 				return
 			}
@@ -75,12 +82,19 @@ func TestIncludeGate(t *testing.T) {
 					if _, ok := fields["features_used"]; ok {
 						t.Errorf("an unknown user's item has features_used: %s", it)
 					}
+					if _, ok := fields["reasons"]; ok {
+						t.Errorf("an unknown user's item has reasons: %s", it)
+					}
 					continue
 				}
-				want := defaultFields
+				want := slices.Clone(defaultFields)
 				if tc.features {
-					want = slices.Sorted(slices.Values(append(slices.Clone(defaultFields), "features_used")))
+					want = append(want, "features_used")
 				}
+				if tc.reasons {
+					want = append(want, "reasons")
+				}
+				slices.Sort(want)
 				if keys := slices.Sorted(maps.Keys(fields)); !slices.Equal(keys, want) {
 					t.Errorf("fields %v, want %v in %s", keys, want, it)
 				}
@@ -135,6 +149,9 @@ func TestIncludeFeaturesValues(t *testing.T) {
 func TestIncludeString(t *testing.T) {
 	if got := serve.IncludeFeatures.String(); got != "features" {
 		t.Errorf("IncludeFeatures.String() = %q", got)
+	}
+	if got := (serve.IncludeReasons | serve.IncludeFeatures).String(); got != "features,reasons" {
+		t.Errorf("(IncludeReasons|IncludeFeatures).String() = %q", got)
 	}
 	if got := serve.Include(0).String(); got != "" {
 		t.Errorf("Include(0).String() = %q", got)

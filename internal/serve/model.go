@@ -32,6 +32,21 @@ type Model interface {
 	Categories(feature string) []string
 }
 
+// Explainer is a Model that can explain its predictions: the reasons POST
+// /predict/details answers with "include": ["reasons"]. A model that cannot
+// (a gbdt model trained before node covers were recorded) does not
+// implement it, and such requests are answered 409 reasons_unavailable.
+type Explainer interface {
+	Model
+	// Explain writes the contributions of encoded row x to the
+	// prediction's log-odds into out, which has NumFeatures()+1 elements:
+	// one per feature in FeatureNames order, then the bias (the model's
+	// expected log-odds); they sum to the log-odds. A positive
+	// contribution raises the churn probability. It must not allocate nor
+	// modify x, and must be safe for concurrent use.
+	Explain(x []float64, out []float64) error
+}
+
 // Loader decodes a model artifact's bytes (as stored under a registry
 // Version's ArtifactKey) into a Model. It is called on (re)load only.
 type Loader func(data []byte) (Model, error)

@@ -46,15 +46,21 @@ func (s *Service) predict(w http.ResponseWriter, r *http.Request, id string, det
 		s.writeError(w, r, id, errNoModel)
 		return
 	}
+	if req.Include.Has(IncludeReasons) && m.explainer == nil {
+		putBuf(bp, b)
+		s.writeError(w, r, id, reasonsUnavailable(m))
+		return
+	}
 	// The request body is decoded (copied out); reuse its buffer for the response.
 	out := b[:0]
+	parts := parts{inc: req.Include, k: req.ReasonsK}
 	switch req.Kind {
 	case KindSingle:
-		out, err = s.predictUser(r.Context(), m, req.UserID, req.Include, out)
+		out, err = s.predictUser(r.Context(), m, req.UserID, parts, out)
 	case KindBatch:
-		out, err = s.predictBatch(r.Context(), m, req.UserIDs, req.Include, out)
+		out, err = s.predictBatch(r.Context(), m, req.UserIDs, parts, out)
 	default:
-		out, err = s.predictInline(m, req, out)
+		out, err = s.predictInline(m, req, parts, out)
 	}
 	if err != nil {
 		putBuf(bp, out)
@@ -75,6 +81,20 @@ func includeForbidden(inc Include) *Error {
 var errNoModel = &Error{Code: CodeNoProductionModel,
 	Message: "no Production model is loaded yet; retry later"}
 
+// reasonsUnavailable answers a request for reasons that the loaded model
+// cannot give: the request is fine, the model predates reasons.
+func reasonsUnavailable(m *loaded) *Error {
+	return &Error{Code: CodeReasonsUnavailable, Message: fmt.Sprintf(
+		"model %s v%d cannot explain its predictions: it was trained before reasons were supported; retrain it (a new run) to get reasons, or ask without \"reasons\"",
+		m.version.Model, m.version.Version)}
+}
+
+// parts are what a request includes beyond the default answer.
+type parts struct {
+	inc Include
+	k   int // reasons per prediction, with IncludeReasons
+}
+
 func userNotFound(id string) *Error {
 	return &Error{Code: CodeUserNotFound, Message: "no online features for user_id " + quote(id)}
 }
@@ -93,7 +113,7 @@ func readError(id string, err error) *Error {
 	return internal(fmt.Errorf("feature store get %q: %w", id, err))
 }
 
-func (s *Service) predictUser(ctx context.Context, m *loaded, id string, inc Include, out []byte) ([]byte, error) {
+func (s *Service) predictUser(ctx context.Context, m *loaded, id string, inc parts, out []byte) ([]byte, error) {
 	rec, e, err := s.read(ctx, id)
 	if errors.Is(err, featurestore.ErrNotFound) {
 		return out, userNotFound(id)
@@ -127,26 +147,59 @@ func (s *Service) read(ctx context.Context, id string) (featurestore.Record, *fe
 // inc asks for. With its cache entry, the row is encoded and features_used
 // rendered once per record and model, so that a request pays for the model
 // itself and little else.
-func (m *loaded) appendStored(out []byte, id string, rec featurestore.Record, e *featurestore.Entry, inc Include) ([]byte, error) {
+func (m *loaded) appendStored(out []byte, id string, rec featurestore.Record, e *featurestore.Entry, inc parts) ([]byte, error) {
+	a := answer{userID: id, hasUser: true, asOf: rec.AsOf, hasAsOf: true, raw: rec.Features}
 	if e == nil {
-		p, err := m.score(rec.Features)
+		rp, err := m.encode(rec.Features)
 		if err != nil {
 			return out, fmt.Errorf("stored features of %q: %w", id, err)
 		}
-		return appendPrediction(out, m, id, true, rec.AsOf, true, p, rec.Features, inc), nil
+		a.row = *rp
+		out, err = m.appendAnswer(out, &a, inc)
+		rowPool.Put(rp)
+		return out, err
 	}
 	pr, err := m.prepare(e)
 	if err != nil {
 		return out, fmt.Errorf("stored features of %q: %w", id, err)
 	}
-	p, err := m.proba(pr.row)
+	a.row, a.features = pr.row, pr.features
+	return m.appendAnswer(out, &a, inc)
+}
+
+// answer is one prediction to render: who and when, the raw features
+// (features_used and the reasons' values; features_used pre-rendered when
+// features is set) and the encoded row.
+type answer struct {
+	userID   string
+	hasUser  bool
+	asOf     string
+	hasAsOf  bool
+	raw      map[string]any
+	features []byte
+	row      []float64
+}
+
+// appendAnswer scores a.row and appends the prediction with what inc asks
+// for.
+func (m *loaded) appendAnswer(out []byte, a *answer, inc parts) ([]byte, error) {
+	p, err := m.proba(a.row)
 	if err != nil {
 		return out, err
 	}
-	out = appendPredictionHead(out, m, id, true, rec.AsOf, true, p)
-	if inc.Has(IncludeFeatures) {
+	out = appendPredictionHead(out, m, a.userID, a.hasUser, a.asOf, a.hasAsOf, p)
+	if inc.inc.Has(IncludeFeatures) {
 		out = append(out, featuresKey...)
-		out = append(out, pr.features...)
+		if a.features != nil {
+			out = append(out, a.features...)
+		} else {
+			out = appendFeatures(out, m, a.raw)
+		}
+	}
+	if inc.inc.Has(IncludeReasons) {
+		if out, err = m.appendReasons(out, a.row, a.raw, inc.k); err != nil {
+			return out, err
+		}
 	}
 	return append(out, '}'), nil
 }
@@ -174,11 +227,11 @@ func (m *loaded) prepare(e *featurestore.Entry) (*prepared, error) {
 	return pr, nil
 }
 
-func (s *Service) predictInline(m *loaded, req Request, out []byte) ([]byte, error) {
+func (s *Service) predictInline(m *loaded, req Request, inc parts, out []byte) ([]byte, error) {
 	if err := m.checkInline(req.Features); err != nil {
 		return out, err
 	}
-	p, err := m.score(req.Features)
+	rp, err := m.encode(req.Features)
 	if err != nil {
 		var fe *FeatureError
 		if errors.As(err, &fe) {
@@ -186,10 +239,16 @@ func (s *Service) predictInline(m *loaded, req Request, out []byte) ([]byte, err
 		}
 		return out, internal(fmt.Errorf("inline features: %w", err))
 	}
-	return appendPrediction(out, m, req.UserID, req.UserID != "", "", false, p, req.Features, req.Include), nil
+	a := answer{userID: req.UserID, hasUser: req.UserID != "", raw: req.Features, row: *rp}
+	out, err = m.appendAnswer(out, &a, inc)
+	rowPool.Put(rp)
+	if err != nil {
+		return out, internal(fmt.Errorf("inline features: %w", err))
+	}
+	return out, nil
 }
 
-func (s *Service) predictBatch(ctx context.Context, m *loaded, ids []string, inc Include, out []byte) ([]byte, error) {
+func (s *Service) predictBatch(ctx context.Context, m *loaded, ids []string, inc parts, out []byte) ([]byte, error) {
 	recs := make([]featurestore.Record, len(ids))
 	ents := make([]*featurestore.Entry, len(ids))
 	errs := make([]error, len(ids))
@@ -255,22 +314,20 @@ func (s *Service) fetchAll(ctx context.Context, ids []string, recs []featurestor
 // rowPool holds encoded rows, so that a prediction allocates no row.
 var rowPool = sync.Pool{New: func() any { return new([]float64) }}
 
-// score encodes raw and returns the model's probability.
-func (m *loaded) score(raw map[string]any) (float64, error) {
+// encode encodes raw into a row from rowPool; put it back when done.
+func (m *loaded) encode(raw map[string]any) (*[]float64, error) {
 	rp := rowPool.Get().(*[]float64)
 	n := m.model.NumFeatures()
 	if cap(*rp) < n {
 		*rp = make([]float64, n)
 	}
-	row := (*rp)[:n]
-	clear(row)
-	if err := m.model.Encode(raw, row); err != nil {
+	*rp = (*rp)[:n]
+	clear(*rp)
+	if err := m.model.Encode(raw, *rp); err != nil {
 		rowPool.Put(rp)
-		return 0, err
+		return nil, err
 	}
-	p, err := m.proba(row)
-	rowPool.Put(rp)
-	return p, err
+	return rp, nil
 }
 
 // proba is the model's probability for an encoded row, refusing a value

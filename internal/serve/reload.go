@@ -154,12 +154,14 @@ func (s *Service) load(ctx context.Context, v registry.Version) (*loaded, error)
 	if t := m.Threshold(); math.IsNaN(t) || t < 0 || t > 1 {
 		return nil, fmt.Errorf("artifact %s (version %d): threshold %v outside [0, 1]", v.ArtifactKey, v.Version, t)
 	}
+	ex, _ := m.(Explainer)
 	return &loaded{
-		model:    m,
-		version:  v,
-		names:    slices.Clone(names),
-		index:    index,
-		loadedAt: s.cfg.Clock(),
+		model:     m,
+		explainer: ex,
+		version:   v,
+		names:     slices.Clone(names),
+		index:     index,
+		loadedAt:  s.cfg.Clock(),
 	}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -23,6 +24,14 @@ const (
 // MaxUserIDLen is the longest user id accepted, in bytes.
 const MaxUserIDLen = 128
 
+// DefaultReasonsK is how many reasons a prediction carries when the request
+// includes "reasons" without "reasons_k"; MaxReasonsK is the most a request
+// may ask for.
+const (
+	DefaultReasonsK = 3
+	MaxReasonsK     = 64
+)
+
 // Request is a decoded, shape-checked /predict request. Feature names and
 // values are checked against the model later, by the service.
 type Request struct {
@@ -31,14 +40,18 @@ type Request struct {
 	UserIDs  []string       // KindBatch: 1..maxBatch ids, in request order
 	Features map[string]any // KindInline: name -> float64 | bool | string | nil
 	Include  Include        // optional per-customer parts asked for ("include"); 0 for none
+	// ReasonsK is how many reasons each prediction carries: "reasons_k",
+	// DefaultReasonsK when the request includes "reasons" without it, 0
+	// when it does not include "reasons".
+	ReasonsK int
 }
 
 // DecodeRequest decodes a /predict body strictly (see the package doc):
 // exactly one JSON object, exact field names, no unknown fields, no trailing
 // data, one of user_id / user_ids / features (user_id may accompany
-// features), at most maxBatch ids, and an optional include list of known
-// values. Every error it returns is an *Error with
-// code CodeInvalidRequest.
+// features), at most maxBatch ids, an optional include list of known
+// values, and reasons_k (1..MaxReasonsK) only with "reasons" included.
+// Every error it returns is an *Error with code CodeInvalidRequest.
 func DecodeRequest(body []byte, maxBatch int) (Request, error) {
 	if id, ok := decodeSingleFast(body); ok {
 		return Request{Kind: KindSingle, UserID: id}, nil
@@ -65,7 +78,7 @@ func decodeRequest(body []byte, maxBatch int) (Request, error) {
 		return Request{}, invalid("request body is not valid JSON: " + syntaxMessage(err))
 	}
 	var req Request
-	var rawID, rawIDs, rawFeatures, rawInclude json.RawMessage
+	var rawID, rawIDs, rawFeatures, rawInclude, rawK json.RawMessage
 	for k, v := range fields {
 		switch k {
 		case "user_id":
@@ -76,8 +89,10 @@ func decodeRequest(body []byte, maxBatch int) (Request, error) {
 			rawFeatures = v
 		case "include":
 			rawInclude = v
+		case "reasons_k":
+			rawK = v
 		default:
-			return Request{}, invalid(fmt.Sprintf("unknown field %s; use one of user_id, user_ids or features (and optionally include)", quote(k)))
+			return Request{}, invalid(fmt.Sprintf("unknown field %s; use one of user_id, user_ids or features (and optionally include, reasons_k)", quote(k)))
 		}
 	}
 	if rawInclude != nil {
@@ -86,6 +101,16 @@ func decodeRequest(body []byte, maxBatch int) (Request, error) {
 			return Request{}, err
 		}
 		req.Include = inc
+	}
+	if req.Include.Has(IncludeReasons) {
+		req.ReasonsK = DefaultReasonsK
+	}
+	if rawK != nil {
+		k, err := decodeReasonsK(rawK, req.Include)
+		if err != nil {
+			return Request{}, err
+		}
+		req.ReasonsK = k
 	}
 	switch {
 	case rawIDs != nil && (rawID != nil || rawFeatures != nil):
@@ -171,6 +196,19 @@ func skipSpace(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// decodeReasonsK reads "reasons_k": an integer from 1 to MaxReasonsK, sent
+// with "reasons" included (alone it would silently ask for nothing).
+func decodeReasonsK(raw json.RawMessage, inc Include) (int, error) {
+	if !inc.Has(IncludeReasons) {
+		return 0, invalid(`reasons_k applies to reasons: send it with "include": ["reasons"]`)
+	}
+	var k float64
+	if len(raw) == 0 || raw[0] == '"' || json.Unmarshal(raw, &k) != nil || k != math.Trunc(k) || k < 1 || k > MaxReasonsK {
+		return 0, invalid(fmt.Sprintf("reasons_k must be an integer from 1 to %d", MaxReasonsK))
+	}
+	return int(k), nil
 }
 
 func decodeUserID(raw json.RawMessage, field string) (string, error) {

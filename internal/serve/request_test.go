@@ -1,6 +1,7 @@
 package serve_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -68,6 +69,8 @@ func TestDecodeRequest(t *testing.T) {
 	}
 }
 
+// TestDecodeInclude: the include list and reasons_k (how many reasons:
+// the default with "reasons", nothing without).
 func TestDecodeInclude(t *testing.T) {
 	tests := []struct {
 		body    string
@@ -82,10 +85,22 @@ func TestDecodeInclude(t *testing.T) {
 		{`{"user_id":"a","include":null}`, 0, "include must be an array of strings"},
 		{`{"user_id":"a","include":"features"}`, 0, "include must be an array of strings"},
 		{`{"user_id":"a","include":[1]}`, 0, "include[0] must be a string"},
-		{`{"user_id":"a","include":["Features"]}`, 0, `include[0]: unknown value "Features"; allowed: "features"`},
+		{`{"user_id":"a","include":["Features"]}`, 0, `include[0]: unknown value "Features"; allowed: "features", "reasons"`},
 		{`{"user_id":"a","include":["features",""]}`, 0, `include[1]: unknown value ""`},
 		{`{"user_id":"a","Include":["features"]}`, 0, `unknown field "Include"`},
 		{`{"include":["features"]}`, 0, "one of user_id, user_ids or features"},
+		{`{"user_id":"a","include":["reasons","features"]}`, serve.IncludeFeatures | serve.IncludeReasons, ""},
+		{`{"user_id":"a","include":["reasons"],"reasons_k":1}`, serve.IncludeReasons, ""},
+		{`{"user_id":"a","include":["reasons"],"reasons_k":64}`, serve.IncludeReasons, ""},
+		{`{"user_id":"a","include":["reasons"],"reasons_k":5.0}`, serve.IncludeReasons, ""},
+		{`{"user_id":"a","reasons_k":3}`, 0, `reasons_k applies to reasons: send it with "include": ["reasons"]`},
+		{`{"user_id":"a","include":["features"],"reasons_k":3}`, 0, "reasons_k applies to reasons"},
+		{`{"user_id":"a","include":["reasons"],"reasons_k":0}`, 0, "reasons_k must be an integer from 1 to 64"},
+		{`{"user_id":"a","include":["reasons"],"reasons_k":65}`, 0, "reasons_k must be an integer from 1 to 64"},
+		{`{"user_id":"a","include":["reasons"],"reasons_k":2.5}`, 0, "reasons_k must be an integer"},
+		{`{"user_id":"a","include":["reasons"],"reasons_k":"3"}`, 0, "reasons_k must be an integer"},
+		{`{"user_id":"a","include":["reasons"],"reasons_k":null}`, 0, "reasons_k must be an integer"},
+		{`{"user_id":"a","include":["reasons"],"k":3}`, 0, `unknown field "k"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.body, func(t *testing.T) {
@@ -93,6 +108,19 @@ func TestDecodeInclude(t *testing.T) {
 			if tc.wantErr == "" {
 				if err != nil || req.Include != tc.want {
 					t.Fatalf("include %v, %v; want %v", req.Include, err, tc.want)
+				}
+				wantK := 0
+				if tc.want.Has(serve.IncludeReasons) {
+					wantK = serve.DefaultReasonsK
+					var k struct {
+						K *float64 `json:"reasons_k"`
+					}
+					if json.Unmarshal([]byte(tc.body), &k) == nil && k.K != nil {
+						wantK = int(*k.K)
+					}
+				}
+				if req.ReasonsK != wantK {
+					t.Fatalf("reasons_k %d, want %d", req.ReasonsK, wantK)
 				}
 				return
 			}
@@ -140,8 +168,11 @@ func FuzzDecodeRequest(f *testing.F) {
 			return id != "" && len(id) <= serve.MaxUserIDLen && utf8.ValidString(id) &&
 				!strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f })
 		}
-		if req.Include&^serve.IncludeFeatures != 0 {
+		if req.Include&^(serve.IncludeFeatures|serve.IncludeReasons) != 0 {
 			t.Fatalf("include %b has unknown parts", req.Include)
+		}
+		if req.Include.Has(serve.IncludeReasons) != (req.ReasonsK != 0) || req.ReasonsK < 0 || req.ReasonsK > serve.MaxReasonsK {
+			t.Fatalf("include %v with reasons_k %d", req.Include, req.ReasonsK)
 		}
 		switch req.Kind {
 		case serve.KindSingle:

@@ -112,11 +112,12 @@ type entryStore interface {
 
 // loaded is one loaded model version with what the handlers need precomputed.
 type loaded struct {
-	model    Model
-	version  registry.Version
-	names    []string
-	index    map[string]int
-	loadedAt time.Time
+	model     Model
+	explainer Explainer // model, when it can explain; else nil
+	version   registry.Version
+	names     []string
+	index     map[string]int
+	loadedAt  time.Time
 }
 
 // New checks cfg and returns a Service. It does no I/O: the first request

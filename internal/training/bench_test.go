@@ -1,6 +1,7 @@
 package training_test
 
 import (
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -29,7 +30,12 @@ func realModel(b *testing.B) (*gbdt.Model, [][]float64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, val := m.Split()
+	return res.Model, valRows(b)
+}
+
+// valRows are month_000's validation users, encoded.
+func valRows(b *testing.B) [][]float64 {
+	_, val := month000(b).Split()
 	d := training.DatasetOf(val)
 	rows := make([][]float64, d.Rows())
 	for i := range rows {
@@ -38,7 +44,7 @@ func realModel(b *testing.B) (*gbdt.Model, [][]float64) {
 			rows[i][j] = c[i]
 		}
 	}
-	return res.Model, rows
+	return rows
 }
 
 // BenchmarkPredictRow scores one encoded validation user with the default
@@ -91,42 +97,76 @@ func BenchmarkContributions(b *testing.B) {
 
 // BenchmarkLatency times every call, over all validation users of
 // month_000, of a prediction alone and of a prediction with its
-// contributions, and reports the median and 99th percentile per call.
+// contributions, and reports the median and 99th percentile per call, for
+// the default model of month_000 (depth-2 trees compiled to lookup tables)
+// and, when $CHURNOPS_BENCH_LARGE_MODEL names its model.json, the default
+// model of a large month (31-leaf trees, walked, explained from path
+// tables). To make that model:
+//
+//	churnops gen --out /tmp/big --months 1 --users 1000000
+//	churnops train --data /tmp/big/month_000 --as-of 2024-01-31 --out /tmp/big/model
 func BenchmarkLatency(b *testing.B) {
-	model, rows := realModel(b)
-	if err := model.PrepareContributions(); err != nil {
-		b.Fatal(err)
-	}
-	out := make([]float64, model.NumFeatures()+1)
-	var sink float64
-	for _, bb := range []struct {
-		name string
-		f    func(x []float64)
-	}{
-		{"predict", func(x []float64) { sink += model.PredictProba(x) }},
-		{"predict+contributions", func(x []float64) {
-			sink += model.PredictProba(x)
-			if err := model.Contributions(x, out); err != nil {
+	models := []struct {
+		name  string
+		model func(b *testing.B) (*gbdt.Model, [][]float64)
+	}{{"lab", realModel}, {"large", largeModel}}
+	for _, mm := range models {
+		b.Run(mm.name, func(b *testing.B) {
+			model, rows := mm.model(b)
+			if err := model.PrepareContributions(); err != nil {
 				b.Fatal(err)
 			}
-		}},
-	} {
-		b.Run(bb.name, func(b *testing.B) {
-			var ns []float64
-			for b.Loop() {
-				for _, x := range rows {
-					t := time.Now()
-					bb.f(x)
-					ns = append(ns, float64(time.Since(t).Nanoseconds()))
-				}
+			out := make([]float64, model.NumFeatures()+1)
+			var sink float64
+			for _, bb := range []struct {
+				name string
+				f    func(x []float64)
+			}{
+				{"predict", func(x []float64) { sink += model.PredictProba(x) }},
+				{"predict+contributions", func(x []float64) {
+					sink += model.PredictProba(x)
+					if err := model.Contributions(x, out); err != nil {
+						b.Fatal(err)
+					}
+				}},
+			} {
+				b.Run(bb.name, func(b *testing.B) {
+					var ns []float64
+					for b.Loop() {
+						for _, x := range rows {
+							t := time.Now()
+							bb.f(x)
+							ns = append(ns, float64(time.Since(t).Nanoseconds()))
+						}
+					}
+					slices.Sort(ns)
+					b.ReportMetric(ns[len(ns)/2], "p50-ns")
+					b.ReportMetric(ns[len(ns)*99/100], "p99-ns")
+					b.ReportMetric(0, "ns/op")
+				})
 			}
-			slices.Sort(ns)
-			b.ReportMetric(ns[len(ns)/2], "p50-ns")
-			b.ReportMetric(ns[len(ns)*99/100], "p99-ns")
-			b.ReportMetric(0, "ns/op")
+			_ = sink
 		})
 	}
-	_ = sink
+}
+
+// largeModel loads the model $CHURNOPS_BENCH_LARGE_MODEL names (skipping
+// without it) with month_000's validation users as rows.
+func largeModel(b *testing.B) (*gbdt.Model, [][]float64) {
+	b.Helper()
+	path := os.Getenv("CHURNOPS_BENCH_LARGE_MODEL")
+	if path == "" {
+		b.Skip("set CHURNOPS_BENCH_LARGE_MODEL to a model.json trained on a large month")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	model, err := gbdt.Unmarshal(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return model, valRows(b)
 }
 
 // BenchmarkPrepareContributions is the load-time cost of a model's

@@ -2,6 +2,7 @@ package training_test
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"testing"
 
@@ -169,5 +170,60 @@ func TestExportRoutesLabMonths(t *testing.T) {
 			}
 		}
 		t.Logf("model of %s: %d (value, threshold) pairs route alike in float32", trainOn.AsOf.Format(snapshot.DateLayout), checked)
+	}
+}
+
+// TestTrainRecordsImportance: Train measures each feature's mean
+// |contribution| over the validation users (the mean of Contributions,
+// customer by customer), keeps it in the model's artifact, and Evaluate
+// returns the evaluated model's.
+func TestTrainRecordsImportance(t *testing.T) {
+	m0 := month000(t)
+	res, err := training.Train(m0, training.DefaultParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Importance) != res.Model.NumFeatures() {
+		t.Fatalf("importance of %d features, want %d: %v", len(res.Importance), res.Model.NumFeatures(), res.Importance)
+	}
+	_, val := m0.Split()
+	d := training.DatasetOf(val)
+	x, out := make([]float64, res.Model.NumFeatures()), make([]float64, res.Model.NumFeatures()+1)
+	want := make([]float64, res.Model.NumFeatures())
+	for i := range val {
+		for j, c := range d.Cols {
+			x[j] = c[i]
+		}
+		if err := res.Model.Contributions(x, out); err != nil {
+			t.Fatal(err)
+		}
+		for j := range want {
+			want[j] += math.Abs(out[j]) / float64(len(val))
+		}
+	}
+	for j, f := range res.Model.Features() {
+		if got := res.Importance[f.Name]; math.Abs(got-want[j]) > 1e-12 {
+			t.Errorf("%s: importance %v, want %v", f.Name, got, want[j])
+		}
+	}
+	for _, j := range unusedFeatures(t, res.Model) {
+		if v := res.Importance[d.Features[j].Name]; v != 0 {
+			t.Errorf("%s, never split on, has importance %v", d.Features[j].Name, v)
+		}
+	}
+	art, err := res.Model.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := gbdt.Unmarshal(art)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := training.Evaluate(loaded, month001(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(ev.Importance, res.Importance) || !maps.Equal(loaded.Meta.Importance, res.Importance) {
+		t.Errorf("the artifact keeps %v, Evaluate returns %v; want %v", loaded.Meta.Importance, ev.Importance, res.Importance)
 	}
 }

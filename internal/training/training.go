@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"strconv"
 	"time"
@@ -179,6 +180,12 @@ type Result struct {
 	Model       *gbdt.Model
 	Metrics     Metrics
 	Predictions []Prediction
+	// Importance is each feature's mean absolute contribution to the
+	// log-odds over the validation users (gbdt.Model.MeanAbsContributions),
+	// by feature name: the model's global feature importance. Train
+	// computes it and records it in the model's Meta; Evaluate returns the
+	// evaluated model's (nil for a model trained before it was recorded).
+	Importance map[string]float64
 }
 
 // Sentinel errors for months that cannot be trained on or evaluated.
@@ -218,14 +225,33 @@ func TrainContext(ctx context.Context, m *snapshot.Month, p Params) (*Result, er
 	model.Meta.TrainSeconds = elapsed
 	model.Meta.TrainedAt = time.Now().UTC().Format(time.RFC3339)
 
-	res, err := score(model, val)
+	vd := DatasetOf(val)
+	res, err := score(model, val, vd)
 	if err != nil {
 		return nil, fmt.Errorf("training: score validation users of %s: %w", asOf(m), err)
 	}
+	if res.Importance, err = Importance(model, vd); err != nil {
+		return nil, fmt.Errorf("training: importance on validation users of %s: %w", asOf(m), err)
+	}
+	model.Meta.Importance = res.Importance
 	res.Metrics.TrainTimeS = elapsed
 	res.Metrics.TrainRows = len(train)
 	model.Metrics = res.Metrics.Map()
 	return res, nil
+}
+
+// Importance is model's mean absolute contribution of each feature over
+// the rows of d, by feature name (see Result.Importance).
+func Importance(model *gbdt.Model, d gbdt.Dataset) (map[string]float64, error) {
+	imp, err := model.MeanAbsContributions(d.Cols)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]float64, len(imp))
+	for j, f := range model.Features() {
+		out[f.Name] = imp[j]
+	}
+	return out, nil
 }
 
 // Fit is the model fit of Train, on an encoded dataset of train users:
@@ -254,18 +280,19 @@ func Evaluate(model *gbdt.Model, m *snapshot.Month) (*Result, error) {
 	if len(val) == 0 {
 		return nil, ErrNoValidationUsers
 	}
-	res, err := score(model, val)
+	res, err := score(model, val, DatasetOf(val))
 	if err != nil {
 		return nil, fmt.Errorf("training: evaluate on validation users of %s: %w", asOf(m), err)
 	}
+	res.Importance = maps.Clone(model.Meta.Importance)
 	res.Metrics.TrainTimeS = model.Meta.TrainSeconds
 	res.Metrics.TrainRows = model.Meta.FitRows + model.Meta.HoldoutRows
 	return res, nil
 }
 
-// score predicts the customers and computes the validation metrics.
-func score(model *gbdt.Model, val []snapshot.Customer) (*Result, error) {
-	d := DatasetOf(val)
+// score predicts the customers (d is DatasetOf(val)) and computes the
+// validation metrics.
+func score(model *gbdt.Model, val []snapshot.Customer, d gbdt.Dataset) (*Result, error) {
 	scores, err := model.PredictColumns(d.Cols)
 	if err != nil {
 		return nil, err

@@ -64,9 +64,11 @@ func unique(t *testing.T, base string) string {
 		time.Now().UnixNano()+nonce.Add(1))
 }
 
-// candidate is a version as the Train step would register it.
+// candidate is a version as the Train step would register it: every other
+// one with a feature importance (full-precision numbers, a zero), the
+// others without, as versions trained before it was recorded.
 func candidate(model string, i int) registry.Version {
-	return registry.Version{
+	v := registry.Version{
 		Model:           model,
 		ArtifactKey:     fmt.Sprintf("models/%s/candidate-%d/model.json", model, i),
 		Metrics:         map[string]float64{"auc": 0.7 + float64(i)/100, "f1": 0.5},
@@ -75,6 +77,10 @@ func candidate(model string, i int) registry.Version {
 		ArtifactSHA256:  fmt.Sprintf("%064x", i+1),
 		RunID:           fmt.Sprintf("run-%d#retrain", i),
 	}
+	if i%2 == 1 {
+		v.Importance = map[string]float64{"months_active": 0.4123456789012345 + float64(i), "monthly_fee": 1.0 / 3, "skips_7d": 0}
+	}
+	return v
 }
 
 // decision returns a Decision with every field set and a fixed time, so a
@@ -150,6 +156,7 @@ func equalVersion(a, b registry.Version) bool {
 		a.ArtifactKey == b.ArtifactKey && a.AsOf == b.AsOf && a.DataFingerprint == b.DataFingerprint &&
 		a.ArtifactSHA256 == b.ArtifactSHA256 && a.RunID == b.RunID &&
 		len(a.Metrics) == len(b.Metrics) && mapsEqual(a.Metrics, b.Metrics) &&
+		len(a.Importance) == len(b.Importance) && mapsEqual(a.Importance, b.Importance) &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) &&
 		equalDecision(a.Decision, b.Decision)
 }
@@ -168,8 +175,8 @@ func fmtVersion(v registry.Version) string {
 	if v.Decision != nil {
 		d = fmt.Sprintf("%+v", *v.Decision)
 	}
-	return fmt.Sprintf("{v%d %s artifact=%q sha256=%q metrics=%v as_of=%q fp=%q run=%q created=%s updated=%s decision=%s}",
-		v.Version, v.Stage, v.ArtifactKey, v.ArtifactSHA256, v.Metrics, v.AsOf, v.DataFingerprint, v.RunID,
+	return fmt.Sprintf("{v%d %s artifact=%q sha256=%q metrics=%v importance=%v as_of=%q fp=%q run=%q created=%s updated=%s decision=%s}",
+		v.Version, v.Stage, v.ArtifactKey, v.ArtifactSHA256, v.Metrics, v.Importance, v.AsOf, v.DataFingerprint, v.RunID,
 		v.CreatedAt.Format(time.RFC3339Nano), v.UpdatedAt.Format(time.RFC3339Nano), d)
 }
 

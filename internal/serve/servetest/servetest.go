@@ -89,12 +89,14 @@ func NewArtifact(bias, threshold float64) []byte {
 }
 
 // Model is the fake serve.Model: logistic regression over the encoded row.
+// It explains its predictions exactly (serve.Explainer): each feature
+// contributes its term of the linear score, the bias is Artifact.Bias.
 type Model struct {
 	a     Artifact
 	names []string
 }
 
-var _ serve.Model = (*Model)(nil)
+var _ serve.Explainer = (*Model)(nil)
 
 // Load is a serve.Loader for Artifact bytes.
 func Load(data []byte) (serve.Model, error) {
@@ -171,12 +173,30 @@ func typeName(v any) string {
 // PredictProba implements serve.Model.
 func (m *Model) PredictProba(x []float64) float64 {
 	z := m.a.Bias
-	for i, w := range m.a.Weights {
-		if v := x[i]; v == v { // not NaN
-			z += w * math.Tanh(v/10)
-		}
+	for i := range m.a.Weights {
+		z += m.term(x, i)
 	}
 	return 1 / (1 + math.Exp(-z))
+}
+
+// term is feature i's part of the log-odds of row x.
+func (m *Model) term(x []float64, i int) float64 {
+	if v := x[i]; v == v { // not NaN
+		return m.a.Weights[i] * math.Tanh(v/10)
+	}
+	return 0
+}
+
+// Explain implements serve.Explainer.
+func (m *Model) Explain(x, out []float64) error {
+	if len(out) != len(m.a.Weights)+1 {
+		return fmt.Errorf("servetest: explain needs %d values, got %d", len(m.a.Weights)+1, len(out))
+	}
+	for i := range m.a.Weights {
+		out[i] = m.term(x, i)
+	}
+	out[len(m.a.Weights)] = m.a.Bias
+	return nil
 }
 
 // NumFeatures implements serve.Model.
