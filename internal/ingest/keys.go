@@ -17,6 +17,8 @@ const StagingPrefix = "staging/ingest/"
 //	plan.json                            the plan (NewPlan)
 //	rows/k=KKKKK/t=T/p=PPPPP/c=CCCCC     rows of part P for shard K, chunk C (Partition)
 //	parts/p=PPPPP.json                   part P's result, written after its chunks (Partition)
+//	summaries/k=KKKKK.bin                shard K's drift summary (BuildShard, before its result)
+//	samples/k=KKKKK.parquet              shard K's candidates for the month's sample (BuildShard, before its result)
 //	shards/k=KKKKK.json                  shard K's result, written after its Parquet file (BuildShard)
 //
 // A listing of rows/k=KKKKK/ comes back in table, part, chunk order: the
@@ -45,6 +47,14 @@ func parseChunkKey(rest string) (table, part, chunk int, err error) {
 
 func partResultKey(asOf, attempt string, part int) string {
 	return fmt.Sprintf("%sparts/p=%05d.json", attemptDir(asOf, attempt), part)
+}
+
+func summaryStageKey(asOf, attempt string, shard int) string {
+	return fmt.Sprintf("%ssummaries/k=%05d.bin", attemptDir(asOf, attempt), shard)
+}
+
+func sampleStageKey(asOf, attempt string, shard int) string {
+	return fmt.Sprintf("%ssamples/k=%05d.parquet", attemptDir(asOf, attempt), shard)
 }
 
 func shardResultKey(asOf, attempt string, shard int) string {
