@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -87,4 +88,13 @@ func checkAttempt(a string) error {
 		return fmt.Errorf("ingest: attempt id %q: want 1-128 characters, no '/', not starting with '.'", a)
 	}
 	return nil
+}
+
+// AttemptFor is the attempt id of a run started at start and named name
+// (an execution): NewAttempt's form, with 8 hex digits of the name's
+// SHA-256 instead of random ones, so that every retry of the run's
+// planning names the same attempt, and RemoveStale still tells its age.
+func AttemptFor(start time.Time, name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return start.UTC().Format(attemptTimeLayout) + "-" + hex.EncodeToString(sum[:4])
 }

@@ -28,20 +28,6 @@ const (
 	DefaultSeed      = 42
 )
 
-// IngestOutput describes a stored month snapshot.
-type IngestOutput struct {
-	AsOf            string `json:"as_of"`
-	Rows            int    `json:"rows"`
-	Churners        int    `json:"churners"`
-	DatasetKey      string `json:"dataset_key"`
-	Fingerprint     string `json:"fingerprint"`
-	AlreadyIngested bool   `json:"already_ingested"` // the same data was stored before; nothing new written
-	OnlineFeatures  int    `json:"online_features"`  // records materialized into the online store
-	// OnlineNewerAsOf is set when the online store was left alone because
-	// it holds a newer month (this one is a backfill): that month's as_of.
-	OnlineNewerAsOf string `json:"online_newer_as_of,omitempty"`
-}
-
 // DriftInput is the Drift function's event.
 type DriftInput struct {
 	ReferenceAsOf string  `json:"reference_as_of"`
@@ -68,6 +54,9 @@ type TrainInput struct {
 	ModelName string `json:"model_name"`
 	AsOf      string `json:"as_of"`
 	Seed      int64  `json:"seed"`
+	// RowBudget caps the customers trained and validated on: the month's
+	// dataset.Sample of that many (0: dataset.DefaultSampleRows).
+	RowBudget int `json:"row_budget,omitempty"`
 	// RunID and Phase identify the training within an execution (the
 	// execution ARN; bootstrap or retrain): a retried attempt adopts the
 	// version an earlier attempt registered. Empty for one-off calls.
@@ -100,6 +89,10 @@ type EvaluateInput struct {
 	AsOf      string  `json:"as_of,omitempty"` // empty: only check whether Production exists
 	Delta     float64 `json:"delta"`
 	MinAUC    float64 `json:"min_auc"`
+	// RowBudget is the sample Production is evaluated on: the candidate's
+	// (0: dataset.DefaultSampleRows), so that both are validated on the
+	// same users.
+	RowBudget int `json:"row_budget,omitempty"`
 	// ReferenceAsOf and CurrentAsOf, without AsOf (CheckProduction, the
 	// execution's first step), are the execution's months to resolve
 	// ("previous", "latest") and check once for all later steps.

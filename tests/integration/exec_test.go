@@ -156,9 +156,9 @@ func newLocalLoop(t *testing.T, months []month) *localLoop {
 		t.Fatalf("open local state: %v", err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	p := &pipeline.Pipeline{Blobs: st.Blobs, Registry: st.Registry, Features: st.Features}
+	p := &pipeline.Pipeline{Blobs: st.Blobs, Registry: st.Registry, Features: st.Features, LocalDirs: true}
 	for _, m := range months {
-		if _, err := p.Ingest(t.Context(), m.Dir, m.AsOf); err != nil {
+		if _, err := p.Ingest(t.Context(), pipeline.Incoming{Dir: m.Dir, AsOf: m.AsOf}, pipeline.IngestOptions{}); err != nil {
 			t.Fatalf("local ingest %s: %v", m.Dir, err)
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/churnops/churnops/internal/awsemu/awsemutest"
+	"github.com/churnops/churnops/internal/dataset"
 	"github.com/churnops/churnops/internal/dynamo"
 	"github.com/churnops/churnops/internal/pipeline"
 	"github.com/churnops/churnops/internal/s3store"
@@ -318,12 +319,12 @@ func (f *fixture) seed(ctx context.Context, t *testing.T) error {
 		for _, c := range m.Customers {
 			mo.Users = append(mo.Users, c.UserID)
 		}
-		out, err := p.Ingest(ctx, mo.Dir, mo.AsOf)
+		out, err := p.Ingest(ctx, pipeline.Incoming{Dir: mo.Dir, AsOf: mo.AsOf}, pipeline.IngestOptions{})
 		if err != nil {
 			return fmt.Errorf("ingest %s: %w", mo.Dir, err)
 		}
-		if out.DatasetKey != pipeline.DatasetKey(mo.AsOf) || out.Rows != len(mo.Users) || out.OnlineFeatures != out.Rows {
-			return fmt.Errorf("ingest %s: got %+v, want %d rows and online features under %s", mo.Dir, out, len(mo.Users), pipeline.DatasetKey(mo.AsOf))
+		if out.DatasetKey != dataset.ManifestKey(mo.AsOf) || out.Rows != len(mo.Users) || out.OnlineFeatures != out.Rows {
+			return fmt.Errorf("ingest %s: got %+v, want %d rows and online features under %s", mo.Dir, out, len(mo.Users), dataset.ManifestKey(mo.AsOf))
 		}
 		t.Logf("setup: ingested %s as_of=%s: %d rows, %d churners -> s3://%s/%s", synth.MonthDir(i), mo.AsOf, out.Rows, out.Churners, f.bucket, out.DatasetKey)
 		f.months = append(f.months, mo)
@@ -335,9 +336,10 @@ func (f *fixture) seed(ctx context.Context, t *testing.T) error {
 // wires the functions (minus its JSON logger).
 func (f *fixture) awsPipeline() *pipeline.Pipeline {
 	return &pipeline.Pipeline{
-		Blobs:    s3store.New(f.s3, f.bucket),
-		Registry: dynamo.NewRegistry(f.ddb, f.registryTable),
-		Features: dynamo.NewFeatureStore(f.ddb, f.featuresTable),
+		Blobs:     s3store.New(f.s3, f.bucket),
+		Registry:  dynamo.NewRegistry(f.ddb, f.registryTable),
+		Features:  dynamo.NewFeatureStore(f.ddb, f.featuresTable),
+		LocalDirs: true, // the generated months, as `churnops ingest --backend aws` reads them
 	}
 }
 
