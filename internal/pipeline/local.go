@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"path"
 	"sync"
 	"time"
 
 	"github.com/churnops/churnops/internal/asl"
 	"github.com/churnops/churnops/internal/asl/aslblob"
+	"github.com/churnops/churnops/internal/dataset"
 	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/statemachine"
 )
@@ -90,6 +92,27 @@ func (in *ExecutionInput) ValidateAt(now time.Time) error {
 	if err := registry.CheckModelName(in.ModelName); err != nil {
 		return &InvalidInputError{Msg: err.Error()}
 	}
+	if in.RowBudget < 0 || in.ShardRows < 0 {
+		return &InvalidInputError{Msg: fmt.Sprintf("row_budget %d and shard_rows %d must be positive", in.RowBudget, in.ShardRows)}
+	}
+	if in.RowBudget == 0 {
+		in.RowBudget = dataset.DefaultSampleRows
+	}
+	if in.Incoming != nil {
+		// The month ingested is the current one, compared with the month
+		// before it unless a reference is given.
+		asOf, err := incomingAsOf(in.Incoming)
+		if err != nil {
+			return err
+		}
+		if in.CurrentAsOf != "" && in.CurrentAsOf != asOf {
+			return &InvalidInputError{Msg: fmt.Sprintf("current_as_of %s: the execution ingests %s, its current month", in.CurrentAsOf, asOf)}
+		}
+		in.CurrentAsOf = asOf
+		if in.ReferenceAsOf == "" {
+			in.ReferenceAsOf = AsOfPrevious
+		}
+	}
 	for _, f := range []struct{ name, v string }{{"reference_as_of", in.ReferenceAsOf}, {"current_as_of", in.CurrentAsOf}} {
 		if f.v == AsOfLatest || f.v == AsOfPrevious {
 			continue
@@ -132,6 +155,23 @@ func (in *ExecutionInput) ValidateAt(now time.Time) error {
 var gateMachine = sync.OnceValues(func() (*asl.Machine, error) {
 	return asl.Parse(statemachine.Retrain, localSubstitutions())
 })
+
+// incomingAsOf is the as_of of an incoming month: given, or read from its
+// key or prefix.
+func incomingAsOf(in *Incoming) (string, error) {
+	asOf := in.AsOf
+	if asOf == "" {
+		p := in.Prefix
+		if in.Key != "" {
+			p = path.Dir(in.Key)
+		}
+		asOf = asOfSegment(p)
+	}
+	if asOf == "" {
+		return "", &InvalidInputError{Msg: "incoming: as_of is required (no as_of=YYYY-MM-DD segment in its key or prefix)"}
+	}
+	return asOf, nil
+}
 
 // localReport is the Report task locally: the CLI records the execution
 // (reports/executions/) and renders the dashboard once it ends or pauses,
