@@ -60,14 +60,14 @@ func TestApproval(t *testing.T) {
 	}{
 		{
 			name: "approved", model: "churn-it-approved", answer: approve,
-			wantPath: []string{"CheckProduction", "BootstrapGate", "Bootstrap", "Train", "Evaluate", "PromotionGate", "ApprovalGate",
-				"WaitForApproval", "Promote", "PhaseGate", "Bootstrapped", "Drift", "DriftGate", "NoRetrain", "Done"},
+			wantPath: []string{"Defaults", "ApplyDefaults", "IncomingGate", "CheckProduction", "BootstrapGate", "Bootstrap", "Train", "Evaluate", "PromotionGate", "ApprovalGate",
+				"WaitForApproval", "Promote", "PhaseGate", "Bootstrapped", "Drift", "DriftGate", "NoRetrain", "PlanScoring", "ScoringGate", "ScoreShards", "SummarizeScores", "Report", "Done"},
 			wantStage: registry.StageProduction, wantOutcome: registry.OutcomePromoted, wantProduction: true,
 		},
 		{
 			name: "rejected", model: "churn-it-rejected", answer: reject,
-			wantPath: []string{"CheckProduction", "BootstrapGate", "Bootstrap", "Train", "Evaluate", "PromotionGate", "ApprovalGate",
-				"WaitForApproval", "Reject", "PhaseGate", "Bootstrapped", "Drift", "DriftGate", "NoRetrain", "Done"},
+			wantPath: []string{"Defaults", "ApplyDefaults", "IncomingGate", "CheckProduction", "BootstrapGate", "Bootstrap", "Train", "Evaluate", "PromotionGate", "ApprovalGate",
+				"WaitForApproval", "Reject", "PhaseGate", "Bootstrapped", "Drift", "DriftGate", "NoRetrain", "PlanScoring", "ScoringGate", "Report", "Done"},
 			wantStage: registry.StageRejected, wantOutcome: registry.OutcomeRejected, wantProduction: false,
 		},
 	}
@@ -167,7 +167,7 @@ func TestMissingSnapshot(t *testing.T) {
 	in := executionInput(model, "2023-12-31", f.months[0].AsOf)
 	got := f.runExecution(t, f.executionName("missing-snapshot"), in)
 	// The first state resolves and checks the months: nothing runs after.
-	wantPath := []string{"CheckProduction", "MissingSnapshot"}
+	wantPath := []string{"Defaults", "ApplyDefaults", "IncomingGate", "CheckProduction", "ReportFailure", "FailGate", "MissingSnapshot"}
 	if got.Status != "FAILED" || got.Error != "SnapshotNotFoundError" {
 		t.Errorf("execution %s; want FAILED with SnapshotNotFoundError", got.describe())
 	}

@@ -86,6 +86,10 @@ type fixture struct {
 	iamUser   string
 	iamKeyID  string
 
+	// retrained is TestRetrainLoop's local executor once its runs
+	// succeeded: TestUploadedMonth compares the next month with it.
+	retrained *localLoop
+
 	mu            sync.Mutex
 	timings       []timing
 	notes         []string
@@ -189,7 +193,7 @@ func (f *fixture) setUp(t *testing.T) error {
 		return err
 	}
 	f.record("sam build", time.Since(start))
-	for _, fn := range []string{"DriftFunction", "TrainFunction", "EvaluateFunction", "CompareFunction", "PredictFunction"} {
+	for _, fn := range []string{"DriftFunction", "TrainFunction", "EvaluateFunction", "CompareFunction", "PredictFunction", "IngestFunction", "ScoreFunction", "ReportFunction"} {
 		if st, err := os.Stat(filepath.Join(buildDir, fn, "bootstrap")); err == nil {
 			f.notes = append(f.notes, fmt.Sprintf("%s bootstrap (sam build, linux/%s): %.1f MB", fn, runtime.GOARCH, float64(st.Size())/1e6))
 		} else {
@@ -204,7 +208,7 @@ func (f *fixture) setUp(t *testing.T) error {
 	f.stackCreated = true // from here on a (partial) stack may exist
 	// deploy sets a short reload interval: /predict must serve a promotion
 	// within it.
-	if _, err := f.deploy(ctx, f.stackName); err != nil {
+	if _, err := f.deploy(ctx, f.stackName, uploadParams...); err != nil {
 		return err
 	}
 	f.record("sam deploy", time.Since(start))
@@ -282,8 +286,8 @@ func (f *fixture) readStack(ctx context.Context) error {
 			f.functions[aws.ToString(r.LogicalResourceId)] = aws.ToString(r.PhysicalResourceId)
 		}
 	}
-	if len(f.functions) != 5 {
-		return fmt.Errorf("stack %s has %d functions, want 5: %v", f.stackName, len(f.functions), f.functions)
+	if len(f.functions) != 8 {
+		return fmt.Errorf("stack %s has %d functions, want 8: %v", f.stackName, len(f.functions), f.functions)
 	}
 	return nil
 }
