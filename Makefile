@@ -217,6 +217,24 @@ bench-features:
 	/usr/bin/time -f 'gen: %e s, peak RSS %M KB' $(BENCH_DIR)/churnops gen --out $(BENCH_DIR)/m --months 2 --users $(USERS) >/dev/null; \
 	$(BENCH_DIR)/features -data $(BENCH_DIR)/m -work $(BENCH_DIR)/work -shards $(SHARDS)
 
+# bench-scale: for N = 100,000, 1,000,000 and 10,000,000 generated customers
+# (SIZES overrides), every step of the loop as its own churnops process under
+# GNU time — gen, the reference month's ingest task by task (the largest
+# task: what a Lambda needs), the current month's ingest, drift, train,
+# evaluate, score, one scoring task — and the whole loop as one `churnops
+# run --incoming` process: wall time and peak RSS in one table, then the
+# issue's goals at the largest N. Not part of `make test`: at 10M it writes
+# about 12 GB under BENCH_SCALE_DIR (deleted at the end) and takes about
+# 15 minutes on 2 cores. Run it on a quiet machine for figures to quote.
+SIZES ?= 100000,1000000,10000000
+BENCH_SCALE_DIR ?= /tmp/churnops-bench-scale
+.PHONY: bench-scale
+bench-scale:
+	@set -e; mkdir -p $(BENCH_SCALE_DIR); \
+	$(GO) build -o $(BENCH_SCALE_DIR)/churnops ./cmd/churnops; \
+	$(GO) run ./bench/scale -bin $(BENCH_SCALE_DIR)/churnops -work $(BENCH_SCALE_DIR) -sizes $(SIZES) $(BENCH_SCALE_FLAGS); \
+	rm -rf $(BENCH_SCALE_DIR)
+
 .PHONY: sam-validate sam-build deploy
 sam-validate: ## lint template.yaml with the pinned SAM CLI (offline)
 	scripts/sam.sh validate --lint

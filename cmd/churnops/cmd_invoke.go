@@ -43,6 +43,7 @@ func cmdInvoke(ctx context.Context, a *app, args []string) error {
 	if !json.Valid(raw) {
 		return usagef("--event is not JSON")
 	}
+	a.createsState = fn == "ingest" // as `churnops ingest` may start a state
 	st, err := a.openStores(ctx, false)
 	if err != nil {
 		return err

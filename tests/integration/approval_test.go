@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,8 +83,18 @@ func TestApproval(t *testing.T) {
 			if path := f.statesEntered(t, arn); len(path) == 0 || path[len(path)-1] != "WaitForApproval" {
 				t.Fatalf("paused execution's path %v does not end at WaitForApproval", path)
 			}
-			if err := c.answer(t.Context(), token); err != nil {
-				t.Fatalf("answer the task token: %v", err)
+			// The Compare function records the token while Step Functions
+			// invokes it; MiniStack starts waiting on the token only once the
+			// invocation has returned, so an answer sent in between is refused
+			// as unknown: retry it for a few seconds.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+				err := c.answer(t.Context(), token)
+				if err == nil {
+					break
+				}
+				if !strings.Contains(err.Error(), "no execution waits on token") || time.Now().After(deadline) {
+					t.Fatalf("answer the task token: %v", err)
+				}
 			}
 			got := f.waitExecution(t, name, arn)
 			t.Logf("emulator: %s", got.describe())

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -35,7 +36,7 @@ const servedModel = pipeline.DefaultModelName
 // through API Gateway.
 func TestRetrainLoop(t *testing.T) {
 	f := shared(t)
-	local := newLocalLoop(t, f.months)
+	local := newLocalLoop(t, f.months, filepath.Join(f.workDir, "local-retrain"))
 	remote := dynamo.NewRegistry(f.ddb, f.registryTable)
 	blobs := s3store.New(f.s3, f.bucket)
 	latest := f.months[len(f.months)-1]
@@ -140,7 +141,7 @@ func TestRetrainLoop(t *testing.T) {
 	}
 	// TestUploadedMonth goes on from here: the next month arrives.
 	f.mu.Lock()
-	f.retrained = local
+	f.retrained = filepath.Join(f.workDir, "local-retrain")
 	f.mu.Unlock()
 }
 

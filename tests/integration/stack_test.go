@@ -86,9 +86,9 @@ type fixture struct {
 	iamUser   string
 	iamKeyID  string
 
-	// retrained is TestRetrainLoop's local executor once its runs
-	// succeeded: TestUploadedMonth compares the next month with it.
-	retrained *localLoop
+	// retrained is the state of TestRetrainLoop's local executor once its
+	// runs succeeded: TestUploadedMonth compares the next month with it.
+	retrained string
 
 	mu            sync.Mutex
 	timings       []timing

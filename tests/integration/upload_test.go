@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,14 +54,19 @@ var uploadParams = []string{"IngestShardRows=1000", "TrainingRowBudget=2000"}
 func TestUploadedMonth(t *testing.T) {
 	f := shared(t)
 	f.mu.Lock()
-	local := f.retrained
+	retrained := f.retrained
 	f.mu.Unlock()
-	if local == nil {
+	if retrained == "" {
 		t.Skip("TestRetrainLoop did not leave its state: this run goes on from it")
 	}
+	local := openLocalLoop(t, retrained)
 	ctx := t.Context()
 	dir := t.TempDir()
-	cfg := synth.Config{Users: synthUsers, Months: len(f.months) + 1, Seed: synthSeed, Drift: synthDrift}
+	// The next month's features shift (the earlier months are the same
+	// bytes: the generator draws month by month): the run retrains.
+	drift := maps.Clone(synthDrift)
+	drift[len(f.months)] = synth.FeatureShift
+	cfg := synth.Config{Users: synthUsers, Months: len(f.months) + 1, Seed: synthSeed, Drift: drift}
 	sums, err := synth.Stream(dir, cfg, synth.StreamOptions{Parts: 3, Gzip: true, Incoming: true})
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +146,7 @@ func TestUploadedMonth(t *testing.T) {
 	if !slices.Equal(got.Path, want.Path) {
 		t.Errorf("paths differ:\nemulator %v\nlocal    %v", got.Path, want.Path)
 	}
-	for _, s := range []string{"PlanIngest", "PartitionFiles", "BuildShards", "CommitIngest", "Drift", "PlanScoring", "ScoreShards", "SummarizeScores", "Report", "Done"} {
+	for _, s := range []string{"PlanIngest", "PartitionFiles", "BuildShards", "CommitIngest", "Drift", "Retrain", "Train", "Evaluate", "PlanScoring", "ScoreShards", "SummarizeScores", "Report", "Done"} {
 		if !slices.Contains(got.Path, s) {
 			t.Errorf("the execution never entered %s: %v", s, got.Path)
 		}
