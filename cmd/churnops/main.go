@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"syscall"
 )
@@ -23,12 +24,24 @@ func main() {
 	// month, training rounds, drift, the executor, the server) stops at its
 	// next check and the command exits 1, its state consistent. A second
 	// one kills the process at once (the handler is gone by then).
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	context.AfterFunc(ctx, stop)
 	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+// defaultMemoryLimit is the CLI's soft heap limit unless GOMEMLIMIT sets
+// one: the garbage collector then runs sooner once the heap nears it,
+// instead of letting a heap of live data L grow to 2L between collections.
+// A whole loop on a month of 10 million customers (`run --incoming`: two
+// shards built at once, then a training on a million-customer sample)
+// stays within 2 GB of RSS; its live data stays well below the limit, so
+// the collector does not thrash (measured: make bench-scale).
+const defaultMemoryLimit = 1536 << 20
 
 // command is one command of the CLI, with its help next to it: every
 // command must have a synopsis (args), a one-line summary and an example;

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -66,6 +67,9 @@ func (p *Pipeline) source(in *Incoming) (ingest.Source, string, error) {
 			return nil, "", &InvalidInputError{Msg: "incoming.dir: this function reads months from its bucket only (incoming.key or incoming.prefix)"}
 		}
 		src = ingest.DirLimit(in.Dir, p.maxFileBytes())
+		if asOf == "" {
+			asOf = asOfSegment(filepath.ToSlash(in.Dir))
+		}
 	case in.Key != "" || in.Prefix != "":
 		prefix := in.Prefix
 		if in.Key != "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -162,8 +163,11 @@ func incomingAsOf(in *Incoming) (string, error) {
 	asOf := in.AsOf
 	if asOf == "" {
 		p := in.Prefix
-		if in.Key != "" {
+		switch {
+		case in.Key != "":
 			p = path.Dir(in.Key)
+		case in.Dir != "":
+			p = filepath.ToSlash(in.Dir)
 		}
 		asOf = asOfSegment(p)
 	}
