@@ -77,11 +77,11 @@ lint-template:
 	else echo "sam validate --lint: FAILED"; cat "$$dir/sam"; rc=1; fi; \
 	exit $$rc
 
-FUNCTIONS := drift train evaluate compare predict
+FUNCTIONS := drift train evaluate compare predict ingest score report
 LAMBDA_ARCH ?= arm64
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags="-s -w"
 
-build: ## the CLI and the five Lambda bootstrap binaries (linux/$(LAMBDA_ARCH))
+build: ## the CLI and the eight Lambda bootstrap binaries (linux/$(LAMBDA_ARCH))
 	$(GO) build -buildvcs=auto -o $(BIN)/churnops ./cmd/churnops
 	@for f in $(FUNCTIONS); do \
 		echo "build functions/$$f -> $(BIN)/lambda/$$f/bootstrap"; \
@@ -90,12 +90,12 @@ build: ## the CLI and the five Lambda bootstrap binaries (linux/$(LAMBDA_ARCH))
 
 # Targets for `sam build` (BuildMethod: makefile): SAM runs build-<LogicalId>
 # with ARTIFACTS_DIR set to where the function's bootstrap must land.
-build-DriftFunction build-TrainFunction build-EvaluateFunction build-CompareFunction build-PredictFunction:
+build-DriftFunction build-TrainFunction build-EvaluateFunction build-CompareFunction build-PredictFunction build-IngestFunction build-ScoreFunction build-ReportFunction:
 	fn=$$(echo "$(@:build-%Function=%)" | tr '[:upper:]' '[:lower:]'); \
 	GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$$fn
 
 # test-integration: the emulator suite (tests/integration, build tag
-# integration). Builds the five bootstraps for the HOST architecture
+# integration). Builds the eight bootstraps for the HOST architecture
 # (MiniStack runs provided.al2023 binaries as host processes, whatever
 # Architecture a function declares; an arm64 binary on an x86_64 host fails
 # with Runtime.InvalidEntrypoint), starts MiniStack (scripts/ministack.sh,
@@ -116,7 +116,7 @@ test-integration:
 	cleanup() { kill $$sam_pid 2>/dev/null || true; rm -f "$$samlog"; \
 		if [ $$started = 1 ]; then echo "== stop the MiniStack this target started"; scripts/ministack.sh stop; fi; }; \
 	trap cleanup EXIT; \
-	echo "== build the five Lambda bootstraps for linux/$$arch (the host) -> $(IT_BIN)/<function>/bootstrap"; \
+	echo "== build the eight Lambda bootstraps for linux/$$arch (the host) -> $(IT_BIN)/<function>/bootstrap"; \
 	for f in $(FUNCTIONS); do \
 		GOOS=linux GOARCH=$$arch CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(IT_BIN)/$$f/bootstrap ./functions/$$f; \
 		wc -c <$(IT_BIN)/$$f/bootstrap | awk -v f=$$f '{ printf "   %-9s %5.1f MB\n", f, $$1 / 1e6 }'; \
@@ -217,10 +217,28 @@ bench-features:
 	/usr/bin/time -f 'gen: %e s, peak RSS %M KB' $(BENCH_DIR)/churnops gen --out $(BENCH_DIR)/m --months 2 --users $(USERS) >/dev/null; \
 	$(BENCH_DIR)/features -data $(BENCH_DIR)/m -work $(BENCH_DIR)/work -shards $(SHARDS)
 
+# bench-scale: for N = 100,000, 1,000,000 and 10,000,000 generated customers
+# (SIZES overrides), every step of the loop as its own churnops process under
+# GNU time — gen, the reference month's ingest task by task (the largest
+# task: what a Lambda needs), the current month's ingest, drift, train,
+# evaluate, score, one scoring task — and the whole loop as one `churnops
+# run --incoming` process: wall time and peak RSS in one table, then the
+# issue's goals at the largest N. Not part of `make test`: at 10M it writes
+# about 12 GB under BENCH_SCALE_DIR (deleted at the end) and takes about
+# 15 minutes on 2 cores. Run it on a quiet machine for figures to quote.
+SIZES ?= 100000,1000000,10000000
+BENCH_SCALE_DIR ?= /tmp/churnops-bench-scale
+.PHONY: bench-scale
+bench-scale:
+	@set -e; mkdir -p $(BENCH_SCALE_DIR); \
+	$(GO) build -o $(BENCH_SCALE_DIR)/churnops ./cmd/churnops; \
+	$(GO) run ./bench/scale -bin $(BENCH_SCALE_DIR)/churnops -work $(BENCH_SCALE_DIR) -sizes $(SIZES) $(BENCH_SCALE_FLAGS); \
+	rm -rf $(BENCH_SCALE_DIR)
+
 .PHONY: sam-validate sam-build deploy
 sam-validate: ## lint template.yaml with the pinned SAM CLI (offline)
 	scripts/sam.sh validate --lint
-sam-build: ## the five bootstraps through build-<Function> (LAMBDA_ARCH, default arm64)
+sam-build: ## the eight bootstraps through build-<Function> (LAMBDA_ARCH, default arm64)
 	scripts/sam.sh build --build-in-source
 deploy: ## deploy the stack: make deploy STACK=churnops REGION=eu-west-1 (infra/README.md)
 	infra/deploy.sh --stack $(or $(STACK),churnops) $(if $(REGION),--region $(REGION))

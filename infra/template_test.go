@@ -14,7 +14,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/churnops/churnops/internal/pipeline"
 	"github.com/churnops/churnops/internal/serve/servetest"
+	"github.com/churnops/churnops/statemachine"
 )
 
 // template is template.yaml, parsed: the top-level mapping of its document.
@@ -387,9 +389,10 @@ func valuesOf(n *yaml.Node) []string {
 // access is what a function may do: bucket prefixes it reads and writes,
 // whether it lists keys, and its actions on each table.
 type access struct {
-	reads, writes     []string
-	list              bool
-	registry, feature []string
+	reads, writes, deletes []string
+	list                   bool
+	registry, feature      []string
+	states                 []string // Step Functions actions
 }
 
 // wantAccess is each function's least privilege; a new function is a new
@@ -402,16 +405,28 @@ var wantAccess = map[string]access{
 		registry: []string{"dynamodb:GetItem", "dynamodb:Query"}},
 	"CompareFunction": {reads: []string{"models/"}, list: true,
 		registry: []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}},
+	"IngestFunction": {reads: []string{"datasets/", "incoming/", "staging/"}, writes: []string{"datasets/", "staging/"}, deletes: []string{"datasets/", "staging/"}, list: true,
+		feature: []string{"dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}},
+	"ScoreFunction": {reads: []string{"datasets/", "models/", "reports/scores/", "scores/"}, writes: []string{"reports/scores/", "scores/"}, deletes: []string{"reports/scores/", "scores/"}, list: true,
+		registry: []string{"dynamodb:GetItem", "dynamodb:Query"}},
+	"ReportFunction": {reads: []string{"reports/"}, writes: []string{"reports/"}, list: true,
+		registry: []string{"dynamodb:GetItem", "dynamodb:Query"}, states: []string{"states:GetExecutionHistory"}},
 	"PredictFunction": {reads: []string{"models/"}, registry: []string{"dynamodb:GetItem"},
 		feature: []string{"dynamodb:GetItem"}},
 }
 
-var objectPrefix = regexp.MustCompile(`^\$\{DataBucket\.Arn\}/([a-z]+/)\*$`)
+var objectPrefix = regexp.MustCompile(`^\$\{DataBucket\.Arn\}/((?:[a-z]+/)+)\*$`)
+
+// ownExecutions is the only resource a function may call Step Functions
+// on: the executions of the stack's state machine.
+const ownExecutions = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-retrain:*"
 
 // TestLeastPrivilege: each function's policies grant exactly wantAccess:
 // inline statements only (no policy templates, whose S3 write grants
-// include ACLs, lifecycle rules and deletes), no wildcard actions, no
-// deletes anywhere, Predict reads features by key only.
+// include ACLs, lifecycle rules and deletes), no wildcard actions, deletes
+// and batch writes only where the row lists them (the ingest's staging and
+// online features, the scoring's derived files), Predict reads features by
+// key only.
 func TestLeastPrivilege(t *testing.T) {
 	tp := loadTemplate(t)
 	functions := tp.resourcesOfType("AWS::Serverless::Function")
@@ -433,8 +448,9 @@ func TestLeastPrivilege(t *testing.T) {
 						continue
 					}
 					for _, a := range valuesOf(get(st, "Action")) {
-						if strings.Contains(a, "*") || strings.Contains(a, "Delete") || strings.Contains(a, "Acl") ||
-							strings.Contains(a, "Lifecycle") || a == "dynamodb:Scan" || a == "dynamodb:BatchWriteItem" {
+						listed := slices.Contains(want.feature, a) || a == "s3:DeleteObject" && len(want.deletes) > 0
+						if strings.Contains(a, "*") || strings.Contains(a, "Acl") || strings.Contains(a, "Lifecycle") || a == "dynamodb:Scan" ||
+							(strings.Contains(a, "Delete") || a == "dynamodb:BatchWriteItem") && !listed {
 							t.Errorf("grants %s", a)
 						}
 						for _, r := range list(get(st, "Resource")) {
@@ -449,6 +465,10 @@ func TestLeastPrivilege(t *testing.T) {
 								got.reads = append(got.reads, m[1])
 							case a == "s3:PutObject" && m != nil:
 								got.writes = append(got.writes, m[1])
+							case a == "s3:DeleteObject" && m != nil:
+								got.deletes = append(got.deletes, m[1])
+							case strings.HasPrefix(a, "states:") && res == ownExecutions:
+								got.states = append(got.states, a)
 							case strings.HasPrefix(a, "dynamodb:") && res == "RegistryTable.Arn":
 								got.registry = append(got.registry, a)
 							case strings.HasPrefix(a, "dynamodb:") && res == "FeaturesTable.Arn":
@@ -460,11 +480,11 @@ func TestLeastPrivilege(t *testing.T) {
 					}
 				}
 			}
-			for _, s := range [][]string{got.reads, got.writes, got.registry, got.feature} {
+			for _, s := range [][]string{got.reads, got.writes, got.deletes, got.registry, got.feature, got.states} {
 				slices.Sort(s)
 			}
-			if !slices.Equal(got.reads, want.reads) || !slices.Equal(got.writes, want.writes) || got.list != want.list ||
-				!slices.Equal(got.registry, want.registry) || !slices.Equal(got.feature, want.feature) {
+			if !slices.Equal(got.reads, want.reads) || !slices.Equal(got.writes, want.writes) || !slices.Equal(got.deletes, want.deletes) || got.list != want.list ||
+				!slices.Equal(got.registry, want.registry) || !slices.Equal(got.feature, want.feature) || !slices.Equal(got.states, want.states) {
 				t.Errorf("grants %s, want %s", got, want)
 			}
 		})
@@ -472,7 +492,7 @@ func TestLeastPrivilege(t *testing.T) {
 }
 
 func (a access) String() string {
-	return fmt.Sprintf("{reads %v writes %v list %v registry %v features %v}", a.reads, a.writes, a.list, a.registry, a.feature)
+	return fmt.Sprintf("{reads %v writes %v deletes %v list %v registry %v features %v states %v}", a.reads, a.writes, a.deletes, a.list, a.registry, a.feature, a.states)
 }
 
 // TestPredictConcurrency: Predict's concurrency is reserved (and capped)
@@ -534,5 +554,105 @@ func TestCheckovSkipsHaveReasons(t *testing.T) {
 	}
 	if n == 0 {
 		t.Error("no checkov skips found: the Metadata layout changed?")
+	}
+}
+
+// TestMonthArrivedTrigger: the bucket sends its events to EventBridge, and
+// a rule on Object Created of incoming/as_of=*/_SUCCESS in this bucket
+// starts the state machine with the marker's bucket, key and ETag as its
+// incoming month; the rendered input is an execution input the pipeline
+// accepts, and so is the schedule's.
+func TestMonthArrivedTrigger(t *testing.T) {
+	tp := loadTemplate(t)
+	if v := get(tp.resource("DataBucket"), "Properties", "NotificationConfiguration", "EventBridgeConfiguration", "EventBridgeEnabled"); v == nil || v.Value != "true" {
+		t.Error("DataBucket does not send its events to EventBridge")
+	}
+	ev := get(tp.resource("RetrainStateMachine"), "Properties", "Events", "MonthArrived")
+	if get(ev, "Type").Value != "EventBridgeRule" {
+		t.Fatal("no MonthArrived EventBridgeRule on the state machine")
+	}
+	pat := get(ev, "Properties", "Pattern")
+	if valuesOf(get(pat, "source"))[0] != "aws.s3" || valuesOf(get(pat, "detail-type"))[0] != "Object Created" ||
+		ref(list(get(pat, "detail", "bucket", "name"))[0]) != "DataBucket" {
+		t.Errorf("pattern: not Object Created in DataBucket")
+	}
+	if w := get(list(get(pat, "detail", "object", "key"))[0], "wildcard"); w == nil || w.Value != "incoming/as_of=*/_SUCCESS" {
+		t.Error("pattern: not the incoming/as_of=*/_SUCCESS markers")
+	}
+	paths := get(ev, "Properties", "InputTransformer", "InputPathsMap")
+	for k, want := range map[string]string{"bucket": "$.detail.bucket.name", "key": "$.detail.object.key", "etag": "$.detail.object.etag"} {
+		if v := get(paths, k); v == nil || v.Value != want {
+			t.Errorf("InputPathsMap %s: want %s", k, want)
+		}
+	}
+	params := map[string]string{"ModelName": "churn", "DriftThreshold": "0.02", "AucDelta": "0.01", "MinAuc": "0.7", "TrainingRowBudget": "1000000", "IngestShardRows": "500000"}
+	render := func(s string, vars map[string]string) string {
+		for k, v := range params {
+			s = strings.ReplaceAll(s, "${"+k+"}", v)
+		}
+		for k, v := range vars {
+			s = strings.ReplaceAll(s, "<"+k+">", v)
+		}
+		return s
+	}
+	marker := render(sub(get(ev, "Properties", "InputTransformer", "InputTemplate")),
+		map[string]string{"bucket": `"my-bucket"`, "key": `"incoming/as_of=2024-05-31/_SUCCESS"`, "etag": `"abc"`})
+	schedule := render(sub(get(tp.resource("RetrainStateMachine"), "Properties", "Events", "Monthly", "Properties", "Input")), nil)
+	for name, input := range map[string]string{"MonthArrived": marker, "Monthly": schedule} {
+		var in pipeline.ExecutionInput
+		dec := json.NewDecoder(strings.NewReader(input))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			t.Errorf("%s input %s: %v", name, input, err)
+			continue
+		}
+		if err := in.Validate(); err != nil {
+			t.Errorf("%s input refused: %v", name, err)
+		}
+		if name == "MonthArrived" && (in.Incoming == nil || in.Incoming.Key != "incoming/as_of=2024-05-31/_SUCCESS" || in.CurrentAsOf != "2024-05-31" || in.ShardRows != 500000) {
+			t.Errorf("MonthArrived input %+v", in)
+		}
+	}
+}
+
+// TestStateMachineWiring: every function the definition names is
+// substituted, and the role may run the Distributed Map states' child
+// executions of this state machine (and nothing of another).
+func TestStateMachineWiring(t *testing.T) {
+	tp := loadTemplate(t)
+	props := get(tp.resource("RetrainStateMachine"), "Properties")
+	subs := get(props, "DefinitionSubstitutions")
+	for _, name := range statemachine.Functions {
+		fn := strings.TrimSuffix(name, "Arn")
+		if getAtt(get(subs, name)) != fn+".Arn" {
+			t.Errorf("DefinitionSubstitutions %s is not !GetAtt %s.Arn", name, fn)
+		}
+	}
+	if got, want := len(keys(subs)), len(statemachine.Functions); got != want {
+		t.Errorf("%d substitutions, the definition names %d functions", got, want)
+	}
+	if sub(get(props, "Name")) != "${AWS::StackName}-retrain" {
+		t.Error("the state machine is not named ${AWS::StackName}-retrain (its role and the Report function name its ARN)")
+	}
+	grants := map[string]string{}
+	for _, pol := range list(get(props, "Policies")) {
+		for _, st := range list(get(pol, "Statement")) {
+			for _, a := range valuesOf(get(st, "Action")) {
+				if strings.HasPrefix(a, "states:") {
+					grants[a] = sub(get(st, "Resource"))
+				}
+			}
+		}
+	}
+	self := "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-retrain"
+	children := "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-retrain/*"
+	want := map[string]string{"states:StartExecution": self, "states:DescribeExecution": children, "states:StopExecution": children}
+	if len(grants) != len(want) {
+		t.Errorf("Step Functions grants %v, want %v", grants, want)
+	}
+	for a, r := range want {
+		if grants[a] != r {
+			t.Errorf("%s on %q, want %q", a, grants[a], r)
+		}
 	}
 }

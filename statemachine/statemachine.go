@@ -17,4 +17,11 @@ const (
 	TrainFunction    = "TrainFunctionArn"
 	EvaluateFunction = "EvaluateFunctionArn"
 	CompareFunction  = "CompareFunctionArn"
+	IngestFunction   = "IngestFunctionArn"
+	ScoreFunction    = "ScoreFunctionArn"
+	ReportFunction   = "ReportFunctionArn"
 )
+
+// Functions are every substitution name of Retrain, in the template's
+// order.
+var Functions = []string{DriftFunction, TrainFunction, EvaluateFunction, CompareFunction, IngestFunction, ScoreFunction, ReportFunction}

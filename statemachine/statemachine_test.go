@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/churnops/churnops/internal/asl"
-	"github.com/churnops/churnops/statemachine"
 )
 
 // world is what the fake functions answer: the numbers the gates compare.
@@ -17,7 +16,8 @@ type world struct {
 	driftShare    float64
 	candidateAUC  float64 // every candidate's val_auc
 	prodAUC       float64
-	failTrain     string // error type name Train returns, if any
+	failTrain     string            // error type name Train returns, if any
+	failIngest    map[string]string // error type name an ingest action returns
 }
 
 // fakeErr is a typed error whose name the ASL matches.
@@ -40,23 +40,24 @@ func resolve(asOf string) string {
 }
 
 // trained and compared record the months the fake Train and Drift were
-// given, in order, during the last run.
-var trained, compared []string
+// given, in order, during the last run; ingested, scored and reported the
+// actions of the fake Ingest, Score and Report functions; trainEvents the
+// events Train got.
+var (
+	trained, compared          []string
+	ingested, scored, reported *calls
+	trainEvents                []map[string]any
+)
 
 // run executes the real definition with fake functions and returns the
 // execution and the compare actions taken, in order.
 func run(t *testing.T, w world, input map[string]any) (*asl.Execution, []string) {
 	t.Helper()
-	m, err := asl.Parse(statemachine.Retrain, map[string]string{
-		statemachine.DriftFunction: "drift", statemachine.TrainFunction: "train",
-		statemachine.EvaluateFunction: "evaluate", statemachine.CompareFunction: "compare",
-	})
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
+	m := machine(t)
 	var actions []string
 	version := 0
-	trained, compared = nil, nil
+	trained, compared, trainEvents = nil, nil, nil
+	ingested, scored, reported = &calls{}, &calls{}, &calls{}
 	js := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
 	h := asl.Handlers{
 		"drift": func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
@@ -73,6 +74,7 @@ func run(t *testing.T, w world, input map[string]any) (*asl.Execution, []string)
 			}
 			_ = json.Unmarshal(in, &ev)
 			trained = append(trained, ev.AsOf)
+			trainEvents = append(trainEvents, decode(in))
 			if w.failTrain != "" {
 				return nil, fakeErr{w.failTrain}
 			}
@@ -108,10 +110,17 @@ func run(t *testing.T, w world, input map[string]any) (*asl.Execution, []string)
 			}
 			return js(map[string]any{"action": ev.Action, "outcome": ev.Action}), nil
 		},
+		"ingest": fakeIngest(ingested, w.failIngest),
+		"score":  fakeScore(scored, func() (int, bool) { return 1, w.hasProduction }),
+		"report": fakeReport(reported),
 	}
 	in := map[string]any{"model_name": "churn", "reference_as_of": "2024-01-31", "current_as_of": "2024-02-29",
 		"threshold": 0.02, "delta": 0.01, "min_auc": 0.7, "require_approval": false, "seed": 42}
 	for k, v := range input {
+		if v == nil {
+			delete(in, k) // absent from the input, as from EventBridge's
+			continue
+		}
 		in[k] = v
 	}
 	r := &asl.Runner{Machine: m, Handlers: h}
@@ -231,23 +240,21 @@ func TestApproval(t *testing.T) {
 	}{{"approved promotes", true, "promote"}, {"rejected rejects", false, "reject"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := world{hasProduction: true, driftShare: 0.2, candidateAUC: 0.85, prodAUC: 0.80}
-			m, _ := asl.Parse(statemachine.Retrain, map[string]string{
-				statemachine.DriftFunction: "d", statemachine.TrainFunction: "t",
-				statemachine.EvaluateFunction: "e", statemachine.CompareFunction: "c",
-			})
+			m := machine(t)
 			var actions []string
 			js := func(s string) json.RawMessage { return json.RawMessage(s) }
 			h := asl.Handlers{
-				"d": func(context.Context, json.RawMessage) (json.RawMessage, error) {
+				"ingest": fakeIngest(nil, nil), "score": fakeScore(nil, nil), "report": fakeReport(nil),
+				"drift": func(context.Context, json.RawMessage) (json.RawMessage, error) {
 					return js(fmt.Sprintf(`{"reference_as_of":"a","current_as_of":"b","drift_share":%v,"drifted_columns":3,"columns":15,"drifted":["a","b","c"],"report_json_key":"x","report_html_key":"y"}`, w.driftShare)), nil
 				},
-				"t": func(context.Context, json.RawMessage) (json.RawMessage, error) {
+				"train": func(context.Context, json.RawMessage) (json.RawMessage, error) {
 					return js(fmt.Sprintf(`{"version":2,"artifact_key":"k","val_predictions_key":"p","metrics":{"val_auc":%v}}`, w.candidateAUC)), nil
 				},
-				"e": func(context.Context, json.RawMessage) (json.RawMessage, error) {
+				"evaluate": func(context.Context, json.RawMessage) (json.RawMessage, error) {
 					return js(fmt.Sprintf(`{"has_production":true,"version":1,"val_auc":%v,"bar":%v,"reference_as_of":"a","current_as_of":"b"}`, w.prodAUC, w.prodAUC+0.01)), nil
 				},
-				"c": func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+				"compare": func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
 					var ev map[string]any
 					_ = json.Unmarshal(in, &ev)
 					actions = append(actions, ev["action"].(string))

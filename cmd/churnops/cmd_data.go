@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/churnops/churnops/internal/dataset"
 	"github.com/churnops/churnops/internal/drift"
+	"github.com/churnops/churnops/internal/ingest"
 	"github.com/churnops/churnops/internal/pipeline"
 	"github.com/churnops/churnops/internal/snapshot"
 	"github.com/churnops/churnops/internal/synth"
@@ -99,8 +101,10 @@ func cmdGen(ctx context.Context, a *app, args []string) error {
 func cmdIngest(ctx context.Context, a *app, args []string) error {
 	fs := a.flags("ingest")
 	a.monthFlags(fs)
-	data := fs.String("data", "", "month directory in the lab's layout (users.csv, subscriptions.csv, …)")
+	data := fs.String("data", "", "month directory in the lab's layout (users.csv, subscriptions.csv, … or users/part-*.csv[.gz], …)")
 	asOf := fs.String("as-of", "", "snapshot date YYYY-MM-DD")
+	shardRows := fs.Int("shard-rows", 0, fmt.Sprintf("customers per shard: the month is stored in ceil(rows/N) shards (default %d)", ingest.DefaultRowBudget))
+	rowBudget := fs.Int("row-budget", 0, fmt.Sprintf("the training sample stored with a month of more customers (default %d, as run's --row-budget)", dataset.DefaultSampleRows))
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -110,13 +114,20 @@ func cmdIngest(ctx context.Context, a *app, args []string) error {
 	if _, err := snapshot.ParseAsOf(*asOf); err != nil {
 		return usagef("%v", err)
 	}
+	if *shardRows < 0 || *rowBudget < 0 {
+		return usagef("--shard-rows and --row-budget must be positive")
+	}
 	a.createsState = true
 	st, err := a.openStores(ctx, false)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	out, err := a.pipeline(st).Ingest(ctx, *data, *asOf)
+	p := a.pipeline(st)
+	prog := a.phaseProgress("ingest")
+	out, err := p.Ingest(ctx, pipeline.Incoming{Dir: *data, AsOf: *asOf}, pipeline.IngestOptions{
+		ShardRows: *shardRows, RowBudget: *rowBudget, Workers: ingestWorkers(), OnProgress: prog,
+	})
 	if err != nil {
 		return err
 	}
@@ -127,8 +138,8 @@ func cmdIngest(ctx context.Context, a *app, args []string) error {
 	if out.OnlineNewerAsOf != "" {
 		note += fmt.Sprintf(" (online features left at the newer as_of=%s)", out.OnlineNewerAsOf)
 	}
-	a.printf("ingested %s as_of=%s: %d customers, %d churners, %d online feature records -> %s%s [%s]\n",
-		*data, out.AsOf, out.Rows, out.Churners, out.OnlineFeatures, out.DatasetKey, note, seconds(time.Since(start)))
+	a.printf("ingested %s as_of=%s: %d customers, %d churners in %d shard(s), %d online feature records -> %s%s [%s]\n",
+		*data, out.AsOf, out.Rows, out.Churners, out.Shards, out.OnlineFeatures, out.DatasetKey, note, seconds(time.Since(start)))
 	return a.emit(out)
 }
 

@@ -76,7 +76,7 @@ func cmdDemo(ctx context.Context, a *app, args []string) error {
 	p := a.pipeline(st)
 	a.printf("\n== 2. ingest: validate, store as Parquet, materialize online features\n")
 	for i := range run.Months {
-		out, err := p.Ingest(ctx, filepath.Join(dataDir, synth.MonthDir(i)), asOfs[i])
+		out, err := p.Ingest(ctx, pipeline.Incoming{Dir: filepath.Join(dataDir, synth.MonthDir(i)), AsOf: asOfs[i]}, pipeline.IngestOptions{Workers: ingestWorkers()})
 		if err != nil {
 			return err
 		}

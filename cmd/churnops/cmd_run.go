@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/churnops/churnops/internal/asl"
+	"github.com/churnops/churnops/internal/dataset"
+	"github.com/churnops/churnops/internal/ingest"
 	"github.com/churnops/churnops/internal/pipeline"
 )
 
@@ -22,11 +24,18 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	fs.Float64Var(&in.MinAUC, "min-auc", pipeline.DefaultMinAUC, "the bar for a first model when there is no Production model")
 	fs.BoolVar(&in.RequireApproval, "require-approval", false, "pause before promoting until `churnops registry approve TOKEN`")
 	fs.Int64Var(&in.Seed, "seed", pipeline.DefaultSeed, "training seed")
-	name := fs.String("name", "", "execution name (default: a UUID)")
+	fs.IntVar(&in.RowBudget, "row-budget", dataset.DefaultSampleRows, "customers trained and evaluated on: a sample of the month, the same users month after month")
+	fs.BoolVar(&in.Contributions, "contributions", false, "add each feature's contribution to the batch scores")
+	fs.IntVar(&in.ShardRows, "shard-rows", 0, fmt.Sprintf("with --incoming: customers per shard (default %d)", ingest.DefaultRowBudget))
+	incoming := fs.String("incoming", "", "a month to ingest first, which becomes the current month: a directory, a key prefix (incoming/as_of=D/) or a marker key (incoming/as_of=D/_SUCCESS) in the state's blobs (on AWS, the bucket)")
+	asOf := fs.String("as-of", "", "the --incoming month's as_of (default: its as_of=D segment)")
+	name := fs.String("name", "", "execution name (default: a UUID; with --incoming, derived from the month and its marker)")
 	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
-	if err := required(fs, "reference-as-of", "current-as-of"); err != nil {
+	if *incoming != "" {
+		in.Incoming = incomingOf(*incoming, *asOf, a.backend)
+	} else if err := required(fs, "reference-as-of", "current-as-of"); err != nil {
 		return err
 	}
 	in.ModelName = a.model
@@ -36,6 +45,9 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	st, err := a.openStores(ctx, false)
 	if err != nil {
 		return err
+	}
+	if in.Incoming != nil && *name == "" {
+		*name = incomingName(ctx, st, in.Incoming, in.CurrentAsOf)
 	}
 	_, err = runExecution(ctx, a, st, in, *name)
 	a.printRunFiles(st, a.lastRun)
@@ -50,7 +62,11 @@ func runExecution(ctx context.Context, a *app, st *stores, in pipeline.Execution
 	if err != nil {
 		return nil, err
 	}
-	a.printf("execution: %s vs %s (threshold=%g delta=%g min_auc=%g model=%s)\n", in.CurrentAsOf, in.ReferenceAsOf, in.Threshold, in.Delta, in.MinAUC, in.ModelName)
+	what := fmt.Sprintf("%s vs %s", in.CurrentAsOf, in.ReferenceAsOf)
+	if in.Incoming != nil {
+		what = fmt.Sprintf("ingest %s, then %s vs %s", incomingString(in.Incoming), in.CurrentAsOf, in.ReferenceAsOf)
+	}
+	a.printf("execution: %s (threshold=%g delta=%g min_auc=%g model=%s)\n", what, in.Threshold, in.Delta, in.MinAUC, in.ModelName)
 	exec, err := ex.Start(ctx, name, in)
 	if exec != nil {
 		a.lastRun = a.afterExecution(ctx, st, exec.ID, exec.Name, exec.History)
@@ -119,11 +135,27 @@ func (a *app) finish(exec *pipeline.Execution) error {
 }
 
 // observer prints one line per state as the execution goes (not in --json
-// mode, where the history is part of the output).
+// mode, where the history is part of the output). A Map state's items
+// are not printed one by one: its progress is ("BuildShards 7/20 shards"),
+// at most every few seconds, then its line when it exits.
 func (a *app) observer() asl.Observer {
+	progress := newThrottle(func(what string, done, total int) {
+		a.printf("  … %-16s %d/%d %s\n", what, done, total, mapItems(what))
+	})
 	return func(ev asl.Event) {
 		if a.json {
 			return
+		}
+		if ev.Map != nil {
+			switch ev.Type {
+			case asl.EventMapRunStarted, asl.EventMapIterationSucceeded, asl.EventMapIterationFailed:
+				if ev.Map.Parent == nil && ev.Map.Items > 0 {
+					progress.update(ev.Map.State, ev.Map.Succeeded+ev.Map.Failed, ev.Map.Items)
+				}
+			}
+			if ev.State != ev.Map.State {
+				return // a state inside an item
+			}
 		}
 		switch ev.Type {
 		case asl.EventStateRetried:
@@ -136,45 +168,101 @@ func (a *app) observer() asl.Observer {
 		default:
 			return
 		}
+		if quietStates[ev.State] {
+			return
+		}
 		var s pipeline.ExecutionState
 		_ = json.Unmarshal(ev.Output, &s)
-		detail := ""
-		switch ev.State {
-		case "CheckProduction":
-			detail = "no Production model yet: bootstrap from the reference month"
-			if b := s.Baseline; b != nil && b.HasProduction {
-				detail = fmt.Sprintf("Production is v%d", b.Version)
-			}
-			if b := s.Baseline; b != nil && b.CurrentAsOf != "" {
-				detail += fmt.Sprintf(" (%s vs %s)", b.CurrentAsOf, b.ReferenceAsOf)
-			}
-		case "Drift":
-			if d := s.Drift; d != nil {
-				detail = strings.TrimSpace(fmt.Sprintf("%s vs %s: drift_share=%.4f (%d/%d columns) %s", d.CurrentAsOf, d.ReferenceAsOf, d.DriftShare, d.DriftedColumns, d.Columns, strings.Join(d.Drifted, " ")))
-			}
-		case "Train":
-			if c := s.Candidate; c != nil {
-				m := c.Metrics
-				detail = fmt.Sprintf("candidate v%d on %s: val_auc=%.4f f1=%.4f acc=%.4f (%g train rows, %.2fs fit)", c.Version, runAsOf(&s), c.ValAUC, m["val_f1"], m["val_acc"], m["train_rows"], m["train_time_s"])
-			}
-		case "Evaluate":
-			switch p := s.Production; {
-			case p == nil:
-			case p.HasProduction:
-				detail = fmt.Sprintf("Production v%d on the same validation users: val_auc=%.4f, bar=%.4f", p.Version, p.ValAUC, p.Bar)
-			default:
-				detail = fmt.Sprintf("no Production model: bar is the floor min_auc=%.4f", p.Bar)
-			}
-		case "Promote", "Skip", "Reject":
-			if s.Compare != nil {
-				detail = s.Compare.Decision.Outcome
-			}
-		}
+		detail := stateDetail(ev.State, &s)
 		if ev.StateType == "Choice" {
 			detail = "-> " + ev.Next
 		}
 		a.printf("  ▸ %-16s %7s  %s\n", ev.State, shortDur(ev.Duration), detail)
 	}
+}
+
+// quietStates are plumbing not worth a line: the input's defaults.
+var quietStates = map[string]bool{"Defaults": true, "ApplyDefaults": true}
+
+// mapItems names what a Map state's items are.
+func mapItems(state string) string {
+	switch {
+	case strings.HasSuffix(state, "Files"):
+		return "files"
+	case strings.HasSuffix(state, "Shards"):
+		return "shards"
+	}
+	return "items"
+}
+
+// stateDetail says what a state found, from the state data it left.
+func stateDetail(state string, s *pipeline.ExecutionState) string {
+	switch state {
+	case "PlanIngest":
+		if p := s.Ingest; p != nil {
+			if p.Duplicate != "" {
+				return "a duplicate of " + p.Duplicate
+			}
+			return fmt.Sprintf("%s: %d files into %d shards", p.AsOf, len(p.Parts), p.K)
+		}
+	case "CommitIngest":
+		if c := s.Ingested; c != nil {
+			d := fmt.Sprintf("stored %s: %d customers in %d shards", c.AsOf, c.Rows, c.Shards)
+			if c.AlreadyIngested {
+				d += " (already ingested: the same data)"
+			}
+			if c.Published {
+				d += fmt.Sprintf("; %d online feature records published", c.OnlineFeatures)
+			}
+			return d
+		}
+	case "CheckProduction":
+		detail := "no Production model yet: bootstrap from the reference month"
+		if b := s.Baseline; b != nil && b.HasProduction {
+			detail = fmt.Sprintf("Production is v%d", b.Version)
+		}
+		if b := s.Baseline; b != nil && b.CurrentAsOf != "" {
+			detail += fmt.Sprintf(" (%s vs %s)", b.CurrentAsOf, b.ReferenceAsOf)
+		}
+		return detail
+	case "Drift":
+		if d := s.Drift; d != nil {
+			return strings.TrimSpace(fmt.Sprintf("%s vs %s: drift_share=%.4f (%d/%d columns) %s", d.CurrentAsOf, d.ReferenceAsOf, d.DriftShare, d.DriftedColumns, d.Columns, strings.Join(d.Drifted, " ")))
+		}
+	case "Train":
+		if c := s.Candidate; c != nil {
+			m := c.Metrics
+			return fmt.Sprintf("candidate v%d on %s: val_auc=%.4f f1=%.4f acc=%.4f (%g train rows, %.2fs fit)", c.Version, runAsOf(s), c.ValAUC, m["val_f1"], m["val_acc"], m["train_rows"], m["train_time_s"])
+		}
+	case "Evaluate":
+		switch p := s.Production; {
+		case p == nil:
+		case p.HasProduction:
+			return fmt.Sprintf("Production v%d on the same validation users: val_auc=%.4f, bar=%.4f", p.Version, p.ValAUC, p.Bar)
+		default:
+			return fmt.Sprintf("no Production model: bar is the floor min_auc=%.4f", p.Bar)
+		}
+	case "Promote", "Skip", "Reject":
+		if s.Compare != nil {
+			return s.Compare.Decision.Outcome
+		}
+	case "PlanScoring":
+		if sc := s.Scoring; sc != nil && sc.HasModel != nil {
+			if !*sc.HasModel {
+				return "no Production model: nothing to score"
+			}
+			return fmt.Sprintf("%s with Production v%d", sc.AsOf, sc.Version)
+		}
+	case "SummarizeScores":
+		if sc := s.Scoring; sc != nil {
+			d := fmt.Sprintf("%d customers of %s scored with v%d", sc.Rows, sc.AsOf, sc.Version)
+			if sc.Positives != nil {
+				d += fmt.Sprintf(": %d predicted to churn", *sc.Positives)
+			}
+			return d
+		}
+	}
+	return ""
 }
 
 func shortDur(d time.Duration) string {
@@ -212,9 +300,11 @@ func printSummary(a *app, output json.RawMessage) {
 		}
 		a.printf("[DECISION] no_drift\n")
 		a.printf("[SUMMARY] as_of=%s drift_share=%.4f < threshold=%.4f -> no retrain\n", s.CurrentAsOf, share, s.Threshold)
+		printScores(a, &s)
 		return
 	}
 	if s.Compare == nil {
+		printScores(a, &s)
 		return
 	}
 	d := s.Compare.Decision
@@ -223,6 +313,20 @@ func printSummary(a *app, output json.RawMessage) {
 	a.printf("[COMPARE] candidate_auc=%.4f vs prod_auc=%.4f (delta=%.4f)\n", d.CandidateAUC, prodAUC, d.Delta)
 	a.printf("[DECISION] %s\n", d.Outcome)
 	a.printf("[SUMMARY] as_of=%s cand_v=%d cand_auc=%.4f prod_v=%d prod_auc=%.4f -> %s\n", runAsOf(&s), d.CandidateVersion, d.CandidateAUC, prodV, prodAUC, d.Outcome)
+	printScores(a, &s)
+}
+
+// printScores prints the run's batch scores of the current month.
+func printScores(a *app, s *pipeline.ExecutionState) {
+	sc := s.Scoring
+	if sc == nil || sc.Version == 0 {
+		return
+	}
+	pos := ""
+	if sc.Positives != nil {
+		pos = fmt.Sprintf(" predicted_churn=%d", *sc.Positives)
+	}
+	a.printf("[SCORES] as_of=%s model=%s v=%d rows=%d%s -> %s\n", sc.AsOf, sc.Model, sc.Version, sc.Rows, pos, sc.ScoresPrefix)
 }
 
 // answerApproval approves or rejects the execution paused on token, as

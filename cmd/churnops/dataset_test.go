@@ -32,7 +32,7 @@ func TestDatasetRm(t *testing.T) {
 	}
 	// What an earlier churnops let in (a future month), and a month in the
 	// sharded layout.
-	snapshot := filepath.Join(state, "blobs", "datasets", "as_of="+jan, "snapshot.parquet")
+	snapshot := filepath.Join(state, "blobs", "datasets", "as_of="+jan, "part-00000.parquet")
 	plant := func(asOf string, names ...string) {
 		t.Helper()
 		dir := filepath.Join(state, "blobs", "datasets", "as_of="+asOf)

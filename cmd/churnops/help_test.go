@@ -118,7 +118,7 @@ func TestUsageMistakes(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"run", "--bogus"}, []string{"flag provided but not defined: --bogus", "Usage: churnops run --reference-as-of D1 --current-as-of D2 [flags]", "churnops help run"}},
+		{[]string{"run", "--bogus"}, []string{"flag provided but not defined: --bogus", "Usage: churnops run --reference-as-of D1 --current-as-of D2 | --incoming DIR_OR_KEY [flags]", "churnops help run"}},
 		{[]string{"run", "-threshold", "x"}, []string{`invalid value "x" for flag --threshold`}},
 		{[]string{"registry"}, []string{"missing subcommand", "Usage: churnops registry SUBCOMMAND [ARG] [flags]"}},
 		{[]string{"help", "frobnicate"}, []string{`unknown command "frobnicate"`}},

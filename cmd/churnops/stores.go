@@ -73,6 +73,7 @@ func (a *app) pipeline(st *stores) *pipeline.Pipeline {
 		Log:          a.logger(),
 		Progress:     a.progress,
 		MaxFileBytes: a.maxFileBytes,
+		LocalDirs:    true, // the CLI reads month directories of this machine
 	}
 	if s := os.Getenv(envOrphanGrace); s != "" {
 		switch d, err := time.ParseDuration(s); {

@@ -15,6 +15,7 @@ import (
 	"github.com/churnops/churnops/internal/execlog"
 	"github.com/churnops/churnops/internal/localstore"
 	"github.com/churnops/churnops/internal/pipeline"
+	"github.com/churnops/churnops/internal/pipeline/pipelinetest"
 	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/internal/synth"
 )
@@ -68,7 +69,7 @@ func buildFixture() (*fixture, error) {
 		return nil, err
 	}
 	for _, m := range months {
-		out, err := p.IngestMonth(ctx, m)
+		out, err := pipelinetest.IngestMonth(ctx, p, m, dir, pipeline.IngestOptions{})
 		if err != nil {
 			return nil, err
 		}

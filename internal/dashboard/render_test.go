@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"flag"
+	"fmt"
 	stdhtml "html"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +69,13 @@ func TestRenderSelfContained(t *testing.T) {
 	if got, want := count(`<circle class="cand-dot`), len(p.Health); got != want {
 		t.Errorf("%d candidates in the health chart, want %d", got, want)
 	}
-	for _, want := range []string{f.token, "churnops registry approve " + f.token + " --state /x", "SnapshotNotFoundError", "No batch scores yet"} {
+	// Every run scores its current month with Production: the page shows
+	// the newest month's batch scores, drawn from the summary the run stored.
+	if p.Scores == nil || p.Scores.Rows != 1500 || !slices.Contains(f.months, p.Scores.AsOf) {
+		t.Fatalf("batch scores %+v", p.Scores)
+	}
+	for _, want := range []string{f.token, "churnops registry approve " + f.token + " --state /x", "SnapshotNotFoundError", `id="scores-chart"`,
+		fmt.Sprintf("customers of %s scored by", p.Scores.AsOf)} {
 		if !strings.Contains(html, want) {
 			t.Errorf("the page lacks %q", want)
 		}

@@ -57,6 +57,27 @@ func LegacyKey(asOf string) string { return Dir(asOf) + LegacyFile }
 // PartKey is where shard k of a month is stored.
 func PartKey(asOf string, k int) string { return fmt.Sprintf("%spart-%05d.parquet", Dir(asOf), k) }
 
+// SummaryKey is where the drift summary of a month with this fingerprint
+// is stored (internal/drift's Summary, binary): named by the data, so that
+// an attempt that never committed cannot leave a summary a later one of
+// other data would be taken for.
+func SummaryKey(asOf, fingerprint string) string {
+	return Dir(asOf) + "drift-summary-" + shortFingerprint(fingerprint) + ".bin"
+}
+
+// SampleFileKey is where the stored sample of budget customers of a month
+// with this fingerprint is kept (a snapshot Parquet file).
+func SampleFileKey(asOf string, budget int, fingerprint string) string {
+	return fmt.Sprintf("%ssample-%d-%s.parquet", Dir(asOf), budget, shortFingerprint(fingerprint))
+}
+
+func shortFingerprint(fp string) string {
+	if len(fp) > 16 {
+		return fp[:16]
+	}
+	return fp
+}
+
 // ErrNotFound means no month is visible for an as_of: none was ingested,
 // or its ingest has not committed yet.
 var ErrNotFound = errors.New("dataset not found")
@@ -86,6 +107,21 @@ type Manifest struct {
 	// manifest up: one shard (LegacyKey), rows and fingerprint unknown (0
 	// and "") until the shard is read.
 	Legacy bool `json:"legacy,omitempty"`
+	// DriftSummary is the key of the month's drift summary (SummaryKey),
+	// written before the manifest; empty for a month stored without one
+	// (readers then summarize it shard by shard).
+	DriftSummary string `json:"drift_summary,omitempty"`
+	// Sample is the month's stored training sample, kept when the month
+	// has more customers than the sample's budget (see Sample).
+	Sample *SampleFile `json:"sample,omitempty"`
+}
+
+// SampleFile is a month's stored sample: Sample(Budget) of the month, in
+// one Parquet file (SampleFileKey).
+type SampleFile struct {
+	Key    string `json:"key"`
+	Budget int    `json:"budget"`
+	Rows   int    `json:"rows"`
 }
 
 // Shard is one shard of a stored month.
@@ -160,6 +196,16 @@ func (m *Manifest) Check() error {
 	}
 	if fp := MonthFingerprint(m.AsOf, fps); fp != m.Fingerprint {
 		return fmt.Errorf("manifest of %s: fingerprint %s, shards give %s", m.AsOf, m.Fingerprint, fp)
+	}
+	if m.DriftSummary != "" && !strings.HasPrefix(m.DriftSummary, Dir(m.AsOf)) {
+		return fmt.Errorf("manifest of %s: drift summary %q outside %s", m.AsOf, m.DriftSummary, Dir(m.AsOf))
+	}
+	if sf := m.Sample; sf != nil {
+		// Only a month larger than the budget keeps a sample, of exactly
+		// the budget's customers.
+		if !strings.HasPrefix(sf.Key, Dir(m.AsOf)) || sf.Budget < 1 || sf.Rows != sf.Budget || m.Rows <= sf.Budget {
+			return fmt.Errorf("manifest of %s: sample %+v of a month of %d rows", m.AsOf, *sf, m.Rows)
+		}
 	}
 	return nil
 }

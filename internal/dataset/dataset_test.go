@@ -64,6 +64,13 @@ func TestManifestCheck(t *testing.T) {
 		{"shard fingerprint", func(m *dataset.Manifest) { m.Shards[2].Fingerprint = "00" }},
 		{"key without rows", func(m *dataset.Manifest) { m.Shards[0].Key = "" }},
 		{"as_of", func(m *dataset.Manifest) { m.AsOf = "2024-02-30" }},
+		{"drift summary elsewhere", func(m *dataset.Manifest) { m.DriftSummary = "reports/x.bin" }},
+		{"sample of the whole month", func(m *dataset.Manifest) {
+			m.Sample = &dataset.SampleFile{Key: dataset.SampleFileKey(m.AsOf, m.Rows, m.Fingerprint), Budget: m.Rows, Rows: m.Rows}
+		}},
+		{"sample short of its budget", func(m *dataset.Manifest) {
+			m.Sample = &dataset.SampleFile{Key: dataset.SampleFileKey(m.AsOf, 10, m.Fingerprint), Budget: 10, Rows: 9}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

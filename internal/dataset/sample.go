@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
+	"time"
 
 	"github.com/churnops/churnops/internal/snapshot"
 )
@@ -40,7 +42,11 @@ func SampleKey(userID string) uint64 {
 // users.csv order). A month of at most budget customers comes back whole,
 // and a month of one shard in exactly users.csv order, as Load gives it.
 //
-// It reads the month shard by shard and holds at most budget customers.
+// When the ingest stored the month's sample (Manifest.Sample) for a budget
+// at least this one, Sample reads that file only: the smallest budget keys
+// of the stored sample are the smallest of the month, in the same order.
+// Otherwise it reads the month shard by shard. Either way it holds at most
+// budget customers (besides the shard or sample file being read).
 func Sample(ctx context.Context, store Reader, m *Manifest, budget int) (*snapshot.Month, error) {
 	if budget <= 0 {
 		budget = DefaultSampleRows
@@ -49,21 +55,107 @@ func Sample(ctx context.Context, store Reader, m *Manifest, budget int) (*snapsh
 	if err != nil {
 		return nil, fmt.Errorf("dataset: sample: %w", err)
 	}
-	s := sampler{budget: budget}
-	if !m.Legacy {
-		s.cust = make([]snapshot.Customer, 0, min(budget, m.Rows))
-		s.slots = make([]slot, 0, min(budget, m.Rows))
+	if sf := m.Sample; sf != nil && budget <= sf.Budget {
+		stored, err := readSampleFile(ctx, store, m)
+		if err != nil {
+			return nil, err
+		}
+		if budget >= len(stored.Customers) {
+			return stored, nil
+		}
+		return SampleFrom(asOf, budget, budget, func(fn func(k int, shard *snapshot.Month) error) error { return fn(0, stored) })
 	}
-	err = Each(ctx, store, m, func(k int, shard *snapshot.Month) error {
+	hint := budget
+	if m.Legacy {
+		hint = 0
+	} else {
+		hint = min(budget, m.Rows)
+	}
+	s, err := SampleFrom(asOf, budget, hint, func(fn func(k int, shard *snapshot.Month) error) error { return Each(ctx, store, m, fn) })
+	if err != nil {
+		return nil, fmt.Errorf("dataset: sample %s: %w", m.AsOf, err)
+	}
+	return s, nil
+}
+
+// SampleFrom is Sample over shards given by each, which calls its argument
+// with every shard in order: the budget customers of smallest SampleKey
+// (ties broken by user_id), in the order each offers them (shard, then row).
+// sizeHint is the customers expected, to size the buffers (0: unknown).
+// The ingest's commit builds a month's stored sample with it from the
+// shards' candidates (each shard's customers below SampleBound), which
+// gives the same customers in the same order as Sample over the month.
+func SampleFrom(asOf time.Time, budget, sizeHint int, each func(fn func(k int, shard *snapshot.Month) error) error) (*snapshot.Month, error) {
+	if budget <= 0 {
+		budget = DefaultSampleRows
+	}
+	s := sampler{budget: budget}
+	if n := min(budget, sizeHint); n > 0 {
+		s.cust = make([]snapshot.Customer, 0, n)
+		s.slots = make([]slot, 0, n)
+	}
+	err := each(func(k int, shard *snapshot.Month) error {
 		for i := range shard.Customers {
 			s.offer(&shard.Customers[i], int32(k), int32(i))
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("dataset: sample %s: %w", m.AsOf, err)
+		return nil, err
 	}
 	return &snapshot.Month{AsOf: asOf, Customers: s.customers()}, nil
+}
+
+// SampleBound is the SampleKey below which a shard's customers are
+// candidates for the sample of budget customers of a month of about rows
+// customers: keys are uniform, so the month has about rows*p keys below
+// p*2^64; the bound asks for 1% more plus eight standard deviations of a
+// binomial count, so that fewer than budget candidates in all (after which
+// the sample cannot be taken from the candidates: Sample reads the month)
+// takes an estimate of rows off by more than 1%. rows <= budget gives the
+// largest key: every customer is a candidate.
+func SampleBound(rows, budget int) uint64 {
+	if rows <= budget || budget <= 0 {
+		return math.MaxUint64
+	}
+	f := float64(budget) / float64(rows)
+	p := f*1.01 + 8*math.Sqrt(f*(1-f)/float64(rows))
+	if p >= 1 {
+		return math.MaxUint64
+	}
+	return uint64(p * (1 << 64))
+}
+
+// Candidates returns the customers of a shard whose SampleKey is below
+// bound, in the shard's order: what a shard contributes to its month's
+// stored sample (see SampleBound).
+func Candidates(shard *snapshot.Month, bound uint64) *snapshot.Month {
+	out := &snapshot.Month{AsOf: shard.AsOf}
+	for i := range shard.Customers {
+		if SampleKey(shard.Customers[i].UserID) < bound {
+			out.Customers = append(out.Customers, shard.Customers[i])
+		}
+	}
+	return out
+}
+
+// readSampleFile reads the month's stored sample.
+func readSampleFile(ctx context.Context, store Reader, m *Manifest) (*snapshot.Month, error) {
+	data, err := store.Get(ctx, m.Sample.Key)
+	if err != nil {
+		return nil, fmt.Errorf("dataset: read the sample of %s: %w", m.AsOf, err)
+	}
+	s, err := snapshot.UnmarshalParquet(data)
+	if err != nil {
+		return nil, fmt.Errorf("dataset: read %s: %w", m.Sample.Key, err)
+	}
+	if got := s.AsOf.Format(snapshot.DateLayout); got != m.AsOf {
+		return nil, fmt.Errorf("dataset: %s holds as_of %s, want %s", m.Sample.Key, got, m.AsOf)
+	}
+	if len(s.Customers) != m.Sample.Rows {
+		return nil, fmt.Errorf("dataset: %s holds %d rows, manifest says %d", m.Sample.Key, len(s.Customers), m.Sample.Rows)
+	}
+	return s, nil
 }
 
 // slot is a kept customer: its key, where it is stored in the month, and

@@ -3,6 +3,8 @@ package dataset_test
 import (
 	"cmp"
 	"context"
+	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -200,4 +202,51 @@ func chiSquare(t [][2]float64) float64 {
 		}
 	}
 	return chi
+}
+
+// TestSampleBound: the keys below SampleBound(rows, budget) number at least
+// budget in a month of rows customers (with a margin of many standard
+// deviations: the stored sample is then exact), and not many more (the
+// candidates a commit reads stay close to the budget); a month within the
+// budget makes every customer a candidate.
+func TestSampleBound(t *testing.T) {
+	for _, tc := range []struct{ rows, budget int }{{2000, 1000}, {50000, 1000}, {200000, 100000}, {200000, 199000}} {
+		bound := dataset.SampleBound(tc.rows, tc.budget)
+		below := 0
+		for i := range tc.rows {
+			if dataset.SampleKey(fmt.Sprintf("%04d-ABCDE%d", i%10000, i)) < bound {
+				below++
+			}
+		}
+		if below < tc.budget || float64(below) > float64(tc.budget)*1.01+16*math.Sqrt(float64(tc.budget))+10 {
+			t.Errorf("rows %d budget %d: %d keys below the bound", tc.rows, tc.budget, below)
+		}
+	}
+	if dataset.SampleBound(1000, 1000) != math.MaxUint64 || dataset.SampleBound(10, 1000) != math.MaxUint64 {
+		t.Error("a month within the budget does not make every customer a candidate")
+	}
+}
+
+// TestCandidates keeps a shard's customers below the bound, in order.
+func TestCandidates(t *testing.T) {
+	store, ms := ingested(t, 500, 1, 1)
+	sh, err := dataset.ReadShard(context.Background(), store, ms[0], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := dataset.SampleBound(500, 100)
+	c := dataset.Candidates(sh, bound)
+	var want []string
+	for _, cu := range sh.Customers {
+		if dataset.SampleKey(cu.UserID) < bound {
+			want = append(want, cu.UserID)
+		}
+	}
+	var got []string
+	for _, cu := range c.Customers {
+		got = append(got, cu.UserID)
+	}
+	if !slices.Equal(got, want) || len(got) < 100 || !c.AsOf.Equal(sh.AsOf) {
+		t.Errorf("%d candidates, want %d in order", len(got), len(want))
+	}
 }

@@ -260,8 +260,8 @@ func TestPhasesOneByOne(t *testing.T) {
 	if err != nil || res.AlreadyIngested || res.Manifest.Rows != len(want.Customers) {
 		t.Fatalf("commit: %+v, %v", res, err)
 	}
-	if keys := keysOf(t, store); len(keys) != p.K+1 {
-		t.Errorf("after the commit: %d keys, want %d parts and the manifest", len(keys), p.K)
+	if keys := keysOf(t, store); len(keys) != p.K+2 {
+		t.Errorf("after the commit: %d keys %v, want %d parts, the drift summary and the manifest", len(keys), keys, p.K)
 	}
 }
 

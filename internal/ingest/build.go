@@ -10,6 +10,7 @@ import (
 
 	"github.com/churnops/churnops/internal/blob"
 	"github.com/churnops/churnops/internal/dataset"
+	"github.com/churnops/churnops/internal/drift"
 	"github.com/churnops/churnops/internal/snapshot"
 )
 
@@ -194,7 +195,39 @@ func build(ctx context.Context, store blob.Store, p *Plan, k int, parts []PartRe
 	if res.Key, res.Written, err = putPart(ctx, store, p, k, data); err != nil {
 		return res, nil, err
 	}
+	if err := stageShardExtras(ctx, store, p, k, m); err != nil {
+		return res, nil, err
+	}
 	return res, m, nil
+}
+
+// stageShardExtras stages what the commit makes of every shard besides
+// its Parquet file: the shard's drift summary (merged into the month's)
+// and its candidates for the month's stored sample. A retried build
+// stages the same bytes.
+func stageShardExtras(ctx context.Context, store blob.Store, p *Plan, k int, m *snapshot.Month) error {
+	sum, err := drift.Summarize(m.DriftColumns())
+	if err != nil {
+		return fmt.Errorf("drift summary: %w", err)
+	}
+	data, err := sum.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("drift summary: %w", err)
+	}
+	if err := putIdentical(ctx, store, summaryStageKey(p.AsOf, p.Attempt, k), data); err != nil {
+		return fmt.Errorf("stage drift summary: %w", err)
+	}
+	if p.SampleBound == 0 {
+		return nil
+	}
+	data, err = snapshot.MarshalParquetTrusted(dataset.Candidates(m, p.SampleBound))
+	if err != nil {
+		return fmt.Errorf("sample candidates: %w", err)
+	}
+	if err := putIdentical(ctx, store, sampleStageKey(p.AsOf, p.Attempt, k), data); err != nil {
+		return fmt.Errorf("stage sample candidates: %w", err)
+	}
+	return nil
 }
 
 // chunk is a staged object read by prefetch.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/churnops/churnops/internal/blob"
 	"github.com/churnops/churnops/internal/dataset"
+	"github.com/churnops/churnops/internal/drift"
 	"github.com/churnops/churnops/internal/snapshot"
 )
 
@@ -98,6 +99,9 @@ func Commit(ctx context.Context, store blob.Store, p *Plan, now time.Time) (Comm
 				return out, fmt.Errorf("ingest: commit %s: shard %d's file %s is gone", p.AsOf, s.Shard, s.Key)
 			}
 		}
+		if err := storeExtras(ctx, store, p, m); err != nil {
+			return out, fmt.Errorf("ingest: commit %s: %w", p.AsOf, err)
+		}
 		data, err := dataset.EncodeManifest(m)
 		if err != nil {
 			return out, fmt.Errorf("ingest: commit %s: %w", p.AsOf, err)
@@ -122,6 +126,93 @@ func Commit(ctx context.Context, store blob.Store, p *Plan, now time.Time) (Comm
 	n, err := cleanAfterCommit(ctx, store, p, out.Manifest)
 	out.Cleaned = n
 	return out, err
+}
+
+// storeExtras stores, before the manifest that names them, the month's
+// drift summary (the shards' summaries merged: byte for byte the summary of
+// the whole month) and, when the plan asks for one, its sample (the
+// budget's customers of smallest SampleKey among the shards' candidates,
+// which are all the month's customers below the plan's bound: when there
+// are at least budget of them, the sample of the month). Both keys are
+// named by the month's fingerprint, so a re-run of a crashed commit adopts
+// what it wrote.
+func storeExtras(ctx context.Context, store blob.Store, p *Plan, m *dataset.Manifest) error {
+	var sum *drift.Summary
+	for _, s := range m.Shards {
+		if s.Key == "" {
+			continue // a shard without users
+		}
+		data, err := store.Get(ctx, summaryStageKey(p.AsOf, p.Attempt, s.Shard))
+		if err != nil {
+			return fmt.Errorf("drift summary of shard %d: %w", s.Shard, err)
+		}
+		part, err := drift.UnmarshalSummary(data)
+		if err != nil {
+			return fmt.Errorf("drift summary of shard %d: %w", s.Shard, err)
+		}
+		if sum == nil {
+			sum = part
+		} else if sum, err = drift.Merge(sum, part); err != nil {
+			return fmt.Errorf("merge drift summaries: %w", err)
+		}
+	}
+	if sum != nil {
+		data, err := sum.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("drift summary: %w", err)
+		}
+		key := dataset.SummaryKey(p.AsOf, m.Fingerprint)
+		if err := putIdentical(ctx, store, key, data); err != nil {
+			return fmt.Errorf("store drift summary: %w", err)
+		}
+		m.DriftSummary = key
+	}
+	if p.SampleBound == 0 || m.Rows <= p.SampleRows {
+		return nil
+	}
+	asOf, err := snapshot.ParseAsOf(p.AsOf)
+	if err != nil {
+		return err
+	}
+	candidates := 0
+	sample, err := dataset.SampleFrom(asOf, p.SampleRows, p.SampleRows, func(fn func(k int, shard *snapshot.Month) error) error {
+		for _, s := range m.Shards {
+			if s.Key == "" {
+				continue
+			}
+			data, err := store.Get(ctx, sampleStageKey(p.AsOf, p.Attempt, s.Shard))
+			if err != nil {
+				return fmt.Errorf("sample candidates of shard %d: %w", s.Shard, err)
+			}
+			c, err := snapshot.UnmarshalParquet(data)
+			if err != nil {
+				return fmt.Errorf("sample candidates of shard %d: %w", s.Shard, err)
+			}
+			candidates += len(c.Customers)
+			if err := fn(s.Shard, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if candidates < p.SampleRows {
+		// The month had fewer customers below the bound than the plan
+		// expected (its row count was off): Sample reads the month instead.
+		return nil
+	}
+	data, err := snapshot.MarshalParquetTrusted(sample)
+	if err != nil {
+		return fmt.Errorf("sample: %w", err)
+	}
+	key := dataset.SampleFileKey(p.AsOf, p.SampleRows, m.Fingerprint)
+	if err := putIdentical(ctx, store, key, data); err != nil {
+		return fmt.Errorf("store sample: %w", err)
+	}
+	m.Sample = &dataset.SampleFile{Key: key, Budget: p.SampleRows, Rows: len(sample.Customers)}
+	return nil
 }
 
 // conflict ends an attempt whose data differs from the stored month's: it
@@ -216,12 +307,18 @@ func cleanAfterCommit(ctx context.Context, store blob.Store, p *Plan, m *dataset
 		for _, s := range m.Shards {
 			named[s.Key] = true
 		}
-		keys, err := store.List(ctx, dataset.Dir(p.AsOf)+"part-")
+		if m.DriftSummary != "" {
+			named[m.DriftSummary] = true
+		}
+		if m.Sample != nil {
+			named[m.Sample.Key] = true
+		}
+		keys, err := store.List(ctx, dataset.Dir(p.AsOf))
 		if err != nil {
 			return n, fmt.Errorf("ingest: clean %s: %w", p.AsOf, err)
 		}
 		for _, k := range keys {
-			if !named[k] && strings.HasSuffix(k, ".parquet") {
+			if !named[k] && dataFile(strings.TrimPrefix(k, dataset.Dir(p.AsOf))) {
 				if err := store.Delete(ctx, k); err != nil {
 					return n, fmt.Errorf("ingest: clean %s: %w", k, err)
 				}
@@ -246,6 +343,16 @@ func cleanAfterCommit(ctx context.Context, store blob.Store, p *Plan, m *dataset
 	}
 	d, err := deletePrefix(ctx, store, attemptDir(p.AsOf, p.Attempt))
 	return n + d, err
+}
+
+// dataFile reports whether a file of a month's directory is one an ingest
+// writes before the manifest names it: a shard's Parquet file, the drift
+// summary, the sample. One the manifest does not name was left by an
+// attempt that never committed.
+func dataFile(name string) bool {
+	return strings.HasPrefix(name, "part-") && strings.HasSuffix(name, ".parquet") ||
+		strings.HasPrefix(name, "drift-summary-") && strings.HasSuffix(name, ".bin") ||
+		strings.HasPrefix(name, "sample-") && strings.HasSuffix(name, ".parquet")
 }
 
 // olderAttempt reports whether attempt a started before b: by the start

@@ -8,8 +8,21 @@
 //
 //	NewPlan       list the source, check its layout, count the users, choose K
 //	Partition     one task per input file: stream it, stage each row for its shard
-//	BuildShard    one task per shard: join and validate its rows as Load does, write its Parquet file
-//	Commit        gather every problem, write the manifest last, clean up
+//	BuildShard    one task per shard: join and validate its rows as Load does, write its Parquet file,
+//	              stage its drift summary and its candidates for the month's sample
+//	Commit        gather every problem, store the month's drift summary and sample, write the
+//	              manifest last, clean up
+//
+// Besides its part files a stored month has a drift summary (internal/drift's
+// Summary of the whole month, the shards' summaries merged: the Drift step
+// compares two months from their summaries alone) and, when it holds more
+// customers than the plan's sample budget, its training sample
+// (dataset.Sample of that budget, so that training and evaluation read one
+// file instead of the month). Each build stages the customers of its shard
+// whose SampleKey is below a bound chosen from the month's row count; the
+// commit takes the budget's smallest among them, which are the month's when
+// there are at least that many candidates (otherwise no sample is stored,
+// and dataset.Sample reads the month). The manifest names both.
 //
 // # Sources
 //

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -17,6 +18,8 @@ const StagingPrefix = "staging/ingest/"
 //	plan.json                            the plan (NewPlan)
 //	rows/k=KKKKK/t=T/p=PPPPP/c=CCCCC     rows of part P for shard K, chunk C (Partition)
 //	parts/p=PPPPP.json                   part P's result, written after its chunks (Partition)
+//	summaries/k=KKKKK.bin                shard K's drift summary (BuildShard, before its result)
+//	samples/k=KKKKK.parquet              shard K's candidates for the month's sample (BuildShard, before its result)
 //	shards/k=KKKKK.json                  shard K's result, written after its Parquet file (BuildShard)
 //
 // A listing of rows/k=KKKKK/ comes back in table, part, chunk order: the
@@ -45,6 +48,14 @@ func parseChunkKey(rest string) (table, part, chunk int, err error) {
 
 func partResultKey(asOf, attempt string, part int) string {
 	return fmt.Sprintf("%sparts/p=%05d.json", attemptDir(asOf, attempt), part)
+}
+
+func summaryStageKey(asOf, attempt string, shard int) string {
+	return fmt.Sprintf("%ssummaries/k=%05d.bin", attemptDir(asOf, attempt), shard)
+}
+
+func sampleStageKey(asOf, attempt string, shard int) string {
+	return fmt.Sprintf("%ssamples/k=%05d.parquet", attemptDir(asOf, attempt), shard)
 }
 
 func shardResultKey(asOf, attempt string, shard int) string {
@@ -77,4 +88,13 @@ func checkAttempt(a string) error {
 		return fmt.Errorf("ingest: attempt id %q: want 1-128 characters, no '/', not starting with '.'", a)
 	}
 	return nil
+}
+
+// AttemptFor is the attempt id of a run started at start and named name
+// (an execution): NewAttempt's form, with 8 hex digits of the name's
+// SHA-256 instead of random ones, so that every retry of the run's
+// planning names the same attempt, and RemoveStale still tells its age.
+func AttemptFor(start time.Time, name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return start.UTC().Format(attemptTimeLayout) + "-" + hex.EncodeToString(sum[:4])
 }

@@ -54,8 +54,8 @@ type Plan struct {
 	RowBudget int `json:"row_budget"`
 	// Rows is the users table's row count K was chosen from: its newline
 	// count less one header per file, an upper bound of its rows (exact for
-	// the lab's files); -1 when K did not need it (forced, or taken from a
-	// stored month).
+	// the lab's files); -1 when neither K nor the sample needed it (K
+	// forced or taken from a stored month, no sample to store).
 	Rows int `json:"rows"`
 	// Tables are the six tables in snapshot.Files() order.
 	Tables []Table `json:"tables"`
@@ -70,6 +70,13 @@ type Plan struct {
 	// the ingest then only checks that the data is the same.
 	Committed string    `json:"committed,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// SampleRows is the budget of the training sample the commit stores
+	// (dataset.Sample) when the month has more customers than that;
+	// SampleBound is the key below which a build stages a customer as a
+	// candidate for it (dataset.SampleBound of Rows), 0 when no sample is
+	// stored (a month within the budget is its own sample).
+	SampleRows  int    `json:"sample_rows,omitempty"`
+	SampleBound uint64 `json:"sample_bound,omitempty"`
 }
 
 // PlanOptions tune NewPlan. The zero value is the default.
@@ -89,6 +96,9 @@ type PlanOptions struct {
 	RequireMarker bool
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// SampleRows is the training sample's budget the commit stores for a
+	// month larger than it (0: dataset.DefaultSampleRows; negative: none).
+	SampleRows int
 }
 
 // NewPlan lists the month in src, checks its layout, chooses K and stores
@@ -153,11 +163,22 @@ func NewPlan(ctx context.Context, src Source, store blob.Store, asOf time.Time, 
 	if p.K == 0 {
 		p.K = opts.Shards
 	}
-	if p.K == 0 {
+	p.SampleRows = opts.SampleRows
+	if p.SampleRows == 0 {
+		p.SampleRows = dataset.DefaultSampleRows
+	}
+	if p.K == 0 || p.SampleRows > 0 && p.Committed == CommittedNone {
 		if p.Rows, err = countRows(ctx, src, p); err != nil {
 			return nil, err
 		}
+	}
+	if p.K == 0 {
 		p.K = shard.Count(p.Rows, p.RowBudget)
+	}
+	if p.SampleRows <= 0 || p.Committed != CommittedNone || p.Rows <= p.SampleRows {
+		p.SampleRows = 0 // a month within the budget is its own sample
+	} else {
+		p.SampleBound = dataset.SampleBound(p.Rows, p.SampleRows)
 	}
 	budget := opts.ChunkBytes
 	if budget <= 0 {

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/churnops/churnops/internal/blob"
+	"github.com/churnops/churnops/internal/snapshot"
 )
 
 // Source is where a month's input files are: a directory on a laptop, or a
@@ -47,6 +48,10 @@ const (
 type SourceRef struct {
 	Kind string `json:"kind"`
 	Path string `json:"path"`
+	// MaxFileBytes bounds each file of a directory source (0:
+	// snapshot.DefaultMaxFileBytes), so that every process reading it
+	// applies the limit the ingest was started with.
+	MaxFileBytes int64 `json:"max_file_bytes,omitempty"`
 }
 
 // String is the directory or the prefix: what problems name as their source.
@@ -56,7 +61,7 @@ func (r SourceRef) String() string { return r.Path }
 func OpenSource(r SourceRef, store blob.Store) (Source, error) {
 	switch r.Kind {
 	case KindDir:
-		return Dir(r.Path), nil
+		return DirLimit(r.Path, r.MaxFileBytes), nil
 	case KindBlob:
 		if store == nil {
 			return nil, fmt.Errorf("ingest: blob source %s: no store", r.Path)
@@ -69,17 +74,35 @@ func OpenSource(r SourceRef, store blob.Store) (Source, error) {
 // Dir is a month in a local directory: the lab's six CSV files, or the
 // part-file layout (users/part-00000.csv …). A marker is not required: the
 // lab's directories have none. The path is made absolute, so that a plan
-// names it for a process started elsewhere.
-func Dir(path string) Source {
+// names it for a process started elsewhere. Files are read as Load reads
+// them (snapshot.DirFS): regular files only (a FIFO or a link to a device
+// is refused, never read), each of at most snapshot.DefaultMaxFileBytes.
+func Dir(path string) Source { return DirLimit(path, 0) }
+
+// DirLimit is Dir reading files of at most maxFileBytes (0:
+// snapshot.DefaultMaxFileBytes).
+func DirLimit(path string, maxFileBytes int64) Source {
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
-	return dirSource{path: filepath.Clean(path)}
+	if maxFileBytes <= 0 {
+		maxFileBytes = snapshot.DefaultMaxFileBytes
+	}
+	return dirSource{path: filepath.Clean(path), max: maxFileBytes}
 }
 
-type dirSource struct{ path string }
+type dirSource struct {
+	path string
+	max  int64
+}
 
-func (d dirSource) Ref() SourceRef { return SourceRef{Kind: KindDir, Path: d.path} }
+func (d dirSource) Ref() SourceRef {
+	r := SourceRef{Kind: KindDir, Path: d.path}
+	if d.max != snapshot.DefaultMaxFileBytes {
+		r.MaxFileBytes = d.max
+	}
+	return r
+}
 
 func (d dirSource) Files(ctx context.Context) ([]File, error) {
 	st, err := os.Stat(d.path)
@@ -117,8 +140,8 @@ func (d dirSource) Files(ctx context.Context) ([]File, error) {
 	return files, nil
 }
 
-func (d dirSource) Open(_ context.Context, name string) (io.ReadCloser, error) {
-	f, err := os.DirFS(d.path).Open(name)
+func (d dirSource) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	f, err := snapshot.DirFS(ctx, d.path, d.max).Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: open %s: %w", name, err)
 	}

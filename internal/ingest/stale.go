@@ -20,8 +20,9 @@ const StaleAge = 24 * time.Hour
 // later attempt cleaned (Commit cleans older attempts of the month it
 // commits): the staging of attempts that started more than maxAge before
 // now (their start time is in their id; ids without one are left alone),
-// then the part files of months that have no manifest and no attempt left
-// (written by a build whose attempt never committed: no reader sees them).
+// then the part files (and drift summaries and samples) of months that have
+// no manifest and no attempt left (written by an attempt that never
+// committed: no reader sees them).
 // It returns how many keys it deleted. Run calls it with StaleAge before
 // planning; a state machine's plan step should too.
 func RemoveStale(ctx context.Context, store blob.Store, now time.Time, maxAge time.Duration) (int, error) {
@@ -69,7 +70,7 @@ func RemoveStale(ctx context.Context, store blob.Store, now time.Time, maxAge ti
 		case !ok:
 		case file == dataset.ManifestFile || file == dataset.LegacyFile:
 			visible[asOf] = true
-		case strings.HasPrefix(file, "part-") && strings.HasSuffix(file, ".parquet"):
+		case dataFile(file):
 			parts[asOf] = append(parts[asOf], k)
 		}
 	}

@@ -318,3 +318,21 @@ func (b *Blobs) List(ctx context.Context, prefix string) ([]string, error) {
 	slices.Sort(keys)
 	return keys, nil
 }
+
+// ModTime is when key's file was linked into place (its modification
+// time): what an S3 listing reports as LastModified.
+func (b *Blobs) ModTime(ctx context.Context, key string) (time.Time, error) {
+	if err := blob.CheckKey(key); err != nil {
+		return time.Time{}, fmt.Errorf("stat: %w", err)
+	}
+	f, _, err := b.open(ctx, key)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stat %s: %w", key, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return info.ModTime(), nil
+}

@@ -44,8 +44,8 @@ func ingestDir(dir, data, asOf string) error {
 		return err
 	}
 	defer st.Close()
-	p := &pipeline.Pipeline{Blobs: st.Blobs, Registry: st.Registry, Features: st.Features}
-	_, err = p.Ingest(contextBackground(), data, asOf)
+	p := &pipeline.Pipeline{Blobs: st.Blobs, Registry: st.Registry, Features: st.Features, LocalDirs: true}
+	_, err = p.Ingest(contextBackground(), pipeline.Incoming{Dir: data, AsOf: asOf}, pipeline.IngestOptions{})
 	return err
 }
 

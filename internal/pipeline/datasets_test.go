@@ -9,8 +9,10 @@ import (
 	"testing"
 
 	"github.com/churnops/churnops/internal/blob"
+	"github.com/churnops/churnops/internal/dataset"
 	"github.com/churnops/churnops/internal/featurestore"
 	"github.com/churnops/churnops/internal/pipeline"
+	"github.com/churnops/churnops/internal/pipeline/pipelinetest"
 	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/internal/snapshot"
 	"github.com/churnops/churnops/internal/synth"
@@ -95,7 +97,7 @@ func TestRemoveDatasetOnline(t *testing.T) {
 	}
 	asOf := func(i int) string { return months[i].AsOf.Format(snapshot.DateLayout) }
 	for _, m := range months {
-		if _, err := p.IngestMonth(ctx, m); err != nil {
+		if _, err := pipelinetest.IngestMonth(ctx, p, m, t.TempDir(), pipeline.IngestOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -103,12 +105,16 @@ func TestRemoveDatasetOnline(t *testing.T) {
 	rm := func(i int, force bool) (pipeline.RemoveDatasetOutput, error) {
 		return p.RemoveDataset(ctx, pipeline.RemoveDatasetInput{AsOf: asOf(i), Force: force})
 	}
+	keys, err := st.Blobs.List(ctx, dataset.Dir(asOf(2)))
+	if err != nil || len(keys) != 3 { // the manifest, one part, the drift summary
+		t.Fatalf("month %s stored as %v, %v", asOf(2), keys, err)
+	}
 	out, err := rm(2, false)
-	if err != nil || !out.Online || out.Served != asOf(1) || !slices.Equal(out.DeletedKeys, []string{pipeline.DatasetKey(asOf(2))}) {
+	if err != nil || !out.Online || out.Served != asOf(1) || len(out.DeletedKeys) != len(keys) || out.DeletedKeys[0] != dataset.ManifestKey(asOf(2)) {
 		t.Fatalf("rm of the served month = %+v, %v; want it gone and %s served", out, err, asOf(1))
 	}
 	assertServes(t, st.Features, months[1], months[2])
-	if all, _ := p.IngestedAsOfs(ctx); !slices.Equal(all, []string{asOf(0), asOf(1)}) {
+	if all, _ := dataset.List(ctx, p.Blobs); !slices.Equal(all, []string{asOf(0), asOf(1)}) {
 		t.Fatalf("ingested months %v after the removal", all)
 	}
 	out, err = rm(0, false) // its online version was pruned: only the dataset goes
@@ -172,7 +178,7 @@ func TestRemoveDatasetProtectsModels(t *testing.T) {
 				t.Fatal(err)
 			}
 			ds, err := p.Datasets(ctx, model)
-			if err != nil || len(ds) != 2 || len(ds[0].Models) != 1 || ds[0].Layout != pipeline.LayoutSingle || ds[1].Online == nil || !ds[1].Online.Served {
+			if err != nil || len(ds) != 2 || len(ds[0].Models) != 1 || ds[0].Layout != pipeline.LayoutSharded || ds[1].Online == nil || !ds[1].Online.Served {
 				t.Fatalf("Datasets = %+v, %v", ds, err)
 			}
 			in := pipeline.RemoveDatasetInput{AsOf: asOfs[0], ModelName: model}
@@ -182,13 +188,13 @@ func TestRemoveDatasetProtectsModels(t *testing.T) {
 				if !errors.As(err, &inUse) || !strings.Contains(err.Error(), "v1") {
 					t.Fatalf("rm of the month v1 (%s) was trained on: %v, want a DatasetInUseError naming v1", tc.stage, err)
 				}
-				if all, _ := p.IngestedAsOfs(ctx); len(all) != 2 {
+				if all, _ := dataset.List(ctx, p.Blobs); len(all) != 2 {
 					t.Fatalf("a refused rm removed something: %v", all)
 				}
 				in.Force = true
 				out, err = p.RemoveDataset(ctx, in)
 			}
-			if err != nil || len(out.DeletedKeys) != 1 || len(out.Models) != 1 || out.Models[0].Stage != tc.stage {
+			if err != nil || len(out.DeletedKeys) != 3 || out.DeletedKeys[0] != dataset.ManifestKey(asOfs[0]) || len(out.Models) != 1 || out.Models[0].Stage != tc.stage {
 				t.Fatalf("rm = %+v, %v; want the dataset removed and v1 reported", out, err)
 			}
 		})

@@ -1,6 +1,12 @@
 package pipeline
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/churnops/churnops/internal/ingest"
+	"github.com/churnops/churnops/internal/snapshot"
+)
 
 // InvalidInputError means the event itself is wrong (missing or malformed
 // field). Retrying cannot help.
@@ -57,13 +63,32 @@ func (e *InternalError) Unwrap() error { return e.Err }
 
 // boundary returns err as it must cross the Lambda boundary: one of this
 // package's typed errors as is (never wrapped, so its type name survives),
-// anything else as an InternalError of the step.
+// the ingest's typed errors (NotReadyError, ConflictError,
+// IncompleteError) unwrapped, data problems as an InvalidInputError that
+// lists them by file, line and column, anything else as an InternalError
+// of the step.
 func boundary(step string, err error) error {
 	switch err.(type) {
 	case nil:
 		return nil
 	case *InvalidInputError, *SnapshotNotFoundError, *RegistryConflictError, *ModelNotFoundError, *DatasetInUseError, *InvalidArtifactError, *InternalError:
 		return err
+	}
+	var (
+		notReady   *ingest.NotReadyError
+		conflict   *ingest.ConflictError
+		incomplete *ingest.IncompleteError
+		verrs      *snapshot.ValidationErrors
+	)
+	switch {
+	case errors.As(err, &notReady):
+		return notReady
+	case errors.As(err, &conflict):
+		return conflict
+	case errors.As(err, &incomplete):
+		return incomplete
+	case errors.As(err, &verrs):
+		return &InvalidInputError{Msg: verrs.Error()}
 	}
 	return &InternalError{Step: step, Err: err}
 }

@@ -9,14 +9,27 @@ import (
 // ExecutionInput starts one execution of the retraining state machine
 // (StartExecution's input, `churnops run`, the monthly schedule).
 type ExecutionInput struct {
-	ModelName       string  `json:"model_name"`
-	ReferenceAsOf   string  `json:"reference_as_of"`
-	CurrentAsOf     string  `json:"current_as_of"`
+	ModelName string `json:"model_name"`
+	// ReferenceAsOf defaults to "previous" (the state machine's Defaults).
+	ReferenceAsOf string `json:"reference_as_of,omitempty"`
+	// CurrentAsOf is the month to check; with Incoming, the month ingested.
+	CurrentAsOf     string  `json:"current_as_of,omitempty"`
 	Threshold       float64 `json:"threshold"`        // retrain when drift_share >= threshold
 	Delta           float64 `json:"delta"`            // promote when candidate AUC > production AUC + delta
 	MinAUC          float64 `json:"min_auc"`          // the bar on a first run, when no Production model exists
 	RequireApproval bool    `json:"require_approval"` // wait for a person before promoting
 	Seed            int64   `json:"seed"`
+	// Incoming, when set, is a month that arrived: the execution ingests
+	// it first, and it becomes the current month.
+	Incoming *Incoming `json:"incoming,omitempty"`
+	// RowBudget caps the customers trained and evaluated on (a sample, the
+	// same users month after month); 0 is dataset.DefaultSampleRows.
+	RowBudget int `json:"row_budget,omitempty"`
+	// Contributions adds each feature's contribution to the batch scores.
+	Contributions bool `json:"contributions,omitempty"`
+	// ShardRows is the customers per shard an Incoming month is stored
+	// in (0: the ingest's default).
+	ShardRows int `json:"shard_rows,omitempty"`
 }
 
 // Defaults for ExecutionInput fields, from the lab.
@@ -27,20 +40,6 @@ const (
 	DefaultMinAUC    = 0.70
 	DefaultSeed      = 42
 )
-
-// IngestOutput describes a stored month snapshot.
-type IngestOutput struct {
-	AsOf            string `json:"as_of"`
-	Rows            int    `json:"rows"`
-	Churners        int    `json:"churners"`
-	DatasetKey      string `json:"dataset_key"`
-	Fingerprint     string `json:"fingerprint"`
-	AlreadyIngested bool   `json:"already_ingested"` // the same data was stored before; nothing new written
-	OnlineFeatures  int    `json:"online_features"`  // records materialized into the online store
-	// OnlineNewerAsOf is set when the online store was left alone because
-	// it holds a newer month (this one is a backfill): that month's as_of.
-	OnlineNewerAsOf string `json:"online_newer_as_of,omitempty"`
-}
 
 // DriftInput is the Drift function's event.
 type DriftInput struct {
@@ -68,6 +67,9 @@ type TrainInput struct {
 	ModelName string `json:"model_name"`
 	AsOf      string `json:"as_of"`
 	Seed      int64  `json:"seed"`
+	// RowBudget caps the customers trained and validated on: the month's
+	// dataset.Sample of that many (0: dataset.DefaultSampleRows).
+	RowBudget int `json:"row_budget,omitempty"`
 	// RunID and Phase identify the training within an execution (the
 	// execution ARN; bootstrap or retrain): a retried attempt adopts the
 	// version an earlier attempt registered. Empty for one-off calls.
@@ -100,6 +102,10 @@ type EvaluateInput struct {
 	AsOf      string  `json:"as_of,omitempty"` // empty: only check whether Production exists
 	Delta     float64 `json:"delta"`
 	MinAUC    float64 `json:"min_auc"`
+	// RowBudget is the sample Production is evaluated on: the candidate's
+	// (0: dataset.DefaultSampleRows), so that both are validated on the
+	// same users.
+	RowBudget int `json:"row_budget,omitempty"`
 	// ReferenceAsOf and CurrentAsOf, without AsOf (CheckProduction, the
 	// execution's first step), are the execution's months to resolve
 	// ("previous", "latest") and check once for all later steps.
@@ -207,11 +213,13 @@ type CompareOutput struct {
 // checkpoints, decode into it; a field is nil until its state has run.
 type ExecutionState struct {
 	ExecutionInput
-	Baseline   *EvaluateOutput `json:"baseline"`   // CheckProduction: is there a Production model
-	Run        *RunTarget      `json:"run"`        // Bootstrap or Retrain: the month to train on
-	Drift      *DriftOutput    `json:"drift"`      // Drift
-	Candidate  *Candidate      `json:"candidate"`  // Train
-	Production *EvaluateOutput `json:"production"` // Evaluate: the bar the candidate must beat
+	Ingest     *IngestPlanOutput `json:"ingest"`     // PlanIngest: the month's ingest attempt
+	Ingested   *IngestOutput     `json:"ingested"`   // CommitIngest: the month stored
+	Baseline   *EvaluateOutput   `json:"baseline"`   // CheckProduction: is there a Production model
+	Run        *RunTarget        `json:"run"`        // Bootstrap or Retrain: the month to train on
+	Drift      *DriftOutput      `json:"drift"`      // Drift
+	Candidate  *Candidate        `json:"candidate"`  // Train
+	Production *EvaluateOutput   `json:"production"` // Evaluate: the bar the candidate must beat
 	Compare    *struct {
 		Decision CompareOutput `json:"decision"`
 	} `json:"compare"` // Promote, Skip or Reject
@@ -219,6 +227,16 @@ type ExecutionState struct {
 	Result    *struct {
 		Outcome string `json:"outcome"`
 	} `json:"result"` // NoRetrain
+	// Scoring is the current month's batch scores (SummarizeScores), or
+	// the scoring plan when there was no model to score with.
+	Scoring *ExecutionScoring `json:"scoring"`
+}
+
+// ExecutionScoring is $.scoring: the scoring plan (PlanScoring), then the
+// summary (SummarizeScores) that replaces it.
+type ExecutionScoring struct {
+	ScoreSummary
+	HasModel *bool `json:"has_model,omitempty"` // the plan's: false when nothing was scored
 }
 
 // RunTarget is what Bootstrap and Retrain set: which month Train uses.

@@ -1,13 +1,18 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
+	"path"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/churnops/churnops/internal/asl"
+	"github.com/churnops/churnops/internal/asl/aslblob"
+	"github.com/churnops/churnops/internal/dataset"
 	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/statemachine"
 )
@@ -19,18 +24,38 @@ const (
 	LocalTrain    = "churnops-train"
 	LocalEvaluate = "churnops-evaluate"
 	LocalCompare  = "churnops-compare"
+	LocalIngest   = "churnops-ingest"
+	LocalScore    = "churnops-score"
+	LocalReport   = "churnops-report"
 )
 
-// LocalRunner returns an executor for statemachine.Retrain — the very
-// definition SAM deploys — whose Task states call this pipeline's steps in
-// process, through the same JSON events the Lambda functions receive.
-func (p *Pipeline) LocalRunner(obs asl.Observer) (*asl.Runner, error) {
-	m, err := asl.Parse(statemachine.Retrain, map[string]string{
+// LocalBucket is the bucket name the local executor's object store
+// answers to (a Map state's ItemReader or ResultWriter names a bucket;
+// locally every key is in the state's blob store).
+const LocalBucket = "churnops-local"
+
+// localSubstitutions map the definition's ${...Arn} to the local names.
+func localSubstitutions() map[string]string {
+	return map[string]string{
 		statemachine.DriftFunction:    LocalDrift,
 		statemachine.TrainFunction:    LocalTrain,
 		statemachine.EvaluateFunction: LocalEvaluate,
 		statemachine.CompareFunction:  LocalCompare,
-	})
+		statemachine.IngestFunction:   LocalIngest,
+		statemachine.ScoreFunction:    LocalScore,
+		statemachine.ReportFunction:   LocalReport,
+	}
+}
+
+// LocalRunner returns an executor for statemachine.Retrain — the very
+// definition SAM deploys — whose Task states call this pipeline's steps in
+// process, through the same JSON events the Lambda functions receive. Its
+// Map states run their items on the machine's cores (asl.Runner's
+// MapWorkers), and a Map reading from or writing to S3 reads this
+// pipeline's blob store (bucket LocalBucket). The Report task does nothing
+// locally: the CLI records each execution and renders the dashboard.
+func (p *Pipeline) LocalRunner(obs asl.Observer) (*asl.Runner, error) {
+	m, err := asl.Parse(statemachine.Retrain, localSubstitutions())
 	if err != nil {
 		return nil, fmt.Errorf("load state machine: %w", err)
 	}
@@ -41,9 +66,13 @@ func (p *Pipeline) LocalRunner(obs asl.Observer) (*asl.Runner, error) {
 			LocalTrain:    asl.NewHandler(p.Train),
 			LocalEvaluate: asl.NewHandler(p.Evaluate),
 			LocalCompare:  asl.NewHandler(p.Compare),
+			LocalIngest:   asl.NewHandler(p.IngestStep),
+			LocalScore:    asl.NewHandler(p.ScoreStep),
+			LocalReport:   localReport,
 		},
 		Observer:         obs,
 		StateMachineName: LocalStateMachine,
+		ObjectStore:      aslblob.New(p.Blobs, LocalBucket),
 	}
 	if err := m.CheckHandlers(r.Handlers); err != nil {
 		return nil, err
@@ -63,6 +92,27 @@ func (in *ExecutionInput) ValidateAt(now time.Time) error {
 	}
 	if err := registry.CheckModelName(in.ModelName); err != nil {
 		return &InvalidInputError{Msg: err.Error()}
+	}
+	if in.RowBudget < 0 || in.ShardRows < 0 {
+		return &InvalidInputError{Msg: fmt.Sprintf("row_budget %d and shard_rows %d must be positive", in.RowBudget, in.ShardRows)}
+	}
+	if in.RowBudget == 0 {
+		in.RowBudget = dataset.DefaultSampleRows
+	}
+	if in.Incoming != nil {
+		// The month ingested is the current one, compared with the month
+		// before it unless a reference is given.
+		asOf, err := incomingAsOf(in.Incoming)
+		if err != nil {
+			return err
+		}
+		if in.CurrentAsOf != "" && in.CurrentAsOf != asOf {
+			return &InvalidInputError{Msg: fmt.Sprintf("current_as_of %s: the execution ingests %s, its current month", in.CurrentAsOf, asOf)}
+		}
+		in.CurrentAsOf = asOf
+		if in.ReferenceAsOf == "" {
+			in.ReferenceAsOf = AsOfPrevious
+		}
 	}
 	for _, f := range []struct{ name, v string }{{"reference_as_of", in.ReferenceAsOf}, {"current_as_of", in.CurrentAsOf}} {
 		if f.v == AsOfLatest || f.v == AsOfPrevious {
@@ -104,11 +154,35 @@ func (in *ExecutionInput) ValidateAt(now time.Time) error {
 
 // gateMachine is the embedded definition, parsed once for DriftGate.
 var gateMachine = sync.OnceValues(func() (*asl.Machine, error) {
-	return asl.Parse(statemachine.Retrain, map[string]string{
-		statemachine.DriftFunction: LocalDrift, statemachine.TrainFunction: LocalTrain,
-		statemachine.EvaluateFunction: LocalEvaluate, statemachine.CompareFunction: LocalCompare,
-	})
+	return asl.Parse(statemachine.Retrain, localSubstitutions())
 })
+
+// incomingAsOf is the as_of of an incoming month: given, or read from its
+// key or prefix.
+func incomingAsOf(in *Incoming) (string, error) {
+	asOf := in.AsOf
+	if asOf == "" {
+		p := in.Prefix
+		switch {
+		case in.Key != "":
+			p = path.Dir(in.Key)
+		case in.Dir != "":
+			p = filepath.ToSlash(in.Dir)
+		}
+		asOf = asOfSegment(p)
+	}
+	if asOf == "" {
+		return "", &InvalidInputError{Msg: "incoming: as_of is required (no as_of=YYYY-MM-DD segment in its key or prefix)"}
+	}
+	return asOf, nil
+}
+
+// localReport is the Report task locally: the CLI records the execution
+// (reports/executions/) and renders the dashboard once it ends or pauses,
+// from the executor's own history.
+func localReport(context.Context, json.RawMessage) (json.RawMessage, error) {
+	return json.RawMessage(`{}`), nil
+}
 
 // DriftGate applies the state machine's DriftGate Choice state to a drift
 // share and a threshold: true when it leads to retraining. The rule lives in

@@ -10,6 +10,7 @@ import (
 	"github.com/churnops/churnops/internal/featurestore"
 	"github.com/churnops/churnops/internal/localstore"
 	"github.com/churnops/churnops/internal/pipeline"
+	"github.com/churnops/churnops/internal/pipeline/pipelinetest"
 	"github.com/churnops/churnops/internal/snapshot"
 	"github.com/churnops/churnops/internal/synth"
 )
@@ -88,7 +89,7 @@ func TestIngestServesExactlyTheMonthsCustomers(t *testing.T) {
 		t.Fatal("the generated months have no departed customer: the test would prove nothing")
 	}
 	for _, m := range months {
-		if _, err := p.IngestMonth(t.Context(), m); err != nil {
+		if _, err := pipelinetest.IngestMonth(t.Context(), p, m, t.TempDir(), pipeline.IngestOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -130,7 +131,7 @@ func TestConcurrentIngestsServeTheNewestMonth(t *testing.T) {
 				}
 				defer st.Close()
 				p := &pipeline.Pipeline{Blobs: st.Blobs, Registry: st.Registry, Features: wrap(st.Features)}
-				_, err = p.IngestMonth(t.Context(), m)
+				_, err = pipelinetest.IngestMonth(t.Context(), p, m, t.TempDir(), pipeline.IngestOptions{})
 				return err
 			}
 			arrived, release := make(chan struct{}), make(chan struct{})
@@ -186,7 +187,7 @@ func TestIngestRefusesFutureAsOf(t *testing.T) {
 			p.Now = func() time.Time { return now }
 			m := *months[0]
 			m.AsOf, _ = time.Parse(snapshot.DateLayout, tc.asOf)
-			_, err := p.IngestMonth(t.Context(), &m)
+			_, err := pipelinetest.IngestMonth(t.Context(), p, &m, t.TempDir(), pipeline.IngestOptions{})
 			var invalid *pipeline.InvalidInputError
 			if !tc.refused {
 				if err != nil {

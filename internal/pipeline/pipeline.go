@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/churnops/churnops/internal/blob"
+	"github.com/churnops/churnops/internal/dataset"
 	"github.com/churnops/churnops/internal/featurestore"
 	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/internal/snapshot"
@@ -29,6 +29,9 @@ type Pipeline struct {
 	// MaxFileBytes bounds each CSV file Ingest reads; zero means
 	// snapshot.DefaultMaxFileBytes.
 	MaxFileBytes int64
+	// LocalDirs lets an ingest read a month from a directory of this
+	// machine (incoming.dir): the CLI's; a Lambda reads its bucket only.
+	LocalDirs bool
 	// OrphanGrace is how old a version without its artifact must be before
 	// a run marks it orphaned; zero means DefaultOrphanGrace, a negative
 	// value none (when no other run can be in flight).
@@ -61,9 +64,6 @@ func (p *Pipeline) progress(step, format string, args ...any) {
 		p.Progress(step, fmt.Sprintf(format, args...))
 	}
 }
-
-// DatasetKey is where the snapshot of one as_of is stored.
-func DatasetKey(asOf string) string { return "datasets/as_of=" + asOf + "/snapshot.parquet" }
 
 // DriftReportKey is where the drift report between two months is stored
 // (ext "json" or "html").
@@ -106,25 +106,6 @@ func checkNotFuture(field string, t, now time.Time) error {
 	return nil
 }
 
-// loadMonth reads a stored snapshot.
-func (p *Pipeline) loadMonth(ctx context.Context, field, asOf string) (*snapshot.Month, error) {
-	if _, err := parseAsOf(field, asOf); err != nil {
-		return nil, err
-	}
-	data, err := p.Blobs.Get(ctx, DatasetKey(asOf))
-	if errors.Is(err, blob.ErrNotFound) {
-		return nil, &SnapshotNotFoundError{AsOf: asOf}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read snapshot %s: %w", asOf, err)
-	}
-	m, err := snapshot.UnmarshalParquet(data)
-	if err != nil {
-		return nil, fmt.Errorf("decode snapshot %s: %w", asOf, err)
-	}
-	return m, nil
-}
-
 // putOnce stores data under key; if the key already holds exactly these
 // bytes (a retried or repeated deterministic step), that is success. Keys are
 // never overwritten with different content.
@@ -150,31 +131,13 @@ const (
 	AsOfPrevious = "previous" // reference_as_of: the month ingested before current
 )
 
-// IngestedAsOfs lists the as_of dates with a stored snapshot, oldest first.
-func (p *Pipeline) IngestedAsOfs(ctx context.Context) ([]string, error) {
-	keys, err := p.Blobs.List(ctx, "datasets/as_of=")
-	if err != nil {
-		return nil, fmt.Errorf("list datasets: %w", err)
-	}
-	var out []string
-	for _, k := range keys {
-		rest := strings.TrimPrefix(k, "datasets/as_of=")
-		asOf, file, ok := strings.Cut(rest, "/")
-		if ok && file == "snapshot.parquet" {
-			out = append(out, asOf)
-		}
-	}
-	sort.Strings(out) // YYYY-MM-DD sorts chronologically
-	return out, nil
-}
-
 // ResolveAsOfs replaces "latest" and "previous" by ingested dates and
 // checks the pair: both dates stored (a SnapshotNotFoundError otherwise)
 // and the reference month before the current one (an InvalidInputError).
 // The state machine calls it once, in its first step (CheckProduction),
 // and every later step reads the dates it resolved.
 func (p *Pipeline) ResolveAsOfs(ctx context.Context, ref, cur string) (string, string, error) {
-	all, err := p.IngestedAsOfs(ctx)
+	all, err := dataset.List(ctx, p.Blobs)
 	if err != nil {
 		return "", "", err
 	}

@@ -14,8 +14,10 @@ import (
 	"github.com/churnops/churnops/internal/snapshot/snapshottest"
 
 	"github.com/churnops/churnops/internal/asl"
+	"github.com/churnops/churnops/internal/dataset"
 	"github.com/churnops/churnops/internal/localstore"
 	"github.com/churnops/churnops/internal/pipeline"
+	"github.com/churnops/churnops/internal/pipeline/pipelinetest"
 	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/internal/snapshot"
 	"github.com/churnops/churnops/internal/synth"
@@ -30,7 +32,7 @@ func newPipeline(t *testing.T) (*pipeline.Pipeline, *localstore.State) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return &pipeline.Pipeline{Blobs: st.Blobs, Registry: st.Registry, Features: st.Features}, st
+	return &pipeline.Pipeline{Blobs: st.Blobs, Registry: st.Registry, Features: st.Features, LocalDirs: true}, st
 }
 
 // ingestGenerated generates and ingests months, returning their as_of dates.
@@ -42,7 +44,7 @@ func ingestGenerated(t *testing.T, p *pipeline.Pipeline, cfg synth.Config) []str
 	}
 	var out []string
 	for _, m := range months {
-		res, err := p.IngestMonth(t.Context(), m)
+		res, err := pipelinetest.IngestMonth(t.Context(), p, m, t.TempDir(), pipeline.IngestOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +81,7 @@ func TestRealSampleMonths(t *testing.T) {
 	p, st := newPipeline(t)
 	ctx := t.Context()
 	for _, m := range []struct{ dir, asOf string }{{"month_000", "2024-01-31"}, {"month_001", "2024-02-29"}} {
-		if _, err := p.Ingest(ctx, filepath.Join(dir, m.dir), m.asOf); err != nil {
+		if _, err := p.Ingest(ctx, pipeline.Incoming{Dir: filepath.Join(dir, m.dir), AsOf: m.asOf}, pipeline.IngestOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -290,7 +292,7 @@ func TestBadInputsChangeNothing(t *testing.T) {
 			return &pipeline.InvalidInputError{Msg: exec.Error}
 		}, &pipeline.InvalidInputError{}},
 		{"missing month directory", func() error {
-			_, err := p.Ingest(ctx, filepath.Join(t.TempDir(), "nope"), "2024-05-31")
+			_, err := p.Ingest(ctx, pipeline.Incoming{Dir: filepath.Join(t.TempDir(), "nope"), AsOf: "2024-05-31"}, pipeline.IngestOptions{})
 			return err
 		}, &pipeline.InvalidInputError{}},
 	}
@@ -476,7 +478,7 @@ func TestIngestBackfillKeepsNewerOnlineFeatures(t *testing.T) {
 		{0, asOf(1), asOf(1)}, // and again, idempotently
 		{2, asOf(2), ""},
 	} {
-		out, err := p.IngestMonth(ctx, months[step.month])
+		out, err := pipelinetest.IngestMonth(ctx, p, months[step.month], t.TempDir(), pipeline.IngestOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -487,7 +489,7 @@ func TestIngestBackfillKeepsNewerOnlineFeatures(t *testing.T) {
 			t.Fatalf("after ingesting %s the online store serves %s, want %s", out.AsOf, got, step.wantOnline)
 		}
 	}
-	if all, _ := p.IngestedAsOfs(ctx); !slices.Equal(all, []string{asOf(0), asOf(1), asOf(2)}) {
+	if all, _ := dataset.List(ctx, p.Blobs); !slices.Equal(all, []string{asOf(0), asOf(1), asOf(2)}) {
 		t.Fatalf("datasets %v: the backfilled month must be stored", all)
 	}
 }

@@ -12,129 +12,11 @@ import (
 	"strings"
 
 	"github.com/churnops/churnops/internal/blob"
+	"github.com/churnops/churnops/internal/dataset"
 	"github.com/churnops/churnops/internal/drift"
-	"github.com/churnops/churnops/internal/featurestore"
 	"github.com/churnops/churnops/internal/registry"
-	"github.com/churnops/churnops/internal/snapshot"
 	"github.com/churnops/churnops/internal/training"
 )
-
-// Ingest validates a month directory in the lab's layout, stores its
-// snapshot under datasets/as_of=…/ and publishes its features as the online
-// features. Validation happens before anything is written. Ingesting the
-// same data again is a no-op for the dataset (and rewrites the month's
-// online features, which repairs them); different data for an as_of
-// already stored is refused, and so is an as_of after today.
-func (p *Pipeline) Ingest(ctx context.Context, dir, asOf string) (IngestOutput, error) {
-	t, err := parseAsOf("as_of", asOf)
-	if err != nil {
-		return IngestOutput{}, err
-	}
-	if err := checkNotFuture("as_of", t, p.now()); err != nil {
-		return IngestOutput{}, err
-	}
-	m, err := snapshot.LoadContext(ctx, dir, t, p.maxFileBytes())
-	if ctx.Err() != nil {
-		return IngestOutput{}, ctx.Err() // interrupted, not invalid
-	}
-	if err != nil {
-		return IngestOutput{}, &InvalidInputError{Msg: err.Error()}
-	}
-	return p.IngestMonth(ctx, m)
-}
-
-// IngestMonth is Ingest for an already loaded month.
-func (p *Pipeline) IngestMonth(ctx context.Context, m *snapshot.Month) (IngestOutput, error) {
-	asOf := m.AsOf.Format(snapshot.DateLayout)
-	out := IngestOutput{AsOf: asOf, Rows: len(m.Customers), DatasetKey: DatasetKey(asOf), Fingerprint: m.Fingerprint()}
-	if err := checkNotFuture("as_of", m.AsOf, p.now()); err != nil {
-		return out, err
-	}
-	for i := range m.Customers {
-		if m.Customers[i].Churn {
-			out.Churners++
-		}
-	}
-	data, err := snapshot.MarshalParquet(m)
-	if err != nil {
-		return out, boundary("ingest", fmt.Errorf("encode snapshot: %w", err))
-	}
-	err = p.Blobs.Put(ctx, out.DatasetKey, data)
-	switch {
-	case errors.Is(err, blob.ErrExists):
-		old, lerr := p.loadMonth(ctx, "as_of", asOf)
-		if lerr != nil {
-			return out, boundary("ingest", lerr)
-		}
-		if old.Fingerprint() != out.Fingerprint {
-			return out, &InvalidInputError{Msg: fmt.Sprintf("a different snapshot is already stored for as_of %s (%s); stored datasets are never overwritten", asOf, out.DatasetKey)}
-		}
-		out.AlreadyIngested = true
-	case err != nil:
-		return out, boundary("ingest", fmt.Errorf("store snapshot: %w", err))
-	}
-	p.progress("ingest", "stored %s (%d rows)", out.DatasetKey, out.Rows)
-
-	recs := make([]featurestore.Record, len(m.Customers))
-	for i := range m.Customers {
-		c := &m.Customers[i]
-		recs[i] = featurestore.Record{UserID: c.UserID, AsOf: asOf, Features: c.RawFeatures()}
-	}
-	if err := p.publishFeatures(ctx, asOf, recs, &out); err != nil {
-		return out, boundary("ingest", err)
-	}
-	return out, nil
-}
-
-// publishFeatures writes a month's online features as one shard and
-// publishes them. The online store serves the newest month: backfilling an
-// older one stores its dataset but never rolls the served features back.
-// Publish is what decides (it compares and switches atomically, so a
-// concurrent ingest of a newer month wins whatever the timing); looking
-// first only spares a backfill the write. (Versions, not Current, which
-// would read every file of the served month to check it.)
-func (p *Pipeline) publishFeatures(ctx context.Context, asOf string, recs []featurestore.Record, out *IngestOutput) error {
-	versions, err := p.Features.Versions(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		// Publishing this month is also how damaged online features
-		// are repaired, and Publish still refuses to roll back.
-		p.log().Warn("online features unreadable; publishing anew", "as_of", asOf, "err", err)
-	}
-	for _, v := range versions {
-		if v.Served && v.AsOf > asOf {
-			out.OnlineNewerAsOf = v.AsOf
-			p.progress("ingest", "online features kept at the newer as_of %s", v.AsOf)
-			return nil
-		}
-	}
-	if err := p.Features.Write(ctx, asOf, 0, 1, recs); err != nil {
-		return fmt.Errorf("write online features: %w", err)
-	}
-	served, switched, err := p.Features.Publish(ctx, asOf)
-	if err != nil {
-		return fmt.Errorf("publish online features: %w", err)
-	}
-	if served != asOf {
-		out.OnlineNewerAsOf = served
-		p.progress("ingest", "online features kept at the newer as_of %s", served)
-		return nil
-	}
-	out.OnlineFeatures = len(recs)
-	p.progress("ingest", "published %d online feature records", len(recs))
-	if switched {
-		// Older versions than the served one's predecessor are garbage;
-		// failing to delete them loses nothing.
-		if removed, err := p.Features.Prune(ctx); err != nil {
-			p.log().Warn("prune online features", "err", err)
-		} else if len(removed) > 0 {
-			p.progress("ingest", "pruned online features of %s", strings.Join(removed, ", "))
-		}
-	}
-	return nil
-}
 
 // Drift compares the current month with the reference month column by
 // column (Evidently's default rules) and stores the JSON and HTML reports.
@@ -151,15 +33,31 @@ func (p *Pipeline) drift(ctx context.Context, in DriftInput) (DriftOutput, error
 	if in.ReferenceAsOf, in.CurrentAsOf, err = p.ResolveAsOfs(ctx, in.ReferenceAsOf, in.CurrentAsOf); err != nil {
 		return DriftOutput{}, err
 	}
-	ref, err := p.loadMonth(ctx, "reference_as_of", in.ReferenceAsOf)
-	if err != nil {
-		return DriftOutput{}, err
+	// Each month's drift summary is what its ingest stored (the shards'
+	// summaries merged): the comparison reads two summaries of about a
+	// megabyte, never the months, and gives the numbers the whole months
+	// would.
+	var (
+		sums  [2]*drift.Summary
+		prov  [2]drift.Provenance
+		field = [2]string{"reference_as_of", "current_as_of"}
+	)
+	for i, asOf := range []string{in.ReferenceAsOf, in.CurrentAsOf} {
+		m, err := p.openMonth(ctx, field[i], asOf)
+		if err != nil {
+			return DriftOutput{}, err
+		}
+		if sums[i], err = p.summary(ctx, m); err != nil {
+			return DriftOutput{}, err
+		}
+		prov[i] = drift.Provenance{Dataset: dataset.ManifestKey(asOf), Fingerprint: m.Fingerprint, Shards: m.K}
+		if m.Legacy {
+			prov[i].Dataset = dataset.LegacyKey(asOf)
+		}
 	}
-	cur, err := p.loadMonth(ctx, "current_as_of", in.CurrentAsOf)
-	if err != nil {
-		return DriftOutput{}, err
-	}
-	rep, err := drift.CompareContext(ctx, ref.DriftColumns(), cur.DriftColumns(), drift.Options{Threshold: in.Threshold, Gate: DriftGate})
+	rep, err := drift.CompareSummariesContext(ctx, sums[0], sums[1], drift.Options{
+		Threshold: in.Threshold, Gate: DriftGate, ReferenceData: prov[0], CurrentData: prov[1],
+	})
 	if err != nil {
 		return DriftOutput{}, fmt.Errorf("compare %s with %s: %w", in.ReferenceAsOf, in.CurrentAsOf, err)
 	}
@@ -231,7 +129,7 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 	if in.Seed < 0 {
 		return TrainOutput{}, &InvalidInputError{Msg: fmt.Sprintf("seed %d must be >= 0", in.Seed)}
 	}
-	m, err := p.loadMonth(ctx, "as_of", in.AsOf)
+	stored, m, err := p.sampleMonth(ctx, "as_of", in.AsOf, in.RowBudget)
 	if err != nil {
 		return TrainOutput{}, err
 	}
@@ -278,7 +176,7 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 	if res == nil {
 		params := training.DefaultParams()
 		params.GBDT.Seed = uint64(in.Seed)
-		p.progress("train", "fitting on the train users of %s (%d customers)", in.AsOf, len(m.Customers))
+		p.progress("train", "fitting on the train users of %s (a sample of %d of its %d customers)", in.AsOf, len(m.Customers), max(stored.Rows, len(m.Customers)))
 		if res, err = training.TrainContext(ctx, m, params); err != nil {
 			return TrainOutput{}, fmt.Errorf("train on %s: %w", in.AsOf, err)
 		}
@@ -293,7 +191,7 @@ func (p *Pipeline) train(ctx context.Context, in TrainInput) (TrainOutput, error
 			Metrics:         metrics,
 			Importance:      res.Importance,
 			AsOf:            in.AsOf,
-			DataFingerprint: m.Fingerprint(),
+			DataFingerprint: monthFingerprint(stored, m),
 			ArtifactSHA256:  ArtifactSHA256(artifact),
 			RunID:           in.runKey(),
 		})
@@ -399,7 +297,7 @@ func (p *Pipeline) evaluate(ctx context.Context, in EvaluateInput) (EvaluateOutp
 		out.Bar = out.ValAUC + in.Delta
 		return out, nil
 	}
-	m, err := p.loadMonth(ctx, "as_of", in.AsOf)
+	_, m, err := p.sampleMonth(ctx, "as_of", in.AsOf, in.RowBudget)
 	if err != nil {
 		return out, err
 	}

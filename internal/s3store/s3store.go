@@ -125,6 +125,27 @@ func (s *Store) Put(ctx context.Context, key string, data []byte) error {
 	}
 }
 
+// Replace writes data under key whether or not the key holds something:
+// a plain PutObject, outside blob.Store's write-once contract, for the one
+// kind of object that is rewritten in place (the dashboard page, which
+// readers fetch by a fixed key). contentType is its Content-Type.
+func (s *Store) Replace(ctx context.Context, key, contentType string, data []byte) error {
+	if err := blob.CheckKey(key); err != nil {
+		return fmt.Errorf("replace: %w", err)
+	}
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        &s.bucket,
+		Key:           &key,
+		Body:          bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data))),
+		ContentType:   aws.String(contentType),
+	})
+	if err != nil {
+		return fmt.Errorf("replace s3://%s/%s: %w", s.bucket, key, err)
+	}
+	return nil
+}
+
 // Get implements blob.Store.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := blob.CheckKey(key); err != nil {

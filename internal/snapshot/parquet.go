@@ -448,3 +448,13 @@ func nodeString(n parquet.Node) string {
 	}
 	return s
 }
+
+// ParquetRows returns the number of rows a Parquet file says it holds,
+// reading its footer only: what a check compares with a manifest.
+func ParquetRows(b []byte) (int64, error) {
+	f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return 0, fmt.Errorf("snapshot: read parquet footer: %w", err)
+	}
+	return f.NumRows(), nil
+}

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/churnops/churnops/internal/asl"
+	"github.com/churnops/churnops/internal/dataset"
 	"github.com/churnops/churnops/internal/pipeline"
 	"github.com/churnops/churnops/internal/registry"
 )
@@ -80,7 +81,7 @@ type Checker struct {
 // Check runs every check and returns what it found, in a stable order.
 func (c *Checker) Check(ctx context.Context) ([]Finding, error) {
 	var out []Finding
-	datasets, err := c.Pipeline.IngestedAsOfs(ctx)
+	datasets, err := dataset.List(ctx, c.Pipeline.Blobs)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +201,7 @@ func (c *Checker) checkModel(ctx context.Context, model string, datasets []strin
 		}
 		// The dataset it was trained on.
 		if v.AsOf != "" && !slices.Contains(datasets, v.AsOf) {
-			add("datasets", v, fmt.Sprintf("trained on %s, but %s is not stored", v.AsOf, pipeline.DatasetKey(v.AsOf)), "",
+			add("datasets", v, fmt.Sprintf("trained on %s, but no month is stored under %s", v.AsOf, dataset.Dir(v.AsOf)), "",
 				"ingest that month again (same data: the same snapshot) to evaluate and retrain with it", nil)
 		}
 	}

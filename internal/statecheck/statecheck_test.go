@@ -8,8 +8,10 @@ import (
 	"testing"
 
 	"github.com/churnops/churnops/internal/asl"
+	"github.com/churnops/churnops/internal/dataset"
 	"github.com/churnops/churnops/internal/localstore"
 	"github.com/churnops/churnops/internal/pipeline"
+	"github.com/churnops/churnops/internal/pipeline/pipelinetest"
 	"github.com/churnops/churnops/internal/registry"
 	"github.com/churnops/churnops/internal/statecheck"
 	"github.com/churnops/churnops/internal/synth"
@@ -41,7 +43,7 @@ func newWorld(t *testing.T) *world {
 	}
 	w := &world{st: st, p: p}
 	for _, m := range months {
-		out, err := p.IngestMonth(t.Context(), m)
+		out, err := pipelinetest.IngestMonth(t.Context(), p, m, t.TempDir(), pipeline.IngestOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,10 +122,10 @@ func TestCheck(t *testing.T) {
 			}
 		}, "(Production): invalid artifact", false, nil},
 		{"a dataset gone", func(t *testing.T, w *world) {
-			if err := w.st.Blobs.Delete(t.Context(), pipeline.DatasetKey(w.asOfs[0])); err != nil {
+			if err := w.st.Blobs.Delete(t.Context(), dataset.ManifestKey(w.asOfs[0])); err != nil {
 				t.Fatal(err)
 			}
-		}, "is not stored", false, nil},
+		}, "no month is stored", false, nil},
 		{"files of a version the registry lost", func(t *testing.T, w *world) {
 			if err := w.st.Blobs.Put(t.Context(), "models/churn/v9/model.json", []byte("{}")); err != nil {
 				t.Fatal(err)

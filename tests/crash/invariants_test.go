@@ -35,6 +35,8 @@ type view struct {
 	newestUsersOnline map[string]int
 	prodErr           error // Registry.Production's error other than ErrNoProduction
 	prod              *registry.Version
+	// months are the visible months verified against their manifests.
+	months map[string]storedMonth
 }
 
 // inspect reads a state directory.
@@ -67,6 +69,7 @@ func inspect(t *testing.T, dir string) *view {
 		t.Fatalf("datasets: %v", err)
 	}
 	slices.Sort(v.datasets)
+	v.months = inspectMonths(t, st, v.datasets)
 	for i, ver := range v.versions {
 		v.artifacts[ver.Version] = artifactProblem(t, st.Blobs, ver, v.raw[i])
 	}
@@ -161,6 +164,15 @@ var always = []invariant{
 				if n, _ := strconv.Atoi(m[1]); n > len(v.versions) {
 					out = append(out, "blob "+k+" belongs to no registered version")
 				}
+			}
+		}
+		return out
+	}},
+	{"every visible month is whole (its manifest's files, sizes and rows)", func(v *view) []string {
+		var out []string
+		for asOf, m := range v.months {
+			for _, p := range m.problems {
+				out = append(out, asOf+": "+p)
 			}
 		}
 		return out

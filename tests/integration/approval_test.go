@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,14 +61,14 @@ func TestApproval(t *testing.T) {
 	}{
 		{
 			name: "approved", model: "churn-it-approved", answer: approve,
-			wantPath: []string{"CheckProduction", "BootstrapGate", "Bootstrap", "Train", "Evaluate", "PromotionGate", "ApprovalGate",
-				"WaitForApproval", "Promote", "PhaseGate", "Bootstrapped", "Drift", "DriftGate", "NoRetrain", "Done"},
+			wantPath: []string{"Defaults", "ApplyDefaults", "IncomingGate", "CheckProduction", "BootstrapGate", "Bootstrap", "Train", "Evaluate", "PromotionGate", "ApprovalGate",
+				"WaitForApproval", "Promote", "PhaseGate", "Bootstrapped", "Drift", "DriftGate", "NoRetrain", "PlanScoring", "ScoringGate", "ScoreShards", "SummarizeScores", "Report", "Done"},
 			wantStage: registry.StageProduction, wantOutcome: registry.OutcomePromoted, wantProduction: true,
 		},
 		{
 			name: "rejected", model: "churn-it-rejected", answer: reject,
-			wantPath: []string{"CheckProduction", "BootstrapGate", "Bootstrap", "Train", "Evaluate", "PromotionGate", "ApprovalGate",
-				"WaitForApproval", "Reject", "PhaseGate", "Bootstrapped", "Drift", "DriftGate", "NoRetrain", "Done"},
+			wantPath: []string{"Defaults", "ApplyDefaults", "IncomingGate", "CheckProduction", "BootstrapGate", "Bootstrap", "Train", "Evaluate", "PromotionGate", "ApprovalGate",
+				"WaitForApproval", "Reject", "PhaseGate", "Bootstrapped", "Drift", "DriftGate", "NoRetrain", "PlanScoring", "ScoringGate", "Report", "Done"},
 			wantStage: registry.StageRejected, wantOutcome: registry.OutcomeRejected, wantProduction: false,
 		},
 	}
@@ -82,8 +83,18 @@ func TestApproval(t *testing.T) {
 			if path := f.statesEntered(t, arn); len(path) == 0 || path[len(path)-1] != "WaitForApproval" {
 				t.Fatalf("paused execution's path %v does not end at WaitForApproval", path)
 			}
-			if err := c.answer(t.Context(), token); err != nil {
-				t.Fatalf("answer the task token: %v", err)
+			// The Compare function records the token while Step Functions
+			// invokes it; MiniStack starts waiting on the token only once the
+			// invocation has returned, so an answer sent in between is refused
+			// as unknown: retry it for a few seconds.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+				err := c.answer(t.Context(), token)
+				if err == nil {
+					break
+				}
+				if !strings.Contains(err.Error(), "no execution waits on token") || time.Now().After(deadline) {
+					t.Fatalf("answer the task token: %v", err)
+				}
 			}
 			got := f.waitExecution(t, name, arn)
 			t.Logf("emulator: %s", got.describe())
@@ -167,7 +178,7 @@ func TestMissingSnapshot(t *testing.T) {
 	in := executionInput(model, "2023-12-31", f.months[0].AsOf)
 	got := f.runExecution(t, f.executionName("missing-snapshot"), in)
 	// The first state resolves and checks the months: nothing runs after.
-	wantPath := []string{"CheckProduction", "MissingSnapshot"}
+	wantPath := []string{"Defaults", "ApplyDefaults", "IncomingGate", "CheckProduction", "ReportFailure", "FailGate", "MissingSnapshot"}
 	if got.Status != "FAILED" || got.Error != "SnapshotNotFoundError" {
 		t.Errorf("execution %s; want FAILED with SnapshotNotFoundError", got.describe())
 	}

@@ -149,19 +149,33 @@ type localLoop struct {
 	runner *asl.Runner
 }
 
-func newLocalLoop(t *testing.T, months []month) *localLoop {
+// The state is in dir (a new one under the test's temporary directory if
+// empty), so that a later test can open it again (openLocalLoop).
+func newLocalLoop(t *testing.T, months []month, dir string) *localLoop {
 	t.Helper()
-	st, err := localstore.Open(filepath.Join(t.TempDir(), "state"), localstore.Options{})
+	if dir == "" {
+		dir = filepath.Join(t.TempDir(), "state")
+	}
+	l := openLocalLoop(t, dir)
+	p := &pipeline.Pipeline{Blobs: l.state.Blobs, Registry: l.state.Registry, Features: l.state.Features, LocalDirs: true}
+	for _, m := range months {
+		if _, err := p.Ingest(t.Context(), pipeline.Incoming{Dir: m.Dir, AsOf: m.AsOf}, pipeline.IngestOptions{}); err != nil {
+			t.Fatalf("local ingest %s: %v", m.Dir, err)
+		}
+	}
+	return l
+}
+
+// openLocalLoop opens the local executor on the state in dir, until the
+// test ends.
+func openLocalLoop(t *testing.T, dir string) *localLoop {
+	t.Helper()
+	st, err := localstore.Open(dir, localstore.Options{})
 	if err != nil {
 		t.Fatalf("open local state: %v", err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	p := &pipeline.Pipeline{Blobs: st.Blobs, Registry: st.Registry, Features: st.Features}
-	for _, m := range months {
-		if _, err := p.Ingest(t.Context(), m.Dir, m.AsOf); err != nil {
-			t.Fatalf("local ingest %s: %v", m.Dir, err)
-		}
-	}
+	p := &pipeline.Pipeline{Blobs: st.Blobs, Registry: st.Registry, Features: st.Features, LocalDirs: true}
 	r, err := p.LocalRunner(nil)
 	if err != nil {
 		t.Fatalf("local runner: %v", err)
@@ -182,7 +196,7 @@ func (l *localLoop) run(t *testing.T, name string, in pipeline.ExecutionInput) *
 	}
 	e := &execution{Name: name, Status: string(x.Status), Error: x.Error, Cause: x.Cause, Output: x.Output, Wall: x.StopTime.Sub(x.StartTime)}
 	for _, ev := range x.History {
-		if ev.Type == asl.EventStateEntered {
+		if ev.Type == asl.EventStateEntered && ev.Map == nil { // a Map's items run as child executions on AWS
 			e.Path = append(e.Path, ev.State)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -35,7 +36,7 @@ const servedModel = pipeline.DefaultModelName
 // through API Gateway.
 func TestRetrainLoop(t *testing.T) {
 	f := shared(t)
-	local := newLocalLoop(t, f.months)
+	local := newLocalLoop(t, f.months, filepath.Join(f.workDir, "local-retrain"))
 	remote := dynamo.NewRegistry(f.ddb, f.registryTable)
 	blobs := s3store.New(f.s3, f.bucket)
 	latest := f.months[len(f.months)-1]
@@ -52,8 +53,8 @@ func TestRetrainLoop(t *testing.T) {
 	}{
 		{
 			name: "bootstrap_then_no_drift", ref: 0, cur: 1, wantOutcome: "no_drift",
-			wantPath: []string{"CheckProduction", "BootstrapGate", "Bootstrap", "Train", "Evaluate", "PromotionGate",
-				"ApprovalGate", "NoApprovalNeeded", "Promote", "PhaseGate", "Bootstrapped", "Drift", "DriftGate", "NoRetrain", "Done"},
+			wantPath: []string{"Defaults", "ApplyDefaults", "IncomingGate", "CheckProduction", "BootstrapGate", "Bootstrap", "Train", "Evaluate", "PromotionGate",
+				"ApprovalGate", "NoApprovalNeeded", "Promote", "PhaseGate", "Bootstrapped", "Drift", "DriftGate", "NoRetrain", "PlanScoring", "ScoringGate", "ScoreShards", "SummarizeScores", "Report", "Done"},
 			wantStages:  map[int]registry.Stage{1: registry.StageProduction},
 			wantDecided: map[int]string{1: registry.OutcomePromoted},
 			newVersions: []int{1},
@@ -61,16 +62,16 @@ func TestRetrainLoop(t *testing.T) {
 		},
 		{
 			name: "feature_shift_skipped", ref: 1, cur: 2, wantOutcome: registry.OutcomeSkipped,
-			wantPath: []string{"CheckProduction", "BootstrapGate", "Drift", "DriftGate", "Retrain", "Train", "Evaluate",
-				"PromotionGate", "Skip", "PhaseGate", "Done"},
+			wantPath: []string{"Defaults", "ApplyDefaults", "IncomingGate", "CheckProduction", "BootstrapGate", "Drift", "DriftGate", "Retrain", "Train", "Evaluate",
+				"PromotionGate", "Skip", "PhaseGate", "PlanScoring", "ScoringGate", "ScoreShards", "SummarizeScores", "Report", "Done"},
 			wantStages:  map[int]registry.Stage{1: registry.StageProduction, 2: registry.StageNone},
 			wantDecided: map[int]string{1: registry.OutcomePromoted, 2: registry.OutcomeSkipped},
 			newVersions: []int{2},
 		},
 		{
 			name: "label_shift_promoted", ref: 2, cur: 3, wantOutcome: registry.OutcomePromoted,
-			wantPath: []string{"CheckProduction", "BootstrapGate", "Drift", "DriftGate", "Retrain", "Train", "Evaluate",
-				"PromotionGate", "ApprovalGate", "NoApprovalNeeded", "Promote", "PhaseGate", "Done"},
+			wantPath: []string{"Defaults", "ApplyDefaults", "IncomingGate", "CheckProduction", "BootstrapGate", "Drift", "DriftGate", "Retrain", "Train", "Evaluate",
+				"PromotionGate", "ApprovalGate", "NoApprovalNeeded", "Promote", "PhaseGate", "PlanScoring", "ScoringGate", "ScoreShards", "SummarizeScores", "Report", "Done"},
 			wantStages:  map[int]registry.Stage{1: registry.StageArchived, 2: registry.StageNone, 3: registry.StageProduction},
 			wantDecided: map[int]string{1: registry.OutcomePromoted, 2: registry.OutcomeSkipped, 3: registry.OutcomePromoted},
 			newVersions: []int{3},
@@ -138,6 +139,10 @@ func TestRetrainLoop(t *testing.T) {
 			t.Fatalf("stopping after %s: the later runs build on its registry state", r.name)
 		}
 	}
+	// TestUploadedMonth goes on from here: the next month arrives.
+	f.mu.Lock()
+	f.retrained = filepath.Join(f.workDir, "local-retrain")
+	f.mu.Unlock()
 }
 
 // compareStates compares the values the gates decided on, emulator against

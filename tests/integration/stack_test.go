@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/churnops/churnops/internal/awsemu/awsemutest"
+	"github.com/churnops/churnops/internal/dataset"
 	"github.com/churnops/churnops/internal/dynamo"
 	"github.com/churnops/churnops/internal/pipeline"
 	"github.com/churnops/churnops/internal/s3store"
@@ -84,6 +85,10 @@ type fixture struct {
 	iamErr    error
 	iamUser   string
 	iamKeyID  string
+
+	// retrained is the state of TestRetrainLoop's local executor once its
+	// runs succeeded: TestUploadedMonth compares the next month with it.
+	retrained string
 
 	mu            sync.Mutex
 	timings       []timing
@@ -188,7 +193,7 @@ func (f *fixture) setUp(t *testing.T) error {
 		return err
 	}
 	f.record("sam build", time.Since(start))
-	for _, fn := range []string{"DriftFunction", "TrainFunction", "EvaluateFunction", "CompareFunction", "PredictFunction"} {
+	for _, fn := range []string{"DriftFunction", "TrainFunction", "EvaluateFunction", "CompareFunction", "PredictFunction", "IngestFunction", "ScoreFunction", "ReportFunction"} {
 		if st, err := os.Stat(filepath.Join(buildDir, fn, "bootstrap")); err == nil {
 			f.notes = append(f.notes, fmt.Sprintf("%s bootstrap (sam build, linux/%s): %.1f MB", fn, runtime.GOARCH, float64(st.Size())/1e6))
 		} else {
@@ -203,7 +208,7 @@ func (f *fixture) setUp(t *testing.T) error {
 	f.stackCreated = true // from here on a (partial) stack may exist
 	// deploy sets a short reload interval: /predict must serve a promotion
 	// within it.
-	if _, err := f.deploy(ctx, f.stackName); err != nil {
+	if _, err := f.deploy(ctx, f.stackName, uploadParams...); err != nil {
 		return err
 	}
 	f.record("sam deploy", time.Since(start))
@@ -281,8 +286,8 @@ func (f *fixture) readStack(ctx context.Context) error {
 			f.functions[aws.ToString(r.LogicalResourceId)] = aws.ToString(r.PhysicalResourceId)
 		}
 	}
-	if len(f.functions) != 5 {
-		return fmt.Errorf("stack %s has %d functions, want 5: %v", f.stackName, len(f.functions), f.functions)
+	if len(f.functions) != 8 {
+		return fmt.Errorf("stack %s has %d functions, want 8: %v", f.stackName, len(f.functions), f.functions)
 	}
 	return nil
 }
@@ -318,12 +323,12 @@ func (f *fixture) seed(ctx context.Context, t *testing.T) error {
 		for _, c := range m.Customers {
 			mo.Users = append(mo.Users, c.UserID)
 		}
-		out, err := p.Ingest(ctx, mo.Dir, mo.AsOf)
+		out, err := p.Ingest(ctx, pipeline.Incoming{Dir: mo.Dir, AsOf: mo.AsOf}, pipeline.IngestOptions{})
 		if err != nil {
 			return fmt.Errorf("ingest %s: %w", mo.Dir, err)
 		}
-		if out.DatasetKey != pipeline.DatasetKey(mo.AsOf) || out.Rows != len(mo.Users) || out.OnlineFeatures != out.Rows {
-			return fmt.Errorf("ingest %s: got %+v, want %d rows and online features under %s", mo.Dir, out, len(mo.Users), pipeline.DatasetKey(mo.AsOf))
+		if out.DatasetKey != dataset.ManifestKey(mo.AsOf) || out.Rows != len(mo.Users) || out.OnlineFeatures != out.Rows {
+			return fmt.Errorf("ingest %s: got %+v, want %d rows and online features under %s", mo.Dir, out, len(mo.Users), dataset.ManifestKey(mo.AsOf))
 		}
 		t.Logf("setup: ingested %s as_of=%s: %d rows, %d churners -> s3://%s/%s", synth.MonthDir(i), mo.AsOf, out.Rows, out.Churners, f.bucket, out.DatasetKey)
 		f.months = append(f.months, mo)
@@ -335,9 +340,10 @@ func (f *fixture) seed(ctx context.Context, t *testing.T) error {
 // wires the functions (minus its JSON logger).
 func (f *fixture) awsPipeline() *pipeline.Pipeline {
 	return &pipeline.Pipeline{
-		Blobs:    s3store.New(f.s3, f.bucket),
-		Registry: dynamo.NewRegistry(f.ddb, f.registryTable),
-		Features: dynamo.NewFeatureStore(f.ddb, f.featuresTable),
+		Blobs:     s3store.New(f.s3, f.bucket),
+		Registry:  dynamo.NewRegistry(f.ddb, f.registryTable),
+		Features:  dynamo.NewFeatureStore(f.ddb, f.featuresTable),
+		LocalDirs: true, // the generated months, as `churnops ingest --backend aws` reads them
 	}
 }
 

@@ -43,7 +43,7 @@ const initTimeout = 20 * time.Second
 // includes loading the Production model from S3.
 func TestInitDuration(t *testing.T) {
 	f := shared(t)
-	functions := []string{"DriftFunction", "TrainFunction", "EvaluateFunction", "CompareFunction", "PredictFunction"}
+	functions := []string{"DriftFunction", "TrainFunction", "EvaluateFunction", "CompareFunction", "PredictFunction", "IngestFunction", "ScoreFunction", "ReportFunction"}
 	for _, fn := range functions {
 		t.Run(fn, func(t *testing.T) {
 			cfg, err := f.lambda.GetFunctionConfiguration(t.Context(), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(f.functions[fn])})
