@@ -12,5 +12,7 @@
 // internal/apigw, the adapter the Predict function uses. The REST samples
 // are IAM-signed calls (the template's default ApiAuth): POST /predict,
 // and POST /predict/details asking for "include": ["features", "reasons"]
-// with "reasons_k": 5.
+// with "reasons_k": 5. The sharded ingest's, the batch scoring's and the
+// run report's samples (ingest-*.json, score-*.json, report*.json) come
+// from a real execution of a month uploaded under incoming/.
 package events

@@ -21,6 +21,7 @@ import (
 
 	"github.com/churnops/churnops/internal/apigw"
 	"github.com/churnops/churnops/internal/pipeline"
+	"github.com/churnops/churnops/internal/runreport"
 	"github.com/churnops/churnops/internal/serve"
 )
 
@@ -184,12 +185,12 @@ func TestTaskEvents(t *testing.T) {
 		}},
 		{file: "train.json", state: "Train", event: &pipeline.TrainInput{}, check: func(tb testing.TB, name string, v any) {
 			in := v.(*pipeline.TrainInput)
-			nonZero(tb, name, map[string]any{"model_name": in.ModelName, "as_of": in.AsOf, "seed": in.Seed})
+			nonZero(tb, name, map[string]any{"model_name": in.ModelName, "as_of": in.AsOf, "seed": in.Seed, "row_budget": in.RowBudget})
 			checkDate(tb, name, "as_of", in.AsOf)
 		}},
 		{file: "evaluate.json", state: "Evaluate", event: &pipeline.EvaluateInput{}, check: func(tb testing.TB, name string, v any) {
 			in := v.(*pipeline.EvaluateInput)
-			nonZero(tb, name, map[string]any{"model_name": in.ModelName, "as_of": in.AsOf, "delta": in.Delta, "min_auc": in.MinAUC})
+			nonZero(tb, name, map[string]any{"model_name": in.ModelName, "as_of": in.AsOf, "delta": in.Delta, "min_auc": in.MinAUC, "row_budget": in.RowBudget})
 			checkDate(tb, name, "as_of", in.AsOf)
 		}},
 		{file: "evaluate-check-production.json", state: "CheckProduction", event: &pipeline.EvaluateInput{}, omitted: []string{"as_of"},
@@ -200,6 +201,48 @@ func TestTaskEvents(t *testing.T) {
 					tb.Errorf("%s: as_of %q: without as_of Evaluate only reads the registry", name, in.AsOf)
 				}
 			}},
+		{file: "ingest-plan.json", state: "PlanIngest", event: &pipeline.IngestEvent{}, omitted: []string{"index"}, check: func(tb testing.TB, name string, v any) {
+			in := v.(*pipeline.IngestEvent)
+			checkAction(tb, name, in.Action, pipeline.IngestActionPlan)
+			if in.Incoming == nil {
+				tb.Fatalf("%s: no incoming", name)
+			}
+			nonZero(tb, name, map[string]any{"incoming.bucket": in.Incoming.Bucket, "incoming.key": in.Incoming.Key, "execution": in.Execution, "started": in.Started, "row_budget": in.RowBudget, "shard_rows": in.ShardRows})
+			if !strings.HasPrefix(in.Incoming.Key, "incoming/as_of=") || !strings.HasSuffix(in.Incoming.Key, "/_SUCCESS") {
+				tb.Errorf("%s: incoming key %q is not the MonthArrived rule's marker incoming/as_of=*/_SUCCESS", name, in.Incoming.Key)
+			}
+		}},
+		{file: "ingest-commit.json", state: "CommitIngest", event: &pipeline.IngestEvent{}, omitted: []string{"started"}, check: func(tb testing.TB, name string, v any) {
+			in := v.(*pipeline.IngestEvent)
+			checkAction(tb, name, in.Action, pipeline.IngestActionCommit)
+			nonZero(tb, name, map[string]any{"as_of": in.AsOf, "attempt": in.Attempt})
+			checkDate(tb, name, "as_of", in.AsOf)
+		}},
+		{file: "ingest-prune.json", state: "PruneFeatures", event: &pipeline.IngestEvent{}, omitted: []string{"started"}, check: func(tb testing.TB, name string, v any) {
+			checkAction(tb, name, v.(*pipeline.IngestEvent).Action, pipeline.IngestActionPrune)
+		}},
+		{file: "score-plan.json", state: "PlanScoring", event: &pipeline.ScoreEvent{}, omitted: []string{"shard"}, check: func(tb testing.TB, name string, v any) {
+			in := v.(*pipeline.ScoreEvent)
+			checkAction(tb, name, in.Action, "plan")
+			nonZero(tb, name, map[string]any{"model_name": in.ModelName, "as_of": in.AsOf})
+			checkDate(tb, name, "as_of", in.AsOf)
+		}},
+		{file: "score-summary.json", state: "SummarizeScores", event: &pipeline.ScoreEvent{}, omitted: []string{"shard"}, check: func(tb testing.TB, name string, v any) {
+			in := v.(*pipeline.ScoreEvent)
+			checkAction(tb, name, in.Action, "summary")
+			nonZero(tb, name, map[string]any{"model_name": in.ModelName, "as_of": in.AsOf, "version": in.Version, "parts": in.Parts})
+			for _, p := range in.Parts {
+				sum := 0
+				for _, c := range p.Histogram.Counts {
+					sum += c
+				}
+				if sum != p.Rows || len(p.Histogram.Edges) != len(p.Histogram.Counts)+1 {
+					tb.Errorf("%s: shard %d: %d rows but its histogram counts %d (%d edges, %d bins)", name, p.Shard, p.Rows, sum, len(p.Histogram.Edges), len(p.Histogram.Counts))
+				}
+			}
+		}},
+		{file: "report.json", state: "Report", event: &runreport.Event{}, check: checkReport(false)},
+		{file: "report-failure.json", state: "ReportFailure", event: &runreport.Event{}, check: checkReport(true)},
 		{file: "compare-promote.json", state: "Promote", event: &pipeline.CompareInput{}, check: checkCompare(pipeline.ActionPromote)},
 		{file: "compare-skip.json", state: "Skip", event: &pipeline.CompareInput{}, check: checkCompare(pipeline.ActionSkip)},
 		{file: "compare-request-approval.json", state: "WaitForApproval", event: &pipeline.CompareInput{}, check: checkCompare(pipeline.ActionRequestApproval)},
@@ -229,6 +272,42 @@ func TestTaskEvents(t *testing.T) {
 	for _, state := range slices.Sorted(maps.Keys(asl)) {
 		if !covered[state] {
 			t.Errorf("state %s of retrain.asl.json sends %v but has no sample event", state, asl[state].keys)
+		}
+	}
+}
+
+func checkAction(tb testing.TB, name, got, want string) {
+	tb.Helper()
+	if got != want {
+		tb.Errorf("%s: action %q, want %q", name, got, want)
+	}
+}
+
+// checkReport checks a Report event: the execution, and its state as the
+// state machine passes it ($), which names the months; a failure's error
+// is the one the Catch put at $.error.
+func checkReport(failure bool) func(tb testing.TB, name string, v any) {
+	return func(tb testing.TB, name string, v any) {
+		tb.Helper()
+		in := v.(*runreport.Event)
+		nonZero(tb, name, map[string]any{"execution": in.Execution, "name": in.Name, "state": in.State})
+		if !strings.HasSuffix(in.Execution, ":"+in.Name) {
+			tb.Errorf("%s: execution %q is not named %q", name, in.Execution, in.Name)
+		}
+		var st struct {
+			CurrentAsOf string          `json:"current_as_of"`
+			Error       json.RawMessage `json:"error"`
+		}
+		if err := json.Unmarshal(in.State, &st); err != nil {
+			tb.Fatalf("%s: state: %v", name, err)
+		}
+		checkDate(tb, name, "state.current_as_of", st.CurrentAsOf)
+		if failure {
+			if in.Error == nil || in.Error.Error == "" || len(st.Error) == 0 {
+				tb.Errorf("%s: a failure's report carries the error, in the event and at $.error", name)
+			}
+		} else if in.Error != nil || len(st.Error) != 0 {
+			tb.Errorf("%s: a success's report has no error", name)
 		}
 	}
 }
@@ -423,12 +502,14 @@ func TestNoUntestedSamples(t *testing.T) {
 		"compare-promote.json", "compare-reject.json", "compare-request-approval.json", "compare-skip.json",
 		"drift.json", "evaluate-check-production.json", "evaluate.json", "execution-input.json", "predict-apigw-v1.json", "predict-apigw-v2.json",
 		"predict-details-apigw-v1.json", "train.json",
+		"ingest-commit.json", "ingest-plan.json", "ingest-prune.json", "report-failure.json", "report.json", "score-plan.json", "score-summary.json",
 	}
 	files, err := filepath.Glob("*.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(files)
+	slices.Sort(tested)
 	if !slices.Equal(files, tested) {
 		t.Errorf("sample files %v, tested %v: add a test for each new sample", files, tested)
 	}
