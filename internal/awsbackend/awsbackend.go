@@ -32,8 +32,11 @@ type Backend struct {
 
 // FromEnv builds the stores from the environment. Every variable it needs
 // must be set: a function deployed without them fails at cold start with a
-// message naming the variable, not on its first request.
+// message naming the variable, not on its first request. In a Lambda it
+// also sets the process's soft heap limit from the function's memory
+// (memoryLimit).
 func FromEnv(ctx context.Context) (*Backend, error) {
+	setMemoryLimit()
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS config: %w", err)
