@@ -73,9 +73,15 @@ func compareMonth(c config, work, dir, label, asOfText string) ([]row, error) {
 	var first []byte
 	var model *gbdt.Model
 	for _, th := range c.threads {
-		prev := runtime.GOMAXPROCS(th)
-		r := &row{month: label, model: "churnops gbdt", threads: th}
-		for range c.reps {
+		rows = append(rows, &row{month: label, model: "churnops gbdt", threads: th})
+	}
+	// The thread counts take turns, rep by rep, rather than one after the
+	// other: on a shared machine the load drifts over minutes, and
+	// interleaving spreads that drift over every thread count instead of
+	// charging it to one (their ratio is the figure that matters).
+	for range c.reps {
+		for _, r := range rows {
+			prev := runtime.GOMAXPROCS(r.threads)
 			// training.Fit is training.Train's fit: timed alone, so
 			// splitting and encoding the month are not counted (the
 			// peers' times count their fit only too).
@@ -84,8 +90,8 @@ func compareMonth(c config, work, dir, label, asOfText string) ([]row, error) {
 			fm, err := training.Fit(td, training.DefaultParams())
 			r.fits = append(r.fits, time.Since(t0).Seconds())
 			r.cpu = append(r.cpu, cpuSeconds()-c0)
+			runtime.GOMAXPROCS(prev)
 			if err != nil {
-				runtime.GOMAXPROCS(prev)
 				return nil, err
 			}
 			b, err := comparable(fm)
@@ -95,17 +101,24 @@ func compareMonth(c config, work, dir, label, asOfText string) ([]row, error) {
 			if first == nil {
 				first = b
 			} else if !bytes.Equal(b, first) {
-				return nil, fmt.Errorf("churnops is not deterministic: the fit on %d thread(s) gave another model", th)
+				return nil, fmt.Errorf("churnops is not deterministic: the fit on %d thread(s) gave another model", r.threads)
 			}
 			ev, err := training.Evaluate(fm, m)
 			if err != nil {
 				return nil, err
 			}
 			r.auc, model = ev.Metrics.AUC, fm
+			r.ref = r
 		}
-		runtime.GOMAXPROCS(prev)
-		r.ref = r
-		rows = append(rows, r)
+	}
+	// Each rep's fits ran one right after the other: their ratio is the
+	// speedup least disturbed by the machine's load.
+	for _, r := range rows[1:] {
+		ratios := make([]float64, len(r.fits))
+		for i := range r.fits {
+			ratios[i] = rows[0].fits[i] / r.fits[i]
+		}
+		r.note = fmt.Sprintf("%.2fx as fast as on %d thread(s) (median of the reps' paired ratios)", median(ratios), rows[0].threads)
 	}
 	rows[0].note = fmt.Sprintf("%d trees, %d train / %d val users, same model bytes on %v threads", model.NumTrees(), len(train), len(val), c.threads)
 
