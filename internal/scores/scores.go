@@ -90,7 +90,7 @@ func schema(features []string) *parquet.Schema {
 
 // Writer writes one file of scores.
 type Writer struct {
-	pw   *parquet.Writer
+	pw   *parquet.GenericWriter[any]
 	meta Meta
 	days int32
 	cols int
@@ -105,7 +105,7 @@ func NewWriter(w io.Writer, meta Meta) *Writer {
 	s := schema(meta.Features)
 	y, m, d := meta.AsOf.Date()
 	return &Writer{
-		pw: parquet.NewWriter(w, s,
+		pw: parquet.NewGenericWriter[any](w, s,
 			parquet.Compression(snappyCodec{}),
 			parquet.KeyValueMetadata("as_of", meta.AsOf.Format("2006-01-02")),
 			parquet.CreatedBy("churnops", "", ""),
