@@ -1,6 +1,7 @@
 package drift
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sort"
@@ -53,27 +54,33 @@ func (d dist) clone() dist {
 
 // mergeDists returns the dist of both samples together.
 func mergeDists(a, b dist) dist {
-	out := dist{
-		vals:   make([]float64, 0, len(a.vals)+len(b.vals)),
-		counts: make([]int, 0, len(a.vals)+len(b.vals)),
-		n:      a.n + b.n,
-	}
+	vals, counts := mergeCounts(a.vals, a.counts, b.vals, b.counts)
+	return dist{vals: vals, counts: counts, n: a.n + b.n}
+}
+
+// mergeCounts merges two sorted, duplicate-free key lists with their
+// counts: the union of the keys in order, a key in both with the sum of
+// its counts. It is how both a numeric column's values (dist) and a
+// categorical column's categories (catDist) are merged, shard by shard.
+func mergeCounts[K cmp.Ordered](ak []K, ac []int, bk []K, bc []int) ([]K, []int) {
+	keys := make([]K, 0, len(ak)+len(bk))
+	counts := make([]int, 0, len(ak)+len(bk))
 	i, j := 0, 0
-	for i < len(a.vals) || j < len(b.vals) {
+	for i < len(ak) || j < len(bk) {
 		switch {
-		case j >= len(b.vals) || (i < len(a.vals) && a.vals[i] < b.vals[j]):
-			out.vals, out.counts = append(out.vals, a.vals[i]), append(out.counts, a.counts[i])
+		case j >= len(bk) || (i < len(ak) && ak[i] < bk[j]):
+			keys, counts = append(keys, ak[i]), append(counts, ac[i])
 			i++
-		case i >= len(a.vals) || b.vals[j] < a.vals[i]:
-			out.vals, out.counts = append(out.vals, b.vals[j]), append(out.counts, b.counts[j])
+		case i >= len(ak) || bk[j] < ak[i]:
+			keys, counts = append(keys, bk[j]), append(counts, bc[j])
 			j++
 		default:
-			out.vals, out.counts = append(out.vals, a.vals[i]), append(out.counts, a.counts[i]+b.counts[j])
+			keys, counts = append(keys, ak[i]), append(counts, ac[i]+bc[j])
 			i++
 			j++
 		}
 	}
-	return out
+	return keys, counts
 }
 
 // unionSize is the number of distinct values of a and b together.

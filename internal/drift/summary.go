@@ -326,23 +326,8 @@ func mergeColumns(a, b *columnSummary, maxDistinct int) columnSummary {
 
 // mergeCategories returns the counts of both parts together.
 func mergeCategories(a, b catDist) catDist {
-	out := catDist{n: a.n + b.n}
-	i, j := 0, 0
-	for i < len(a.keys) || j < len(b.keys) {
-		switch {
-		case j >= len(b.keys) || (i < len(a.keys) && a.keys[i] < b.keys[j]):
-			out.keys, out.counts = append(out.keys, a.keys[i]), append(out.counts, a.counts[i])
-			i++
-		case i >= len(a.keys) || b.keys[j] < a.keys[i]:
-			out.keys, out.counts = append(out.keys, b.keys[j]), append(out.counts, b.counts[j])
-			j++
-		default:
-			out.keys, out.counts = append(out.keys, a.keys[i]), append(out.counts, a.counts[i]+b.counts[j])
-			i++
-			j++
-		}
-	}
-	return out
+	keys, counts := mergeCounts(a.keys, a.counts, b.keys, b.counts)
+	return catDist{keys: keys, counts: counts, n: a.n + b.n}
 }
 
 // Rows returns the number of rows summarized (0 for the zero Summary).
