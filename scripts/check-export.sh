@@ -42,13 +42,11 @@ if [[ ! -d "$DATA/month_000" || ! -d "$DATA/month_001" ]]; then
 	exit 0
 fi
 
-stamp="$VENV/.installed"
-want="${PACKAGES[*]}"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+# shellcheck source=scripts/pinned-venv.sh
+source "$ROOT/scripts/pinned-venv.sh"
+if ! pinned_venv_has "$VENV" "${PACKAGES[@]}"; then
 	echo "== check-export: install ${PACKAGES[*]} into $VENV"
-	"$PYTHON" -m venv "$VENV"
-	"$VENV/bin/pip" install --quiet --disable-pip-version-check "${PACKAGES[@]}"
-	echo "$want" >"$stamp"
+	pinned_venv "$VENV" check-export "${PACKAGES[@]}"
 	echo "   [$((SECONDS - t0))s]"
 fi
 

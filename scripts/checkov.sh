@@ -26,37 +26,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CHECKOV_VENV:-$ROOT/.venv-checkov}"
 PYTHON="${PYTHON:-python3}"
 
-log() { echo "checkov.sh: $*" >&2; }
+# shellcheck source=scripts/pinned-venv.sh
+source "$ROOT/scripts/pinned-venv.sh"
 
-# installed succeeds when the venv holds checkov at the pinned version. It
-# reads the package metadata only: importing checkov takes seconds.
-installed() {
-	[[ -x "$VENV/bin/checkov" && -x "$VENV/bin/python" ]] &&
-		"$VENV/bin/python" -c '
-import importlib.metadata as m, sys
-sys.exit(m.version("checkov") != sys.argv[1])
-' "$CHECKOV_VERSION" 2>/dev/null
-}
-
-install() {
-	installed && return 0
-	mkdir -p "$VENV"
-	exec 9>"$VENV/.install.lock"
-	if command -v flock >/dev/null 2>&1; then
-		flock 9
-	fi
-	installed && return 0
-	log "installing checkov==$CHECKOV_VERSION into $VENV (first run only, a few minutes)"
-	[[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
-	"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-		"checkov==$CHECKOV_VERSION"
-	installed || {
-		log "checkov==$CHECKOV_VERSION is not importable from $VENV after install"
-		return 1
-	}
-}
-
-install
+pinned_venv "$VENV" checkov.sh "checkov==$CHECKOV_VERSION"
 if [[ "${1:-}" == "--install-only" ]]; then
 	exit 0
 fi

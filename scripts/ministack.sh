@@ -68,23 +68,10 @@ pid() {
 	[[ "$p" =~ ^[0-9]+$ ]] && kill -0 "$p" 2>/dev/null && echo "$p"
 }
 
-# installed succeeds when every pinned package is in the venv at its version.
-installed() {
-	[[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" - "${PACKAGES[@]}" <<'PY' 2>/dev/null
-import importlib.metadata as m, sys
-for spec in sys.argv[1:]:
-    name, version = spec.split("==")
-    if m.version(name) != version:
-        sys.exit(1)
-PY
-}
+# shellcheck source=scripts/pinned-venv.sh
+source "$ROOT/scripts/pinned-venv.sh"
 
-install() {
-	installed && return 0
-	log "installing ${PACKAGES[*]} into $VENV"
-	[[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
-	"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PACKAGES[@]}"
-}
+install() { pinned_venv "$VENV" ministack "${PACKAGES[@]}"; }
 
 start() {
 	if healthy; then

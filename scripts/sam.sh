@@ -27,38 +27,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${SAM_VENV:-$ROOT/.venv-sam}"
 PYTHON="${PYTHON:-python3}"
 
-log() { echo "sam.sh: $*" >&2; }
+# shellcheck source=scripts/pinned-venv.sh
+source "$ROOT/scripts/pinned-venv.sh"
 
-# installed succeeds when the venv holds aws-sam-cli at the pinned version.
-installed() {
-	[[ -x "$VENV/bin/sam" && -x "$VENV/bin/python" ]] &&
-		"$VENV/bin/python" -c '
-import importlib.metadata as m, sys
-sys.exit(m.version("aws-sam-cli") != sys.argv[1])
-' "$SAM_CLI_VERSION" 2>/dev/null
-}
-
-install() {
-	installed && return 0
-	mkdir -p "$VENV"
-	# Serialize concurrent installs into the same venv (the lock lives in
-	# the venv directory, which is git-ignored).
-	exec 9>"$VENV/.install.lock"
-	if command -v flock >/dev/null 2>&1; then
-		flock 9
-	fi
-	installed && return 0
-	log "installing aws-sam-cli==$SAM_CLI_VERSION into $VENV"
-	[[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
-	"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-		"aws-sam-cli==$SAM_CLI_VERSION"
-	installed || {
-		log "aws-sam-cli==$SAM_CLI_VERSION is not importable from $VENV after install"
-		return 1
-	}
-}
-
-install
+pinned_venv "$VENV" sam.sh "aws-sam-cli==$SAM_CLI_VERSION"
 if [[ "${1:-}" == "--install-only" ]]; then
 	exit 0
 fi

@@ -13,16 +13,7 @@ PACKAGES=(
 	xgboost-cpu==3.0.5
 	lightgbm==4.6.0
 )
-installed() {
-	[[ -x "$VENV/bin/python" ]] || return 1
-	local p
-	for p in "${PACKAGES[@]}"; do
-		[[ "$("$VENV/bin/python" -m pip show "${p%%==*}" 2>/dev/null | awk '/^Version:/ { print $2 }')" == "${p#*==}" ]] || return 1
-	done
-}
-if ! installed; then
-	echo "bench-compare: installing ${PACKAGES[*]} into $VENV" >&2
-	[[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
-	"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PACKAGES[@]}" >&2
-fi
+# shellcheck source=scripts/pinned-venv.sh
+source "$ROOT/scripts/pinned-venv.sh"
+pinned_venv "$VENV" bench-compare "${PACKAGES[@]}"
 echo "$VENV/bin/python"
